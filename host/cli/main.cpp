@@ -1,0 +1,78 @@
+// laueproc: command-line entry point. Dispatches to one subcommand; turns every error into one
+// line on stderr and a non-zero exit code (2: bad input or usage, 1: anything else).
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "laueproc/error.hpp"
+#include "laueproc/version.hpp"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>&);
+};
+
+const Command kCommands[] = {
+    {"demo", "simulate a small scan, process it and print where the results are",
+     laueproc::cli::cmd_demo},
+    {"process", "background, peaks, ellipses, streaking extent and scenarios for a scan",
+     laueproc::cli::cmd_process},
+    {"simulate", "write a synthetic scan with ground truth (stack or per-frame files)",
+     laueproc::cli::cmd_simulate},
+    {"info", "what a file or scan holds: frames, shape, dtype, chunks, filters, positions",
+     laueproc::cli::cmd_info},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "laueproc %s (%s): Laue micro-diffraction and micro-XANES processor\n\n"
+               "usage: laueproc <command> [options]   (laueproc <command> --help for its options)\n\n"
+               "commands:\n",
+               laueproc::version(), laueproc::git_commit());
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n  --version  print the version and git commit\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::printf("laueproc %s (commit %s)\n", laueproc::version(), laueproc::git_commit());
+    return 0;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(args);
+    } catch (const laueproc::InputError& e) {
+      std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
+      return 2;
+    } catch (const laueproc::UsageError& e) {
+      std::fprintf(stderr, "laueproc %s: error: %s (see laueproc %s --help)\n", c.name, e.what(), c.name);
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "laueproc: unknown command '%s' (laueproc --help lists them)\n", name.c_str());
+  return 2;
+}

@@ -1,0 +1,233 @@
+#include "io/h5.hpp"
+
+#include <H5PLpublic.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+namespace laueproc::h5 {
+namespace {
+
+herr_t innermost(unsigned n, const H5E_error2_t* err, void* client) {
+  auto* out = static_cast<std::string*>(client);
+  if (n == 0 && err && err->desc) *out = err->desc;  // n == 0 is the innermost frame
+  return 0;
+}
+
+bool is_hdf5_signature(const std::string& path) {
+  // The superblock starts at 0, 512, 1024, 2048... ; checking 0 and the first few covers our files.
+  static const char kSig[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::ifstream in(path, std::ios::binary);
+  for (std::streamoff offset : {0, 512, 1024, 2048}) {
+    char buf[8] = {};
+    in.clear();
+    in.seekg(offset);
+    if (!in.read(buf, 8)) return false;
+    if (std::equal(buf, buf + 8, kSig)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    // Debian installs filter plugins (bitshuffle, LZ4, ...) here; HDF5's built-in default differs.
+    if (!std::getenv("HDF5_PLUGIN_PATH")) {
+      for (const char* dir : {"/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins",
+                              "/usr/lib/aarch64-linux-gnu/hdf5/serial/plugins"}) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(dir, ec)) H5PLappend(dir);
+      }
+    }
+  });
+}
+
+std::string last_error() {
+  std::string message;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &message);
+  H5Eclear2(H5E_DEFAULT);
+  return message;
+}
+
+void check(herr_t status, const std::string& file, const std::string& what) {
+  if (status < 0) {
+    std::string why = last_error();
+    throw InputError(file, why.empty() ? what : what + " (" + why + ")");
+  }
+}
+
+Handle wrap(hid_t id, Handle::Closer closer, const std::string& file, const std::string& what) {
+  if (id < 0) {
+    std::string why = last_error();
+    throw InputError(file, why.empty() ? what : what + " (" + why + ")");
+  }
+  return Handle(id, closer);
+}
+
+Handle open_read(const std::string& path) {
+  init();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "is a directory, not an HDF5 file");
+  if (!is_hdf5_signature(path)) throw InputError(path, "not an HDF5 file");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) {
+    std::string why = last_error();
+    throw InputError(path, "truncated or damaged HDF5 file" + (why.empty() ? "" : " (" + why + ")"));
+  }
+  return Handle(id, H5Fclose);
+}
+
+Handle create(const std::string& path) {
+  init();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw Error(path + ": cannot create HDF5 file (" + last_error() + ")");
+  return Handle(id, H5Fclose);
+}
+
+Handle open_rw(const std::string& path) {
+  init();
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (id < 0) throw Error(path + ": cannot open HDF5 file for writing (" + last_error() + ")");
+  return Handle(id, H5Fclose);
+}
+
+bool exists(hid_t file, const std::string& path) {
+  if (path.empty() || path == "/") return true;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (prefix.empty() || prefix == "/") continue;
+    htri_t ok = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
+    if (ok <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+  }
+  return true;
+}
+
+Handle open_dataset(hid_t file, const std::string& path, const std::string& filename) {
+  if (!exists(file, path)) throw InputError(filename, "no dataset at " + path);
+  return wrap(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose, filename,
+              path + " is not a readable dataset");
+}
+
+void make_groups(hid_t file, const std::string& path, const std::string& filename) {
+  for (std::size_t pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
+    std::string prefix = path.substr(0, pos);
+    if (!prefix.empty() && prefix != "/" && !exists(file, prefix)) {
+      hid_t g = H5Gcreate2(file, prefix.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (g < 0) throw Error(filename + ": cannot create group " + prefix + " (" + last_error() + ")");
+      H5Gclose(g);
+    }
+    if (pos == std::string::npos) break;
+  }
+}
+
+std::vector<hsize_t> shape(hid_t dataset, const std::string& filename, const std::string& path) {
+  Handle space = wrap(H5Dget_space(dataset), H5Sclose, filename, "cannot read the shape of " + path);
+  int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) throw InputError(filename, "cannot read the rank of " + path);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims;
+}
+
+std::optional<double> read_scalar(hid_t file, const std::string& path, const std::string& filename) {
+  if (!exists(file, path)) return std::nullopt;
+  Handle ds = open_dataset(file, path, filename);
+  Handle type = wrap(H5Dget_type(ds), H5Tclose, filename, "cannot read the type of " + path);
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw InputError(filename, path + " is not numeric");
+  auto dims = shape(ds, filename, path);
+  hsize_t n = 1;
+  for (auto d : dims) n *= d;
+  if (n != 1) throw InputError(filename, path + " should hold one value, holds " + std::to_string(n));
+  double value = 0;
+  check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), filename, "cannot read " + path);
+  return value;
+}
+
+std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename) {
+  Handle ds = open_dataset(file, path, filename);
+  auto dims = shape(ds, filename, path);
+  if (dims.size() != 1) throw InputError(filename, path + " should be 1-D, has rank " + std::to_string(dims.size()));
+  std::vector<double> values(dims[0]);
+  if (!values.empty())
+    check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), filename,
+          "cannot read " + path);
+  return values;
+}
+
+void write_attribute(hid_t object, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type, value.empty() ? 1 : value.size());
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  Handle attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid() || H5Awrite(attr, type, value.empty() ? "" : value.data()) < 0)
+    throw Error("cannot write attribute " + name + " (" + last_error() + ")");
+}
+
+namespace {
+template <typename T>
+void write_numeric_attribute(hid_t object, const std::string& name, T value, hid_t type) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  Handle attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid() || H5Awrite(attr, type, &value) < 0)
+    throw Error("cannot write attribute " + name + " (" + last_error() + ")");
+}
+}  // namespace
+
+void write_attribute(hid_t object, const std::string& name, double value) {
+  write_numeric_attribute(object, name, value, H5T_NATIVE_DOUBLE);
+}
+void write_attribute(hid_t object, const std::string& name, std::int64_t value) {
+  write_numeric_attribute(object, name, value, H5T_NATIVE_INT64);
+}
+
+std::optional<std::string> read_string_attribute(hid_t object, const std::string& name) {
+  if (H5Aexists(object, name.c_str()) <= 0) return std::nullopt;
+  Handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attr), H5Tclose);
+  if (H5Tget_class(type) != H5T_STRING) return std::nullopt;
+  if (H5Tis_variable_str(type) > 0) {
+    char* buf = nullptr;
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem, H5T_VARIABLE);
+    if (H5Aread(attr, mem, &buf) < 0) return std::nullopt;
+    std::string value = buf ? buf : "";
+    H5free_memory(buf);
+    return value;
+  }
+  std::size_t size = H5Tget_size(type);
+  std::string value(size, '\0');
+  if (H5Aread(attr, type, value.data()) < 0) return std::nullopt;
+  value.resize(value.find('\0') == std::string::npos ? size : value.find('\0'));
+  return value;
+}
+
+void write_vector(hid_t file, const std::string& path, const std::vector<double>& values,
+                  const std::string& filename) {
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) make_groups(file, path.substr(0, slash), filename);
+  hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle ds(H5Dcreate2(file, path.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.valid() || (n > 0 && H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0))
+    throw Error(filename + ": cannot write " + path + " (" + last_error() + ")");
+}
+
+}  // namespace laueproc::h5

@@ -1,0 +1,96 @@
+#pragma once
+/// @file
+/// @brief RAII owners for HDF5 identifiers and small checked helpers. Every call is checked;
+/// failures become laueproc::InputError (reading) or laueproc::Error (writing) that name the
+/// file and the object path, with HDF5's own innermost reason appended.
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "laueproc/error.hpp"
+
+namespace laueproc::h5 {
+
+/// @brief Silences HDF5's automatic error printing (we report errors ourselves) and adds the
+/// Debian filter-plugin folders to the plugin search path. Idempotent; call before any HDF5 use.
+void init();
+
+/// @brief The innermost message on HDF5's error stack (e.g. "truncated file"), then clears it.
+std::string last_error();
+
+/// @brief Move-only owner of one hid_t; closes it with the matching H5*close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      id_ = other.id_;
+      closer_ = other.closer_;
+      other.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+
+  hid_t get() const noexcept { return id_; }
+  operator hid_t() const noexcept { return id_; }  // NOLINT: pass straight to the C API
+  bool valid() const noexcept { return id_ >= 0; }
+  void reset() noexcept {
+    if (id_ >= 0 && closer_) closer_(id_);  // a failing close cannot be reported from a destructor
+    id_ = H5I_INVALID_HID;
+  }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+/// @brief Throws InputError(file, what + ": " + last_error()) when `status` is negative.
+void check(herr_t status, const std::string& file, const std::string& what);
+/// @brief Wraps a freshly returned id; throws InputError(file, what...) when it is invalid.
+Handle wrap(hid_t id, Handle::Closer closer, const std::string& file, const std::string& what);
+
+/// @brief Opens a file for reading: distinct errors for "no such file", "not an HDF5 file" and
+/// "truncated or damaged HDF5 file".
+Handle open_read(const std::string& path);
+/// @brief Creates (truncates) a file for writing.
+Handle create(const std::string& path);
+/// @brief Opens an existing file read-write.
+Handle open_rw(const std::string& path);
+
+/// @brief True when `path` ("/a/b/c") exists as a link in `file` (every parent checked).
+bool exists(hid_t file, const std::string& path);
+Handle open_dataset(hid_t file, const std::string& path, const std::string& filename);
+/// @brief Creates the groups along `path` that do not exist yet ("/entry/data").
+void make_groups(hid_t file, const std::string& path, const std::string& filename);
+
+/// @brief Dataset dimensions.
+std::vector<hsize_t> shape(hid_t dataset, const std::string& filename, const std::string& path);
+
+/// @brief Reads a numeric scalar (any integer or float type) as double.
+std::optional<double> read_scalar(hid_t file, const std::string& path, const std::string& filename);
+/// @brief Reads a 1-D numeric dataset as doubles.
+std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename);
+
+/// @brief Writes string / numeric attributes on an object (group or dataset).
+void write_attribute(hid_t object, const std::string& name, const std::string& value);
+void write_attribute(hid_t object, const std::string& name, double value);
+void write_attribute(hid_t object, const std::string& name, std::int64_t value);
+/// @brief Reads a string attribute; nullopt when absent.
+std::optional<std::string> read_string_attribute(hid_t object, const std::string& name);
+
+/// @brief Writes a whole 1-D dataset of doubles (creating parent groups).
+void write_vector(hid_t file, const std::string& path, const std::vector<double>& values,
+                  const std::string& filename);
+
+}  // namespace laueproc::h5

@@ -1,0 +1,78 @@
+#pragma once
+/// @file
+/// @brief Frame input: HDF5 stacks and APS 34-ID-E per-frame files, streamed with read-ahead.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "laueproc/frame.hpp"
+
+namespace laueproc {
+
+/// @brief How a scan is laid out on disk.
+enum class ScanLayout {
+  stack,            ///< one file, one N x ny x nx dataset (or a single 2-D image)
+  per_frame_files,  ///< one file per raster point (APS 34-ID-E)
+};
+
+/// @brief What the user may override when opening a scan.
+struct ScanOptions {
+  std::string dataset;   ///< image dataset path; empty = layout default (see scan_default_dataset)
+  std::string x_path;    ///< positions; empty = layout default (/entry/sample/x or /entry1/sample/sampleX)
+  std::string y_path;
+  bool chunk_direct = true;  ///< read whole chunks with H5Dread_chunk when possible
+};
+
+/// @brief What a scan holds (the `info` subcommand prints this).
+struct ScanInfo {
+  ScanLayout layout = ScanLayout::stack;
+  std::vector<std::string> files;  ///< the stack file, or the per-frame files in frame order
+  std::string dataset;             ///< image dataset path inside each file
+  std::int64_t n_frames = 0;
+  int height = 0;                  ///< ny
+  int width = 0;                   ///< nx
+  std::string dtype;               ///< "uint16", "int32", "uint32", "float32"
+  std::vector<std::uint64_t> chunk;  ///< chunk shape, empty if contiguous
+  std::vector<std::string> filters;  ///< e.g. "deflate", "bitshuffle(32008)"
+  bool has_positions = false;
+  bool chunk_direct = false;       ///< frames are read with H5Dread_chunk
+};
+
+/// @brief Random-access source of frames. Implementations throw InputError for problems with
+/// the scan as a whole (missing file, wrong rank, unsupported dtype...) and report a problem
+/// with one frame in Frame::error, so a long run goes on and lists the frame as failed.
+class FrameSource {
+ public:
+  virtual ~FrameSource() = default;
+  virtual const ScanInfo& info() const = 0;
+  /// @brief Reads frame `index` (0 <= index < info().n_frames) into `out`, reusing its buffer.
+  virtual void read(std::int64_t index, Frame& out) = 0;
+  /// @brief Notes on conversions made while reading (e.g. clipping of float32 data), for the log.
+  virtual std::vector<std::string> warnings() const { return {}; }
+};
+
+/// @brief Opens a scan: an HDF5 file (stack or single image), a directory of per-frame files,
+/// a glob pattern ("scan_*.h5"), or a text file listing one frame file per line.
+std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOptions& options = {});
+
+/// @brief Delivers frames of a source in the given order, reading ahead on its own thread into a
+/// bounded queue (at most `depth` frames in memory), so I/O overlaps processing.
+class FrameStream {
+ public:
+  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4);
+  ~FrameStream();
+  FrameStream(const FrameStream&) = delete;
+  FrameStream& operator=(const FrameStream&) = delete;
+
+  /// @brief Next frame in order; false at the end. Rethrows a scan-level error of the reader.
+  bool next(Frame& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace laueproc

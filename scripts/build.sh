@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds laueproc into build/ (Release). Extra arguments go to cmake's configure
+# step, e.g. scripts/build.sh -DLAUEPROC_CUDA=OFF. BUILD_DIR overrides the folder.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$here/build}"
+jobs="${JOBS:-$(nproc)}"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "$@" >/dev/null
+cmake --build "$build" -j "$jobs"
