@@ -1,6 +1,135 @@
+// laueproc process: one scan in, one results file (+ CSV) out.
+#include <cstdio>
+#include <iostream>
+
 #include "cli/cli.hpp"
+#include "cli/process_options.hpp"
+#include "cli/progress.hpp"
+#include "cli/run_process.hpp"
 #include "laueproc/error.hpp"
+#include "laueproc/output.hpp"
+#include "laueproc/stages.hpp"
+#include "laueproc/version.hpp"
+
+#ifdef LAUEPROC_HAVE_CUDA
+#include "laueproc/cuda.hpp"
+#endif
 
 namespace laueproc::cli {
-int cmd_process(const std::vector<std::string>&) { throw Error("'process' is not built yet"); }
+
+namespace {
+
+std::string join(const std::vector<std::string>& args) {
+  std::string s = "laueproc process";
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+}  // namespace
+
+int run_process(ProcessRequest r, RunReport* report_out) {
+  auto source = open_scan(r.input, r.scan);
+  const ScanInfo& info = source->info();
+  if (!r.quiet) {
+    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, %d threads\n", r.input.c_str(),
+                 static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
+                 resolve_threads(r.pipeline.threads));
+    for (const auto& w : source->warnings()) std::fprintf(stderr, "laueproc process: note: %s\n", w.c_str());
+  }
+
+  std::unique_ptr<BadPixelMask> mask;
+  if (!r.config.threshold.bad_pixel_mask.empty()) {
+    mask = std::make_unique<BadPixelMask>(BadPixelMask::load(r.config.threshold.bad_pixel_mask));
+    r.pipeline.mask = mask.get();
+  }
+
+  RunInfo run;
+  run.program_version = version();
+  run.git_commit = git_commit();
+  run.command_line = r.command_line;
+  run.started_utc = utc_timestamp();
+  run.backend = "cpu";
+  run.threads = resolve_threads(r.pipeline.threads);
+  run.input_files = info.files;
+  run.dataset = info.dataset;
+  run.settings = describe(r.config);
+  run.settings.emplace_back("scan.input", r.input);
+  run.settings.emplace_back("scan.dataset", info.dataset);
+  run.settings.emplace_back("scan.grid", r.pipeline.grid.nx > 0 ? std::to_string(r.pipeline.grid.nx) + "x" +
+                                                                      std::to_string(r.pipeline.grid.ny)
+                                                                : "from positions");
+
+  SinkOptions sink_options;
+  sink_options.results_h5 = r.out_h5;
+  sink_options.csv_dir = r.csv_dir;
+  sink_options.resume = r.resume;
+  ResultSink sink(sink_options, run);
+  if (!r.quiet && !sink.resumed_frames().empty())
+    std::fprintf(stderr, "laueproc process: resuming: %zu frames already done\n", sink.resumed_frames().size());
+
+  ProgressLine progress("process", progress_wanted(r.quiet));
+  r.pipeline.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+  RunReport report = run_pipeline(*source, r.config, r.pipeline, sink);
+  progress.done();
+
+  if (!r.quiet) {
+    std::fprintf(stderr, "laueproc process: %lld frames (%lld resumed), %lld peaks in %.2f s (%.1f frames/s)\n",
+                 static_cast<long long>(report.frames_processed + report.frames_resumed),
+                 static_cast<long long>(report.frames_resumed), static_cast<long long>(report.peaks), report.seconds,
+                 report.seconds > 0 ? static_cast<double>(report.frames_processed) / report.seconds : 0.0);
+    std::fprintf(stderr, "laueproc process: results in %s%s%s\n", r.out_h5.c_str(),
+                 r.csv_dir.empty() ? "" : " and ", r.csv_dir.empty() ? "" : (r.csv_dir + "/{peaks,frames}.csv").c_str());
+  }
+  const int code = report.frames_failed > 0 ? 3 : 0;
+  if (report.frames_failed > 0) {
+    std::fprintf(stderr, "laueproc process: warning: %lld frames failed (listed in /frames with their status):\n",
+                 static_cast<long long>(report.frames_failed));
+    for (const auto& f : report.failures) std::fprintf(stderr, "  %s\n", f.c_str());
+  }
+  if (report_out) *report_out = std::move(report);
+  return code;
+}
+
+int cmd_process(const std::vector<std::string>& args) {
+  ProcessRequest r;
+  std::string background_method, grid, backend;
+  po::options_description options("Options");
+  options.add_options()
+      ("input", po::value(&r.input)->required(), "scan: HDF5 stack, 34-ID-E file, directory, glob or list file")
+      ("out,o", po::value(&r.out_h5)->default_value("results.h5"), "results file (HDF5)")
+      ("csv", po::value(&r.csv_dir), "also write peaks.csv and frames.csv into this folder")
+      ("resume", po::bool_switch(&r.resume), "continue an interrupted run from its journal")
+      ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
+      ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
+      ("threads,j", po::value(&r.pipeline.threads)->default_value(0), "worker threads (0 = all cores)")
+      ("backend", po::value(&backend)->default_value("auto"), "auto, cpu or cuda")
+      ("no-chunk-direct", po::bool_switch()->notifier([&r](bool off) { if (off) r.scan.chunk_direct = false; }),
+       "always read through H5Dread")
+      ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
+  add_config_options(options, r.config, background_method);
+  po::positional_options_description positional;
+  positional.add("input", 1);
+  po::variables_map vm;
+  if (!parse(args, "laueproc process SCAN [--out results.h5] [--csv DIR] [options]",
+             "Finds and measures the Laue peaks of every frame (background, hysteresis threshold,\n"
+             "8-connected labels, deblending, intensity-moment ellipses), then the streaking extent\n"
+             "and defect scenario per frame, and maps over the raster grid. Results are written as\n"
+             "frames complete; --resume continues a killed run. Exit 3: some frames failed.",
+             options, positional, vm))
+    return 0;
+  finish_config(r.config, background_method);
+  if (!grid.empty()) parse_grid(grid, r.pipeline.grid.nx, r.pipeline.grid.ny);
+  if (backend == "cuda") {
+#ifdef LAUEPROC_HAVE_CUDA
+    throw UsageError("--backend cuda: the CUDA pipeline is not available yet in this version; use --backend cpu");
+#else
+    throw UsageError("--backend cuda: this laueproc was built without CUDA");
+#endif
+  } else if (backend != "auto" && backend != "cpu") {
+    throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
+  }
+  r.command_line = join(args);
+  return run_process(std::move(r));
+}
+
 }  // namespace laueproc::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "cli/cmd_xanes.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/version.hpp"
 
@@ -29,6 +30,8 @@ const Command kCommands[] = {
      laueproc::cli::cmd_simulate},
     {"info", "what a file or scan holds: frames, shape, dtype, chunks, filters, positions",
      laueproc::cli::cmd_info},
+    {"xanes", "white-line energy per pixel (XANES stack) or per spectrum (XDI / text)",
+     laueproc::cli::cmd_xanes},
 };
 
 void print_usage(std::FILE* out) {

@@ -230,4 +230,11 @@ void write_vector(hid_t file, const std::string& path, const std::vector<double>
     throw Error(filename + ": cannot write " + path + " (" + last_error() + ")");
 }
 
+bool looks_like_hdf5(const std::string& path) { return is_hdf5_signature(path); }
+
+std::mutex& library_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 }  // namespace laueproc::h5

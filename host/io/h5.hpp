@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,9 @@ void check(herr_t status, const std::string& file, const std::string& what);
 /// @brief Wraps a freshly returned id; throws InputError(file, what...) when it is invalid.
 Handle wrap(hid_t id, Handle::Closer closer, const std::string& file, const std::string& what);
 
+/// @brief True when the file carries the HDF5 signature (at offset 0, 512, 1024 or 2048).
+bool looks_like_hdf5(const std::string& path);
+
 /// @brief Opens a file for reading: distinct errors for "no such file", "not an HDF5 file" and
 /// "truncated or damaged HDF5 file".
 Handle open_read(const std::string& path);
@@ -92,5 +96,11 @@ std::optional<std::string> read_string_attribute(hid_t object, const std::string
 /// @brief Writes a whole 1-D dataset of doubles (creating parent groups).
 void write_vector(hid_t file, const std::string& path, const std::vector<double>& values,
                   const std::string& filename);
+
+/// @brief One lock for laueproc's HDF5 calls that may run beside another thread's: Debian's
+/// HDF5 1.10 is built without thread safety, so the frame reader takes this lock around its
+/// HDF5 calls (not around decompression). Writers running while a FrameStream reads should take
+/// it too. Not recursive: never call a locking function while holding it.
+std::mutex& library_mutex();
 
 }  // namespace laueproc::h5

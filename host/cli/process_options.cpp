@@ -1,0 +1,78 @@
+#include "cli/process_options.hpp"
+
+#include "laueproc/error.hpp"
+
+namespace laueproc::cli {
+
+void add_config_options(po::options_description& options, ProcessConfig& c, std::string& background_method) {
+  po::options_description bg("Background");
+  bg.add_options()
+      ("background", po::value(&background_method)->default_value("block"),
+       "block (low percentile of blocks, smoothed) or gaussian (wide low-pass)")
+      ("block", po::value(&c.background.block_px)->default_value(c.background.block_px), "block edge, px")
+      ("percentile", po::value(&c.background.percentile)->default_value(c.background.percentile),
+       "block quantile in (0,1)")
+      ("bg-sigma", po::value(&c.background.gaussian_sigma_px)->default_value(c.background.gaussian_sigma_px),
+       "gaussian method: low-pass sigma, px");
+  po::options_description th("Peak pixels");
+  th.add_options()
+      ("k-high", po::value(&c.threshold.k_high)->default_value(c.threshold.k_high), "seed threshold, noise sigmas")
+      ("k-low", po::value(&c.threshold.k_low)->default_value(c.threshold.k_low), "grow threshold, noise sigmas")
+      ("min-pixels", po::value(&c.threshold.min_pixels)->default_value(c.threshold.min_pixels),
+       "fewest pixels of a peak")
+      ("mask", po::value(&c.threshold.bad_pixel_mask), "bad-pixel mask file (nonzero = bad)")
+      ("no-dead-lines", po::bool_switch()->notifier([&c](bool off) { if (off) c.threshold.detect_dead_lines = false; }),
+       "do not auto-mask dead rows/columns");
+  po::options_description db("Deblending and moments");
+  db.add_options()
+      ("min-separation", po::value(&c.deblend.min_separation_px)->default_value(c.deblend.min_separation_px),
+       "maxima closer than this (px) stay one peak")
+      ("prominence", po::value(&c.deblend.prominence_sigma)->default_value(c.deblend.prominence_sigma),
+       "significant maximum: prominence in noise sigmas")
+      ("no-split", po::bool_switch()->notifier([&c](bool off) { if (off) c.deblend.split = false; }),
+       "never split components")
+      ("grow", po::value(&c.moments.grow_px)->default_value(c.moments.grow_px), "moment support grown by, px")
+      ("saturation", po::value(&c.moments.saturation)->default_value(c.moments.saturation),
+       "detector saturation value, counts");
+  po::options_description sm("Streaking extent and scenarios");
+  sm.add_options()
+      ("r-unit", po::value(&c.summary.r_unit_px)->default_value(c.summary.r_unit_px),
+       "radius of a defect-free peak = SE unit 1, px (34-ID-E: 3)")
+      ("snr-min", po::value(&c.summary.snr_min)->default_value(c.summary.snr_min), "SE uses peaks above this SNR")
+      ("deg-per-px", po::value(&c.summary.deg_per_px)->default_value(c.summary.deg_per_px),
+       "diffraction angle per pixel, degrees")
+      ("group-radius", po::value(&c.summary.group_radius_px)->default_value(c.summary.group_radius_px),
+       "peaks closer than this (px) may be one reflection")
+      ("se-gnd", po::value(&c.summary.se_gnd)->default_value(c.summary.se_gnd), "SE above this: streaked (GND)")
+      ("pair-fraction", po::value(&c.summary.pair_fraction)->default_value(c.summary.pair_fraction),
+       "share of split reflections for a tilt boundary")
+      ("stacking-fraction", po::value(&c.summary.stacking_fraction)->default_value(c.summary.stacking_fraction),
+       "share of multi-maximum reflections for stacking")
+      ("min-peaks", po::value(&c.summary.min_peaks)->default_value(c.summary.min_peaks),
+       "fewer well-measured peaks: scenario unknown");
+  options.add(bg).add(th).add(db).add(sm);
+}
+
+void finish_config(ProcessConfig& c, const std::string& background_method) {
+  if (background_method == "block" || background_method == "block_percentile")
+    c.background.method = BackgroundMethod::block_percentile;
+  else if (background_method == "gaussian")
+    c.background.method = BackgroundMethod::gaussian;
+  else
+    throw UsageError("--background must be block or gaussian, not '" + background_method + "'");
+  auto require = [](bool ok, const char* what) {
+    if (!ok) throw UsageError(what);
+  };
+  require(c.background.block_px >= 4, "--block must be at least 4 px");
+  require(c.background.percentile > 0 && c.background.percentile < 1, "--percentile must lie in (0, 1)");
+  require(c.background.gaussian_sigma_px > 0, "--bg-sigma must be positive");
+  require(c.threshold.k_high > 0 && c.threshold.k_low > 0, "--k-high and --k-low must be positive");
+  require(c.threshold.k_low <= c.threshold.k_high, "--k-low must not exceed --k-high");
+  require(c.threshold.min_pixels >= 1, "--min-pixels must be at least 1");
+  require(c.deblend.min_separation_px > 0, "--min-separation must be positive");
+  require(c.moments.grow_px >= 0, "--grow must not be negative");
+  require(c.summary.r_unit_px > 0, "--r-unit must be positive");
+  require(c.summary.deg_per_px > 0, "--deg-per-px must be positive");
+}
+
+}  // namespace laueproc::cli

@@ -1,0 +1,835 @@
+// Frame sources: HDF5 stacks (NeXus style) and APS 34-ID-E per-frame files.
+//
+// Reading a frame: when one chunk holds exactly one frame and the filter pipeline is only
+// deflate and/or shuffle, the stored chunk is fetched with H5Dread_chunk and decoded here
+// (zlib inflate, byte un-shuffle) outside the HDF5 lock, which skips HDF5's chunk cache and
+// filter machinery; otherwise H5Dread reads a one-frame hyperslab (any filter HDF5 can load,
+// e.g. bitshuffle/LZ4 through the plugin). Non-uint16 data is converted with clipping.
+//
+// Threading: HDF5 1.10 (Debian serial build) is not thread-safe. Every HDF5 call here runs
+// under h5::library_mutex(); each source owns its own file handles.
+#include <glob.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+#include "io/h5.hpp"
+#include "io/scan.hpp"
+
+namespace laueproc {
+namespace io {
+namespace {
+
+namespace fs = std::filesystem;
+using Lock = std::lock_guard<std::mutex>;
+
+// ---- element types -----------------------------------------------------------------------
+
+enum class Dtype { u8, i8, u16, i16, u32, i32, u64, i64, f32, f64 };
+
+const char* dtype_name(Dtype t) {
+  switch (t) {
+    case Dtype::u8: return "uint8";
+    case Dtype::i8: return "int8";
+    case Dtype::u16: return "uint16";
+    case Dtype::i16: return "int16";
+    case Dtype::u32: return "uint32";
+    case Dtype::i32: return "int32";
+    case Dtype::u64: return "uint64";
+    case Dtype::i64: return "int64";
+    case Dtype::f32: return "float32";
+    case Dtype::f64: return "float64";
+  }
+  return "?";
+}
+
+hid_t native_type(Dtype t) {
+  switch (t) {
+    case Dtype::u8: return H5T_NATIVE_UINT8;
+    case Dtype::i8: return H5T_NATIVE_INT8;
+    case Dtype::u16: return H5T_NATIVE_UINT16;
+    case Dtype::i16: return H5T_NATIVE_INT16;
+    case Dtype::u32: return H5T_NATIVE_UINT32;
+    case Dtype::i32: return H5T_NATIVE_INT32;
+    case Dtype::u64: return H5T_NATIVE_UINT64;
+    case Dtype::i64: return H5T_NATIVE_INT64;
+    case Dtype::f32: return H5T_NATIVE_FLOAT;
+    case Dtype::f64: return H5T_NATIVE_DOUBLE;
+  }
+  return H5T_NATIVE_UINT16;
+}
+
+std::size_t dtype_size(Dtype t) {
+  switch (t) {
+    case Dtype::u8: case Dtype::i8: return 1;
+    case Dtype::u16: case Dtype::i16: return 2;
+    case Dtype::u32: case Dtype::i32: case Dtype::f32: return 4;
+    case Dtype::u64: case Dtype::i64: case Dtype::f64: return 8;
+  }
+  return 2;
+}
+
+std::string describe_type(hid_t type) {
+  std::size_t size = H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(8 * size);
+    case H5T_FLOAT: return "float" + std::to_string(8 * size);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "vlen";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_REFERENCE: return "reference";
+    case H5T_TIME: return "time";
+    default: return "unknown";
+  }
+}
+
+Dtype classify(hid_t type, const std::string& file, const std::string& path) {
+  std::size_t size = H5Tget_size(type);
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_INTEGER) {
+    bool is_signed = H5Tget_sign(type) != H5T_SGN_NONE;
+    switch (size) {
+      case 1: return is_signed ? Dtype::i8 : Dtype::u8;
+      case 2: return is_signed ? Dtype::i16 : Dtype::u16;
+      case 4: return is_signed ? Dtype::i32 : Dtype::u32;
+      case 8: return is_signed ? Dtype::i64 : Dtype::u64;
+      default: break;
+    }
+  } else if (cls == H5T_FLOAT) {
+    if (size == 4) return Dtype::f32;
+    if (size == 8) return Dtype::f64;
+  }
+  throw InputError(file, "unsupported dtype " + describe_type(type) + " in " + path);
+}
+
+struct Counters {
+  std::atomic<std::uint64_t> clipped{0};  // values outside [0, 65535]
+  std::atomic<std::uint64_t> nan{0};      // NaN set to 0
+};
+
+// Converts to uint16 with clipping to [0, 65535]; floats round half up, NaN -> 0.
+template <typename T>
+void to_u16(const T* in, std::size_t n, std::uint16_t* out, Counters& counters) {
+  std::uint64_t clipped = 0, nan = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = in[i];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (v >= T(0) && v <= T(65535)) {
+        out[i] = static_cast<std::uint16_t>(std::min(v + T(0.5), T(65535)));
+      } else if (v > T(65535)) {
+        out[i] = 65535;
+        ++clipped;
+      } else {
+        out[i] = 0;
+        if (std::isnan(v)) ++nan; else ++clipped;
+      }
+    } else {
+      if constexpr (std::is_signed_v<T>) {
+        if (v < 0) {
+          out[i] = 0;
+          ++clipped;
+          continue;
+        }
+      }
+      if (static_cast<std::uint64_t>(v) > 65535u) {
+        out[i] = 65535;
+        ++clipped;
+      } else {
+        out[i] = static_cast<std::uint16_t>(v);
+      }
+    }
+  }
+  if (clipped) counters.clipped += clipped;
+  if (nan) counters.nan += nan;
+}
+
+void convert(Dtype t, const void* in, std::size_t n, std::uint16_t* out, Counters& c) {
+  switch (t) {
+    case Dtype::u8: to_u16(static_cast<const std::uint8_t*>(in), n, out, c); break;
+    case Dtype::i8: to_u16(static_cast<const std::int8_t*>(in), n, out, c); break;
+    case Dtype::u16: std::memcpy(out, in, n * 2); break;
+    case Dtype::i16: to_u16(static_cast<const std::int16_t*>(in), n, out, c); break;
+    case Dtype::u32: to_u16(static_cast<const std::uint32_t*>(in), n, out, c); break;
+    case Dtype::i32: to_u16(static_cast<const std::int32_t*>(in), n, out, c); break;
+    case Dtype::u64: to_u16(static_cast<const std::uint64_t*>(in), n, out, c); break;
+    case Dtype::i64: to_u16(static_cast<const std::int64_t*>(in), n, out, c); break;
+    case Dtype::f32: to_u16(static_cast<const float*>(in), n, out, c); break;
+    case Dtype::f64: to_u16(static_cast<const double*>(in), n, out, c); break;
+  }
+}
+
+// ---- filters -------------------------------------------------------------------------------
+
+struct Filter {
+  H5Z_filter_t id = 0;
+  std::vector<unsigned> cd;  // client data (shuffle: element size)
+};
+
+std::string filter_label(H5Z_filter_t id) {
+  const char* name = "filter";
+  switch (id) {
+    case H5Z_FILTER_DEFLATE: name = "deflate"; break;
+    case H5Z_FILTER_SHUFFLE: name = "shuffle"; break;
+    case H5Z_FILTER_FLETCHER32: name = "fletcher32"; break;
+    case H5Z_FILTER_SZIP: name = "szip"; break;
+    case H5Z_FILTER_NBIT: name = "nbit"; break;
+    case H5Z_FILTER_SCALEOFFSET: name = "scaleoffset"; break;
+    case 307: name = "bzip2"; break;
+    case 32001: name = "blosc"; break;
+    case 32004: name = "lz4"; break;
+    case 32008: name = "bitshuffle"; break;
+    case 32015: name = "zstd"; break;
+    default: break;
+  }
+  return std::string(name) + "(" + std::to_string(id) + ")";
+}
+
+// RAII zlib inflater, reset between chunks so its window is allocated once.
+class Inflater {
+ public:
+  Inflater() = default;
+  ~Inflater() {
+    if (ready_) inflateEnd(&z_);
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  // Returns an empty string on success, else the reason.
+  std::string run(const unsigned char* in, std::size_t n, unsigned char* out, std::size_t expect) {
+    if (n > UINT_MAX || expect > UINT_MAX) return "chunk larger than 4 GiB";
+    if (!ready_) {
+      std::memset(&z_, 0, sizeof z_);
+      if (inflateInit(&z_) != Z_OK) return "zlib initialisation failed";
+      ready_ = true;
+    } else if (inflateReset(&z_) != Z_OK) {
+      return "zlib reset failed";
+    }
+    z_.next_in = const_cast<unsigned char*>(in);
+    z_.avail_in = static_cast<uInt>(n);
+    z_.next_out = out;
+    z_.avail_out = static_cast<uInt>(expect);
+    int r = inflate(&z_, Z_FINISH);
+    if (r == Z_STREAM_END) {
+      if (z_.total_out != expect)
+        return "deflate chunk decompresses to " + std::to_string(z_.total_out) + " bytes, expected " +
+               std::to_string(expect);
+      return {};
+    }
+    if (r == Z_BUF_ERROR && z_.avail_out == 0) return "deflate chunk decompresses to more than the frame size";
+    return std::string("corrupt deflate chunk (zlib: ") + (z_.msg ? z_.msg : "truncated stream") + ")";
+  }
+
+ private:
+  z_stream z_{};
+  bool ready_ = false;
+};
+
+// HDF5 shuffle filter inverse: the stored chunk keeps byte b of every element together.
+void unshuffle(const unsigned char* in, unsigned char* out, std::size_t nbytes, std::size_t size) {
+  if (size <= 1) {
+    std::memcpy(out, in, nbytes);
+    return;
+  }
+  const std::size_t n = nbytes / size;
+  if (size == 2) {
+    const unsigned char* lo = in;
+    const unsigned char* hi = in + n;
+    for (std::size_t i = 0; i < n; ++i) {
+      out[2 * i] = lo[i];
+      out[2 * i + 1] = hi[i];
+    }
+  } else {
+    for (std::size_t b = 0; b < size; ++b) {
+      const unsigned char* src = in + b * n;
+      for (std::size_t i = 0; i < n; ++i) out[i * size + b] = src[i];
+    }
+  }
+  std::memcpy(out + n * size, in + n * size, nbytes - n * size);  // leftover bytes stay as stored
+}
+
+// ---- one image dataset ---------------------------------------------------------------------
+
+struct FrameDataset {
+  std::string file;
+  std::string path;
+  h5::Handle ds;
+  h5::Handle mem_space;           // ny x nx
+  std::vector<hsize_t> dims;      // rank 2 (one image) or 3 (frames, ny, nx)
+  Dtype dtype = Dtype::u16;
+  std::int64_t frames = 0;
+  int height = 0;
+  int width = 0;
+  std::vector<hsize_t> chunk;     // empty when not chunked
+  std::vector<Filter> filters;    // in pipeline (write) order
+  bool direct = false;            // read with H5Dread_chunk + own decoding
+
+  std::size_t pixels() const { return static_cast<std::size_t>(width) * static_cast<std::size_t>(height); }
+  std::size_t frame_bytes() const { return pixels() * dtype_size(dtype); }
+};
+
+// Call with the HDF5 lock held.
+FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct) {
+  FrameDataset d;
+  d.file = file;
+  d.path = path;
+  d.ds = h5::open_dataset(f, path, file);
+  h5::Handle type = h5::wrap(H5Dget_type(d.ds), H5Tclose, file, "cannot read the type of " + path);
+  d.dtype = classify(type, file, path);
+  const bool native_order = dtype_size(d.dtype) == 1 || H5Tget_order(type) == H5Tget_order(native_type(d.dtype));
+  d.dims = h5::shape(d.ds, file, path);
+  if (d.dims.size() != 2 && d.dims.size() != 3)
+    throw InputError(file, path + " has rank " + std::to_string(d.dims.size()) +
+                               ", expected 2 (one image) or 3 (frames x rows x columns)");
+  const std::size_t r = d.dims.size();
+  const hsize_t ny = d.dims[r - 2], nx = d.dims[r - 1];
+  if (ny == 0 || nx == 0 || ny > static_cast<hsize_t>(INT_MAX) || nx > static_cast<hsize_t>(INT_MAX))
+    throw InputError(file, path + " has an unusable frame size " + std::to_string(ny) + " x " + std::to_string(nx));
+  d.height = static_cast<int>(ny);
+  d.width = static_cast<int>(nx);
+  d.frames = r == 3 ? static_cast<std::int64_t>(d.dims[0]) : 1;
+  if (d.frames == 0) throw InputError(file, path + " holds no frames");
+
+  h5::Handle dcpl = h5::wrap(H5Dget_create_plist(d.ds), H5Pclose, file, "cannot read the layout of " + path);
+  if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+    d.chunk.resize(r);
+    if (H5Pget_chunk(dcpl, static_cast<int>(r), d.chunk.data()) < 0)
+      throw InputError(file, "cannot read the chunk shape of " + path + " (" + h5::last_error() + ")");
+  }
+  int nfilters = H5Pget_nfilters(dcpl);
+  if (nfilters < 0) throw InputError(file, "cannot read the filters of " + path);
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t n = 16;
+    std::vector<unsigned> cd(n);
+    char name[64] = {};
+    H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &n, cd.data(), sizeof name, name, &config);
+    if (id < 0) throw InputError(file, "cannot read filter " + std::to_string(i) + " of " + path);
+    cd.resize(std::min<std::size_t>(n, 16));
+    d.filters.push_back(Filter{id, std::move(cd)});
+  }
+  bool one_frame_chunks = !d.chunk.empty() && d.chunk[r - 2] == ny && d.chunk[r - 1] == nx && (r == 2 || d.chunk[0] == 1);
+  bool simple_filters = std::all_of(d.filters.begin(), d.filters.end(), [](const Filter& x) {
+    return x.id == H5Z_FILTER_DEFLATE || x.id == H5Z_FILTER_SHUFFLE;
+  });
+  d.direct = want_direct && one_frame_chunks && simple_filters && native_order;
+  hsize_t mdims[2] = {ny, nx};
+  d.mem_space = h5::wrap(H5Screate_simple(2, mdims, nullptr), H5Sclose, file, "cannot create a dataspace");
+  return d;
+}
+
+struct Scratch {
+  std::vector<unsigned char> raw, a, b, typed;
+  Inflater inflater;
+};
+
+// Fetches the stored chunk of frame k; returns false when the chunk is not allocated (fill value).
+// Decodes outside the HDF5 lock. Throws InputError naming the frame on any failure.
+bool read_frame_direct(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
+  const std::size_t r = d.dims.size();
+  hsize_t offset[3] = {0, 0, 0};
+  if (r == 3) offset[0] = static_cast<hsize_t>(k);
+  const std::size_t expect = d.frame_bytes();
+  const bool to_out = d.dtype == Dtype::u16;  // decode straight into the frame buffer
+  unsigned char* final_dst = to_out ? reinterpret_cast<unsigned char*>(out) : nullptr;
+  if (!to_out) {
+    s.typed.resize(expect);
+    final_dst = s.typed.data();
+  }
+  std::uint32_t mask = 0;
+  hsize_t stored = 0;
+  const std::string where = d.path + " frame " + std::to_string(k);
+  {
+    Lock lock(h5::library_mutex());
+    if (H5Dget_chunk_storage_size(d.ds, offset, &stored) < 0)
+      throw InputError(d.file, "cannot locate the chunk of " + where + " (" + h5::last_error() + ")");
+    if (stored == 0) return false;
+    unsigned char* dst;
+    if (d.filters.empty()) {
+      if (stored != expect)
+        throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(stored) + " bytes, expected " +
+                                     std::to_string(expect));
+      dst = final_dst;
+    } else {
+      s.raw.resize(stored);
+      dst = s.raw.data();
+    }
+    if (H5Dread_chunk(d.ds, H5P_DEFAULT, offset, &mask, dst) < 0)
+      throw InputError(d.file, "cannot read the chunk of " + where + " (" + h5::last_error() + ")");
+  }
+  if (d.filters.empty()) {
+    if (!to_out) convert(d.dtype, s.typed.data(), d.pixels(), out, c);
+    return true;
+  }
+
+  std::vector<const Filter*> active;  // small: at most a few filters
+  for (std::size_t i = 0; i < d.filters.size(); ++i)
+    if (!(mask & (1u << i))) active.push_back(&d.filters[i]);
+  const unsigned char* cur = s.raw.data();
+  std::size_t cur_n = stored;
+  if (active.empty()) {
+    if (cur_n != expect)
+      throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(cur_n) + " bytes, expected " +
+                                   std::to_string(expect));
+    std::memcpy(final_dst, cur, expect);
+  }
+  s.a.resize(expect);
+  s.b.resize(expect);
+  for (std::size_t j = active.size(); j-- > 0;) {  // undo the pipeline in reverse order
+    unsigned char* dst = j == 0 ? final_dst : (cur == s.a.data() ? s.b.data() : s.a.data());
+    const Filter& f = *active[j];
+    if (f.id == H5Z_FILTER_DEFLATE) {
+      std::string why = s.inflater.run(cur, cur_n, dst, expect);
+      if (!why.empty()) throw InputError(d.file, where + ": " + why);
+    } else {  // shuffle
+      if (cur_n != expect)
+        throw InputError(d.file, where + ": shuffled chunk holds " + std::to_string(cur_n) + " bytes, expected " +
+                                     std::to_string(expect));
+      std::size_t size = f.cd.empty() || f.cd[0] == 0 ? dtype_size(d.dtype) : f.cd[0];
+      unshuffle(cur, dst, expect, size);
+    }
+    cur = dst;
+    cur_n = expect;
+  }
+  if (!to_out) convert(d.dtype, s.typed.data(), d.pixels(), out, c);
+  return true;
+}
+
+void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
+  const bool to_out = d.dtype == Dtype::u16;
+  if (!to_out) s.typed.resize(d.frame_bytes());
+  {
+    Lock lock(h5::library_mutex());
+    h5::Handle space = h5::wrap(H5Dget_space(d.ds), H5Sclose, d.file, "cannot read the dataspace of " + d.path);
+    hsize_t start[3] = {0, 0, 0};
+    hsize_t count[3] = {1, 1, 1};
+    const std::size_t r = d.dims.size();
+    if (r == 3) start[0] = static_cast<hsize_t>(k);
+    count[r - 2] = static_cast<hsize_t>(d.height);
+    count[r - 1] = static_cast<hsize_t>(d.width);
+    h5::check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr), d.file,
+              "cannot select frame " + std::to_string(k) + " of " + d.path);
+    void* dst = to_out ? static_cast<void*>(out) : static_cast<void*>(s.typed.data());
+    h5::check(H5Dread(d.ds, native_type(d.dtype), d.mem_space, space, H5P_DEFAULT, dst), d.file,
+              "cannot read " + d.path + " frame " + std::to_string(k));
+  }
+  if (!to_out) convert(d.dtype, s.typed.data(), d.pixels(), out, c);
+}
+
+void read_frame(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
+  if (d.direct && read_frame_direct(d, k, out, s, c)) return;
+  read_frame_hyperslab(d, k, out, s, c);
+}
+
+// Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
+std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file) {
+  if (!h5::exists(f, path)) return {};
+  h5::Handle ds = h5::open_dataset(f, path, file);
+  h5::Handle type = h5::wrap(H5Dget_type(ds), H5Tclose, file, "cannot read the type of " + path);
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw InputError(file, path + " is not numeric");
+  h5::Handle space = h5::wrap(H5Dget_space(ds), H5Sclose, file, "cannot read the dataspace of " + path);
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n < 0) throw InputError(file, "cannot read the size of " + path);
+  std::vector<double> values(static_cast<std::size_t>(n));
+  if (n > 0)
+    h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), file, "cannot read " + path);
+  return values;
+}
+
+void fill_info_from(ScanInfo& info, const FrameDataset& d) {
+  info.dataset = d.path;
+  info.height = d.height;
+  info.width = d.width;
+  info.dtype = dtype_name(d.dtype);
+  info.chunk.assign(d.chunk.begin(), d.chunk.end());
+  info.filters.clear();
+  for (const auto& f : d.filters) info.filters.push_back(filter_label(f.id));
+  info.chunk_direct = d.direct;
+}
+
+std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counters& c) {
+  std::vector<std::string> out;
+  std::uint64_t clipped = c.clipped.load(), nan = c.nan.load();
+  if (clipped || nan) {
+    std::string what = info.files.empty() ? std::string("scan") : info.files.front();
+    if (info.files.size() > 1) what += " (and the other files of the scan)";
+    out.push_back(what + ": converting " + info.dtype + " to uint16 clipped " + std::to_string(clipped) +
+                  " pixels to [0, 65535] and set " + std::to_string(nan) + " NaN pixels to 0");
+  }
+  return out;
+}
+
+void start_frame(Frame& out, std::int64_t index, const std::string& source, std::int64_t in_file, int w, int h) {
+  out.meta = FrameMeta{};
+  out.meta.index = index;
+  out.meta.source = source;
+  out.meta.index_in_file = in_file;
+  out.error.clear();
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));  // keeps capacity
+}
+
+void fail_frame(Frame& out, const std::string& why) {
+  out.error = why;
+  out.pixels.clear();
+}
+
+void check_index(std::int64_t index, std::int64_t n) {
+  if (index < 0 || index >= n)
+    throw std::out_of_range("frame index " + std::to_string(index) + " outside [0, " + std::to_string(n) + ")");
+}
+
+// ---- stack ---------------------------------------------------------------------------------
+
+class StackSource final : public FrameSource {
+ public:
+  StackSource(h5::Handle file, FrameDataset d, std::vector<double> x, std::vector<double> y, ScanInfo info)
+      : file_(std::move(file)), d_(std::move(d)), x_(std::move(x)), y_(std::move(y)), info_(std::move(info)) {}
+  ~StackSource() override {
+    Lock lock(h5::library_mutex());
+    d_ = FrameDataset{};
+    file_.reset();
+  }
+
+  const ScanInfo& info() const override { return info_; }
+  std::vector<std::string> warnings() const override { return conversion_warnings(info_, counters_); }
+
+  void read(std::int64_t index, Frame& out) override {
+    check_index(index, info_.n_frames);
+    start_frame(out, index, info_.files.front(), index, d_.width, d_.height);
+    if (!x_.empty()) {
+      out.meta.has_position = true;
+      out.meta.x_um = x_[static_cast<std::size_t>(index)];
+      out.meta.y_um = y_[static_cast<std::size_t>(index)];
+    }
+    try {
+      read_frame(d_, index, out.pixels.data(), scratch_, counters_);
+    } catch (const Error& e) {
+      fail_frame(out, e.what());
+    }
+  }
+
+ private:
+  h5::Handle file_;
+  FrameDataset d_;
+  std::vector<double> x_, y_;  // micrometres, empty when absent
+  ScanInfo info_;
+  Scratch scratch_;
+  Counters counters_;
+};
+
+// ---- per-frame files -------------------------------------------------------------------------
+
+class PerFrameSource final : public FrameSource {
+ public:
+  PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct)
+      : info_(std::move(info)), per_file_(per_file), x_path_(std::move(x_path)), y_path_(std::move(y_path)),
+        want_direct_(want_direct) {}
+  ~PerFrameSource() override {
+    Lock lock(h5::library_mutex());
+    cur_ = Open{};
+  }
+
+  struct Open {
+    std::int64_t index = -1;
+    h5::Handle file;
+    FrameDataset d;
+    std::vector<double> x, y;  // scalar, or one per frame of the file
+  };
+  // Adopts the first file, validated by open_scan (lock held there).
+  void adopt(Open first) { cur_ = std::move(first); }
+
+  const ScanInfo& info() const override { return info_; }
+  std::vector<std::string> warnings() const override { return conversion_warnings(info_, counters_); }
+
+  void read(std::int64_t index, Frame& out) override {
+    check_index(index, info_.n_frames);
+    const std::int64_t fi = index / per_file_, k = index % per_file_;
+    const std::string& name = info_.files[static_cast<std::size_t>(fi)];
+    start_frame(out, index, name, k, info_.width, info_.height);
+    try {
+      if (cur_.index != fi) switch_to(fi);
+      auto pick = [&](const std::vector<double>& v, double& dst) {
+        if (v.size() == 1) dst = v[0];
+        else if (static_cast<std::int64_t>(v.size()) == per_file_) dst = v[static_cast<std::size_t>(k)];
+        else return false;
+        return true;
+      };
+      out.meta.has_position = pick(cur_.x, out.meta.x_um) && pick(cur_.y, out.meta.y_um);
+      if (!out.meta.has_position) out.meta.x_um = out.meta.y_um = 0.0;
+      read_frame(cur_.d, k, out.pixels.data(), scratch_, counters_);
+    } catch (const Error& e) {
+      fail_frame(out, e.what());
+    }
+  }
+
+ private:
+  void switch_to(std::int64_t fi) {
+    Lock lock(h5::library_mutex());
+    cur_ = Open{};  // close the previous file first
+    const std::string& name = info_.files[static_cast<std::size_t>(fi)];
+    Open o;
+    o.file = h5::open_read(name);
+    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_);
+    if (o.d.height != info_.height || o.d.width != info_.width || o.d.frames != per_file_)
+      throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
+                                 std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
+                                 " x " + std::to_string(info_.height) + " x " + std::to_string(info_.width));
+    o.x = read_numbers(o.file, x_path_, name);
+    o.y = read_numbers(o.file, y_path_, name);
+    o.index = fi;
+    cur_ = std::move(o);
+  }
+
+  ScanInfo info_;
+  std::int64_t per_file_;
+  std::string x_path_, y_path_;
+  bool want_direct_;
+  Open cur_;
+  Scratch scratch_;
+  Counters counters_;
+};
+
+// ---- scan path expansion -----------------------------------------------------------------------
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+bool is_h5_name(const fs::path& p) {
+  std::string ext = lower(p.extension().string());
+  return ext == ".h5" || ext == ".hdf5";
+}
+
+bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+// The last run of digits in the file name (extension excluded: "h5" has a digit), without
+// leading zeros; `found` false when none.
+std::string last_number(const std::string& path, bool& found) {
+  std::string name = fs::path(path).stem().string();
+  std::size_t end = name.size();
+  while (end > 0 && !std::isdigit(static_cast<unsigned char>(name[end - 1]))) --end;
+  found = end > 0;
+  std::size_t begin = end;
+  while (begin > 0 && std::isdigit(static_cast<unsigned char>(name[begin - 1]))) --begin;
+  while (begin + 1 < end && name[begin] == '0') ++begin;
+  return name.substr(begin, end - begin);
+}
+
+bool looks_like_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char buf[4096];
+  in.read(buf, sizeof buf);
+  std::streamsize n = in.gcount();
+  return n > 0 && std::find(buf, buf + n, '\0') == buf + n;
+}
+
+std::vector<std::string> read_list(const std::string& list) {
+  std::ifstream in(list);
+  if (!in) throw InputError(list, "cannot read this file list");
+  fs::path folder = fs::path(list).parent_path();
+  std::vector<std::string> files;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    auto b = line.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) continue;
+    auto e = line.find_last_not_of(" \t\r\n");
+    fs::path p = line.substr(b, e - b + 1);
+    if (p.is_relative()) p = folder / p;
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) throw InputError(p.string(), "no such file (listed in " + list + ")");
+    files.push_back(p.string());
+  }
+  if (files.empty()) throw InputError(list, "lists no frame files");
+  return files;
+}
+
+std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, const ScanOptions& options, h5::Handle first) {
+  ScanInfo info;
+  info.layout = ScanLayout::per_frame_files;
+  info.files = std::move(files);
+  const std::string& name = info.files.front();
+  if (!first.valid()) first = h5::open_read(name);
+  std::string dataset = options.dataset.empty() ? kPerFrameDataset : options.dataset;
+  PerFrameSource::Open o;
+  o.d = open_frame_dataset(first, name, dataset, options.chunk_direct);
+  std::string xp = options.x_path.empty() ? kPerFrameX : options.x_path;
+  std::string yp = options.y_path.empty() ? kPerFrameY : options.y_path;
+  o.x = read_numbers(first, xp, name);
+  o.y = read_numbers(first, yp, name);
+  o.index = 0;
+  o.file = std::move(first);
+  fill_info_from(info, o.d);
+  const std::int64_t per_file = o.d.frames;
+  info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
+  info.has_positions = !o.x.empty() && !o.y.empty();
+  auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct);
+  src->adopt(std::move(o));
+  return src;
+}
+
+std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptions& options, h5::Handle f) {
+  std::string dataset = options.dataset;
+  if (dataset.empty()) {
+    for (const char* p : kStackDatasets)
+      if (h5::exists(f, p)) {
+        dataset = p;
+        break;
+      }
+    if (dataset.empty())
+      throw InputError(path, std::string("no dataset at ") + kStackDatasets[0] + " (nor at " + kStackDatasets[1] +
+                                 " or " + kStackDatasets[2] + "; give --dataset)");
+  }
+  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct);
+  ScanInfo info;
+  info.layout = ScanLayout::stack;
+  info.files = {path};
+  info.n_frames = d.frames;
+  fill_info_from(info, d);
+
+  const bool explicit_pos = !options.x_path.empty() || !options.y_path.empty();
+  std::string xp = options.x_path.empty() ? kStackX : options.x_path;
+  std::string yp = options.y_path.empty() ? kStackY : options.y_path;
+  const bool hx = h5::exists(f, xp), hy = h5::exists(f, yp);
+  std::vector<double> x, y;
+  if (explicit_pos && (!hx || !hy)) throw InputError(path, "no position dataset at " + (hx ? yp : xp));
+  if (hx != hy) throw InputError(path, "has " + (hx ? xp : yp) + " but not " + (hx ? yp : xp));
+  if (hx) {
+    x = h5::read_vector(f, xp, path);
+    y = h5::read_vector(f, yp, path);
+    for (const auto* v : {&x, &y})
+      if (static_cast<std::int64_t>(v->size()) != d.frames)
+        throw InputError(path, (v == &x ? xp : yp) + " has " + std::to_string(v->size()) + " values, the scan has " +
+                                   std::to_string(d.frames) + " frames");
+    info.has_positions = true;
+  }
+  return std::make_unique<StackSource>(std::move(f), std::move(d), std::move(x), std::move(y), std::move(info));
+}
+
+}  // namespace
+
+bool natural_less(const std::string& a, const std::string& b) {
+  bool fa = false, fb = false;
+  std::string na = last_number(a, fa), nb = last_number(b, fb);
+  if (fa != fb) return !fa;  // names without a number first
+  if (fa && na != nb) {
+    if (na.size() != nb.size()) return na.size() < nb.size();
+    return na < nb;
+  }
+  return a < b;
+}
+
+std::vector<std::string> expand_frame_files(const std::string& path) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec))
+      if (entry.is_regular_file(ec) && is_h5_name(entry.path())) files.push_back(entry.path().string());
+    if (ec) throw InputError(path, "cannot list this directory (" + ec.message() + ")");
+    if (files.empty()) throw InputError(path, "empty scan: no .h5/.hdf5 files in this directory");
+  } else if (!fs::exists(path, ec) && has_glob_chars(path)) {
+    glob_t g{};
+    int rc = glob(path.c_str(), 0, nullptr, &g);
+    if (rc == 0)
+      for (std::size_t i = 0; i < g.gl_pathc; ++i)
+        if (fs::is_regular_file(g.gl_pathv[i], ec)) files.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+    if (rc != 0 && rc != GLOB_NOMATCH) throw InputError(path, "cannot expand this pattern");
+    if (files.empty()) throw InputError(path, "empty scan: no files match this pattern");
+  } else if (fs::is_regular_file(path, ec)) {
+    files = read_list(path);
+  } else {
+    throw InputError(path, "no such file");
+  }
+  std::stable_sort(files.begin(), files.end(), natural_less);
+  return files;
+}
+
+PositionRange position_range(const ScanInfo& info, const ScanOptions& options, std::int64_t max_files) {
+  PositionRange r;
+  std::vector<double> xs, ys;
+  Lock lock(h5::library_mutex());
+  if (info.layout == ScanLayout::stack) {
+    if (!info.has_positions) return r;
+    h5::Handle f = h5::open_read(info.files.front());
+    xs = read_numbers(f, options.x_path.empty() ? kStackX : options.x_path, info.files.front());
+    ys = read_numbers(f, options.y_path.empty() ? kStackY : options.y_path, info.files.front());
+    r.sampled = static_cast<std::int64_t>(xs.size());
+  } else {
+    const std::int64_t n = static_cast<std::int64_t>(info.files.size());
+    const std::int64_t m = std::max<std::int64_t>(1, std::min(n, max_files));
+    for (std::int64_t i = 0; i < m; ++i) {
+      std::int64_t fi = m == 1 ? 0 : i * (n - 1) / (m - 1);
+      const std::string& name = info.files[static_cast<std::size_t>(fi)];
+      try {
+        h5::Handle f = h5::open_read(name);
+        auto x = read_numbers(f, options.x_path.empty() ? kPerFrameX : options.x_path, name);
+        auto y = read_numbers(f, options.y_path.empty() ? kPerFrameY : options.y_path, name);
+        xs.insert(xs.end(), x.begin(), x.end());
+        ys.insert(ys.end(), y.begin(), y.end());
+        ++r.sampled;
+      } catch (const InputError&) {
+        // a damaged file is reported when its frame is read; skip it here
+      }
+    }
+  }
+  if (xs.empty() || ys.empty()) return r;
+  r.present = true;
+  auto [x0, x1] = std::minmax_element(xs.begin(), xs.end());
+  auto [y0, y1] = std::minmax_element(ys.begin(), ys.end());
+  r.x_min = *x0;
+  r.x_max = *x1;
+  r.y_min = *y0;
+  r.y_max = *y1;
+  return r;
+}
+
+}  // namespace io
+
+std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOptions& options) {
+  namespace fs = std::filesystem;
+  h5::init();
+  std::error_code ec;
+  const bool is_file = fs::is_regular_file(path, ec);
+  if (is_file && !h5::looks_like_hdf5(path)) {
+    std::string ext = io::lower(fs::path(path).extension().string());
+    bool h5_ext = ext == ".h5" || ext == ".hdf5" || ext == ".hdf" || ext == ".nxs" || ext == ".nx5";
+    if (h5_ext || !io::looks_like_text(path)) throw InputError(path, "not an HDF5 file");
+  }
+  if (!is_file || !h5::looks_like_hdf5(path)) {
+    if (!is_file && !fs::is_directory(path, ec) && !io::has_glob_chars(path)) throw InputError(path, "no such file");
+    std::vector<std::string> files = io::expand_frame_files(path);  // checks every file exists
+    std::lock_guard<std::mutex> lock(h5::library_mutex());
+    return io::open_per_frame(std::move(files), options, h5::Handle{});
+  }
+  std::lock_guard<std::mutex> lock(h5::library_mutex());
+  h5::Handle f = h5::open_read(path);
+  if (options.dataset.empty() && h5::exists(f, io::kPerFrameDataset)) {
+    h5::Handle ds = h5::open_dataset(f, io::kPerFrameDataset, path);
+    if (h5::shape(ds, path, io::kPerFrameDataset).size() == 2) {
+      ds.reset();
+      return io::open_per_frame({path}, options, std::move(f));
+    }
+  }
+  return io::open_stack(path, options, std::move(f));
+}
+
+}  // namespace laueproc

@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// @brief Text records of the result sink: journal lines ("P"/"F") and CSV rows. Numbers use
+/// std::to_chars' shortest round-trip form, so parsing a journal line gives back the identical
+/// double and a resumed run rewrites byte-identical CSVs (and equal HDF5 datasets).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "laueproc/peak.hpp"
+#include "laueproc/summary.hpp"
+
+namespace laueproc::output {
+
+/// First line of a journal: magic, format version, fingerprint, started_utc.
+inline constexpr std::string_view kJournalMagic = "LAUEPROC-JOURNAL 1";
+
+inline constexpr std::string_view kPeaksCsvHeader =
+    "frame,peak,x,y,intensity,peak_value,npix,a,b,theta_deg,n_maxima,saturated,mxx,myy,mxy,edge,snr\n";
+inline constexpr std::string_view kFramesCsvHeader =
+    "frame,ix,iy,x_um,y_um,n_peaks,se,se_median,scenario,split_px,misorientation_deg,background,noise,"
+    "status,n_used,split_dx,split_dy,pair_fraction,stacking_fraction,elongation,has_position\n";
+
+/// @brief Appends `v` in its shortest round-trip form; NaN as "nan", infinities as "inf"/"-inf".
+void append_double(std::string& out, double v);
+void append_int(std::string& out, std::int64_t v);
+
+/// @brief Journal line "P frame peak x y ... snr\n" (fields in peaks.csv order).
+void append_journal_peak(std::string& out, const Peak& p);
+/// @brief Journal line "F frame n_peak_lines ix iy has_position ... noise status\n"; the status is
+/// the rest of the line (it must hold no newline: see sanitize_status()).
+void append_journal_frame(std::string& out, const FrameSummary& f, std::int64_t n_peak_lines);
+/// @brief Parses one journal line without its '\n'; false when malformed.
+bool parse_journal_peak(std::string_view line, Peak& p);
+bool parse_journal_frame(std::string_view line, FrameSummary& f, std::int64_t& n_peak_lines);
+
+/// @brief CSV rows (with '\n') in the column order of the headers above. Booleans 0/1,
+/// scenario by name, x_um/y_um "nan" for frames without a position, status quoted when needed.
+void append_csv_peak(std::string& out, const Peak& p);
+void append_csv_frame(std::string& out, const FrameSummary& f);
+
+/// @brief Newlines and carriage returns become spaces (a status is one journal/CSV field).
+std::string sanitize_status(std::string status);
+
+}  // namespace laueproc::output

@@ -1,0 +1,710 @@
+// The result sink: journal, results HDF5 file, CSVs. See include/laueproc/output.hpp and
+// docs/output.md for the layout and the crash/resume design.
+#include "laueproc/output.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include "io/h5.hpp"
+#include "laueproc/error.hpp"
+#include "output/records.hpp"
+
+namespace laueproc {
+
+namespace fs = std::filesystem;
+using output::append_csv_frame;
+using output::append_csv_peak;
+
+std::string utc_timestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string run_fingerprint(const RunInfo& info) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64 (Fowler, Noll, Vo)
+  auto feed = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // field separator: ("ab","c") and ("a","bc") hash apart
+    h *= 1099511628211ull;
+  };
+  for (const auto& [name, value] : info.settings) {
+    feed(name);
+    feed(value);
+  }
+  feed("inputs");
+  for (const auto& file : info.input_files) feed(file);
+  feed(info.dataset);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+// ---- HDF5 row layouts --------------------------------------------------------------------------
+struct PeakRow {
+  std::int64_t frame;
+  std::int32_t peak;
+  double x, y, intensity, peak_value;
+  std::int32_t npix;
+  double a, b, theta_deg;
+  std::int32_t n_maxima;
+  std::uint8_t saturated;
+  double mxx, myy, mxy;
+  std::uint8_t edge;
+  double snr;
+};
+
+struct FrameRow {
+  std::int64_t frame;
+  std::int32_t ix, iy;
+  double x_um, y_um;
+  std::int32_t n_peaks;
+  double se, se_median;
+  std::int8_t scenario;
+  double split_px, misorientation_deg, background, noise;
+  char status[ResultSink::kStatusChars];
+  std::int32_t n_used;
+  double split_dx, split_dy, pair_fraction, stacking_fraction, elongation;
+  std::uint8_t has_position;
+};
+
+constexpr hsize_t kPeakChunk = 4096;   // rows; ~0.5 MB, within HDF5's default 1 MB chunk cache
+constexpr hsize_t kFrameChunk = 1024;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  std::string why = h5::last_error();
+  throw Error(path + ": " + what + (why.empty() ? "" : " (" + why + ")"));
+}
+void ck(herr_t status, const std::string& path, const std::string& what) {
+  if (status < 0) fail(path, what);
+}
+h5::Handle own(hid_t id, h5::Handle::Closer closer, const std::string& path, const std::string& what) {
+  if (id < 0) fail(path, what);
+  return h5::Handle(id, closer);
+}
+
+h5::Handle scenario_enum_type(const std::string& path) {
+  h5::Handle t = own(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose, path, "cannot create the scenario type");
+  for (std::size_t i = 0; i < kScenarioNames.size(); ++i) {
+    auto v = static_cast<std::int8_t>(i);
+    std::string name(kScenarioNames[i]);
+    ck(H5Tenum_insert(t, name.c_str(), &v), path, "cannot create the scenario type");
+  }
+  return t;
+}
+
+h5::Handle peak_type(const std::string& p) {
+  h5::Handle t = own(H5Tcreate(H5T_COMPOUND, sizeof(PeakRow)), H5Tclose, p, "cannot create the peak type");
+  auto add = [&](const char* name, std::size_t off, hid_t type) {
+    ck(H5Tinsert(t, name, off, type), p, std::string("cannot add field ") + name);
+  };
+  add("frame", HOFFSET(PeakRow, frame), H5T_NATIVE_INT64);
+  add("peak", HOFFSET(PeakRow, peak), H5T_NATIVE_INT32);
+  add("x", HOFFSET(PeakRow, x), H5T_NATIVE_DOUBLE);
+  add("y", HOFFSET(PeakRow, y), H5T_NATIVE_DOUBLE);
+  add("intensity", HOFFSET(PeakRow, intensity), H5T_NATIVE_DOUBLE);
+  add("peak_value", HOFFSET(PeakRow, peak_value), H5T_NATIVE_DOUBLE);
+  add("npix", HOFFSET(PeakRow, npix), H5T_NATIVE_INT32);
+  add("a", HOFFSET(PeakRow, a), H5T_NATIVE_DOUBLE);
+  add("b", HOFFSET(PeakRow, b), H5T_NATIVE_DOUBLE);
+  add("theta_deg", HOFFSET(PeakRow, theta_deg), H5T_NATIVE_DOUBLE);
+  add("n_maxima", HOFFSET(PeakRow, n_maxima), H5T_NATIVE_INT32);
+  add("saturated", HOFFSET(PeakRow, saturated), H5T_NATIVE_UINT8);
+  add("mxx", HOFFSET(PeakRow, mxx), H5T_NATIVE_DOUBLE);
+  add("myy", HOFFSET(PeakRow, myy), H5T_NATIVE_DOUBLE);
+  add("mxy", HOFFSET(PeakRow, mxy), H5T_NATIVE_DOUBLE);
+  add("edge", HOFFSET(PeakRow, edge), H5T_NATIVE_UINT8);
+  add("snr", HOFFSET(PeakRow, snr), H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+h5::Handle frame_type(const std::string& p) {
+  h5::Handle t = own(H5Tcreate(H5T_COMPOUND, sizeof(FrameRow)), H5Tclose, p, "cannot create the frame type");
+  h5::Handle scen = scenario_enum_type(p);
+  h5::Handle str = own(H5Tcopy(H5T_C_S1), H5Tclose, p, "cannot create the status type");
+  ck(H5Tset_size(str, ResultSink::kStatusChars), p, "cannot size the status type");
+  ck(H5Tset_strpad(str, H5T_STR_NULLTERM), p, "cannot create the status type");
+  ck(H5Tset_cset(str, H5T_CSET_UTF8), p, "cannot create the status type");  // file names in reasons
+  auto add = [&](const char* name, std::size_t off, hid_t type) {
+    ck(H5Tinsert(t, name, off, type), p, std::string("cannot add field ") + name);
+  };
+  add("frame", HOFFSET(FrameRow, frame), H5T_NATIVE_INT64);
+  add("ix", HOFFSET(FrameRow, ix), H5T_NATIVE_INT32);
+  add("iy", HOFFSET(FrameRow, iy), H5T_NATIVE_INT32);
+  add("x_um", HOFFSET(FrameRow, x_um), H5T_NATIVE_DOUBLE);
+  add("y_um", HOFFSET(FrameRow, y_um), H5T_NATIVE_DOUBLE);
+  add("n_peaks", HOFFSET(FrameRow, n_peaks), H5T_NATIVE_INT32);
+  add("se", HOFFSET(FrameRow, se), H5T_NATIVE_DOUBLE);
+  add("se_median", HOFFSET(FrameRow, se_median), H5T_NATIVE_DOUBLE);
+  add("scenario", HOFFSET(FrameRow, scenario), scen);
+  add("split_px", HOFFSET(FrameRow, split_px), H5T_NATIVE_DOUBLE);
+  add("misorientation_deg", HOFFSET(FrameRow, misorientation_deg), H5T_NATIVE_DOUBLE);
+  add("background", HOFFSET(FrameRow, background), H5T_NATIVE_DOUBLE);
+  add("noise", HOFFSET(FrameRow, noise), H5T_NATIVE_DOUBLE);
+  add("status", HOFFSET(FrameRow, status), str);
+  add("n_used", HOFFSET(FrameRow, n_used), H5T_NATIVE_INT32);
+  add("split_dx", HOFFSET(FrameRow, split_dx), H5T_NATIVE_DOUBLE);
+  add("split_dy", HOFFSET(FrameRow, split_dy), H5T_NATIVE_DOUBLE);
+  add("pair_fraction", HOFFSET(FrameRow, pair_fraction), H5T_NATIVE_DOUBLE);
+  add("stacking_fraction", HOFFSET(FrameRow, stacking_fraction), H5T_NATIVE_DOUBLE);
+  add("elongation", HOFFSET(FrameRow, elongation), H5T_NATIVE_DOUBLE);
+  add("has_position", HOFFSET(FrameRow, has_position), H5T_NATIVE_UINT8);
+  return t;
+}
+
+PeakRow to_row(const Peak& p) {
+  PeakRow r{};
+  r.frame = p.frame;
+  r.peak = p.peak;
+  r.x = p.x;
+  r.y = p.y;
+  r.intensity = p.intensity;
+  r.peak_value = p.peak_value;
+  r.npix = p.npix;
+  r.a = p.a;
+  r.b = p.b;
+  r.theta_deg = p.theta_deg;
+  r.n_maxima = p.n_maxima;
+  r.saturated = p.saturated ? 1 : 0;
+  r.mxx = p.mxx;
+  r.myy = p.myy;
+  r.mxy = p.mxy;
+  r.edge = p.edge ? 1 : 0;
+  r.snr = p.snr;
+  return r;
+}
+
+FrameRow to_row(const FrameSummary& f) {
+  FrameRow r{};  // zeroed: the status field is NUL-padded
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.frame = f.frame;
+  r.ix = f.ix;
+  r.iy = f.iy;
+  r.x_um = f.has_position ? f.x_um : nan;
+  r.y_um = f.has_position ? f.y_um : nan;
+  r.n_peaks = f.n_peaks;
+  r.se = f.se;
+  r.se_median = f.se_median;
+  r.scenario = static_cast<std::int8_t>(f.scenario);
+  r.split_px = f.split_px;
+  r.misorientation_deg = f.misorientation_deg;
+  r.background = f.background;
+  r.noise = f.noise;
+  std::memcpy(r.status, f.status.data(), std::min(f.status.size(), sizeof r.status - 1));
+  r.n_used = f.n_used;
+  r.split_dx = f.split_dx;
+  r.split_dy = f.split_dy;
+  r.pair_fraction = f.pair_fraction;
+  r.stacking_fraction = f.stacking_fraction;
+  r.elongation = f.elongation;
+  r.has_position = f.has_position ? 1 : 0;
+  return r;
+}
+
+h5::Handle create_table(hid_t file, const char* name, hid_t mem_type, hsize_t chunk, const std::string& path) {
+  h5::Handle file_type = own(H5Tcopy(mem_type), H5Tclose, path, "cannot copy a row type");
+  ck(H5Tpack(file_type), path, "cannot pack a row type");  // no padding bytes in the file
+  hsize_t dims = 0, maxdims = H5S_UNLIMITED;
+  h5::Handle space = own(H5Screate_simple(1, &dims, &maxdims), H5Sclose, path, "cannot create a dataspace");
+  h5::Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path, "cannot create a property list");
+  ck(H5Pset_chunk(dcpl, 1, &chunk), path, "cannot set the chunk size");
+  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+    ck(H5Pset_shuffle(dcpl), path, "cannot set the shuffle filter");
+    ck(H5Pset_deflate(dcpl, 4), path, "cannot set gzip compression");
+  }
+  return own(H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose, path,
+             std::string("cannot create ") + name);
+}
+
+template <typename Row>
+void append_rows(hid_t ds, hid_t mem_type, hsize_t& n_rows, const std::vector<Row>& rows, const std::string& path,
+                 const char* name) {
+  if (rows.empty()) return;
+  hsize_t count = rows.size(), start = n_rows, total = n_rows + count;
+  ck(H5Dset_extent(ds, &total), path, std::string("cannot extend ") + name);
+  h5::Handle fspace = own(H5Dget_space(ds), H5Sclose, path, std::string("cannot get the space of ") + name);
+  ck(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), path, "cannot select rows");
+  h5::Handle mspace = own(H5Screate_simple(1, &count, nullptr), H5Sclose, path, "cannot create a dataspace");
+  ck(H5Dwrite(ds, mem_type, mspace, fspace, H5P_DEFAULT, rows.data()), path, std::string("cannot write ") + name);
+  n_rows = total;
+}
+
+void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
+                                  const std::string& path) {
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size() + 1);
+  std::string buf(width * values.size(), '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) buf.replace(i * width, values[i].size(), values[i]);
+  h5::Handle type = own(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot create a string type");
+  ck(H5Tset_size(type, width), path, "cannot size a string type");
+  ck(H5Tset_strpad(type, H5T_STR_NULLTERM), path, "cannot create a string type");
+  hsize_t n = values.size();
+  h5::Handle space = own(H5Screate_simple(1, &n, nullptr), H5Sclose, path, "cannot create a dataspace");
+  h5::Handle attr = own(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path,
+                        "cannot create attribute " + name);
+  ck(H5Awrite(attr, type, buf.data()), path, "cannot write attribute " + name);
+}
+
+template <typename T>
+void write_2d(hid_t group, const std::string& name, hid_t type, const std::vector<T>& values, int ny, int nx,
+              const std::string& path) {
+  if (values.size() != static_cast<std::size_t>(nx) * static_cast<std::size_t>(ny))
+    throw Error(path + ": map " + name + " has " + std::to_string(values.size()) + " values, expected " +
+                std::to_string(nx) + " x " + std::to_string(ny));
+  hsize_t dims[2] = {static_cast<hsize_t>(ny), static_cast<hsize_t>(nx)};
+  h5::Handle space = own(H5Screate_simple(2, dims, nullptr), H5Sclose, path, "cannot create a dataspace");
+  h5::Handle ds = own(H5Dcreate2(group, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+                      path, "cannot create map " + name);
+  if (!values.empty())
+    ck(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path, "cannot write map " + name);
+}
+
+void write_axis(hid_t group, const char* name, const std::vector<double>& values, int n, const std::string& path) {
+  if (values.size() != static_cast<std::size_t>(n))
+    throw Error(path + ": map axis " + name + " has " + std::to_string(values.size()) + " values, expected " +
+                std::to_string(n));
+  hsize_t dims = values.size();
+  h5::Handle space = own(H5Screate_simple(1, &dims, nullptr), H5Sclose, path, "cannot create a dataspace");
+  h5::Handle ds = own(H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      H5Dclose, path, std::string("cannot create axis ") + name);
+  if (!values.empty())
+    ck(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path,
+       std::string("cannot write axis ") + name);
+  h5::write_attribute(ds, "units", std::string("um"));
+}
+
+void make_parent(const std::string& file_or_dir, bool is_dir) {
+  fs::path dir = is_dir ? fs::path(file_or_dir) : fs::path(file_or_dir).parent_path();
+  if (dir.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir, ec))
+    throw Error(dir.string() + ": cannot create output folder (" + (ec ? ec.message() : "not a folder") + ")");
+}
+
+std::FILE* open_file(const std::string& path, const char* mode, const char* what) {
+  std::FILE* f = std::fopen(path.c_str(), mode);
+  if (!f) throw Error(path + ": cannot " + what + " (" + std::strerror(errno) + ")");
+  return f;
+}
+
+void write_all(std::FILE* f, const std::string& data, const std::string& path) {
+  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size())
+    throw Error(path + ": write failed (" + std::strerror(errno) + ")");
+}
+
+void warn(const std::string& message) { std::cerr << "laueproc: warning: " << message << "\n"; }
+
+}  // namespace
+
+// ---- HDF5 state -------------------------------------------------------------------------------
+struct ResultSink::H5State {
+  std::string path;
+  h5::Handle peak_mem, frame_mem;
+  h5::Handle file, peaks, frames;
+  hsize_t peak_rows = 0, frame_rows = 0;
+  std::vector<PeakRow> peak_buf;
+  std::vector<FrameRow> frame_buf;
+
+  void flush_rows() {
+    append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+    peak_buf.clear();
+    append_rows(frames, frame_mem, frame_rows, frame_buf, path, "/frames");
+    frame_buf.clear();
+  }
+};
+
+void ResultSink::FileCloser::operator()(std::FILE* f) const noexcept { std::fclose(f); }
+
+ResultSink::ResultSink(SinkOptions options, RunInfo info)
+    : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)) {
+  if (options_.results_h5.empty()) throw UsageError("the results file name is empty");
+  journal_path_ = options_.results_h5 + ".journal";
+  if (!options_.csv_dir.empty()) {
+    peaks_csv_path_ = (fs::path(options_.csv_dir) / "peaks.csv").string();
+    frames_csv_path_ = (fs::path(options_.csv_dir) / "frames.csv").string();
+  }
+  last_flush_ = std::chrono::steady_clock::now();
+  std::error_code ec;
+  bool have_journal = fs::exists(journal_path_, ec);
+  if (options_.resume && have_journal) {
+    resume_from_journal();
+    return;
+  }
+  if (options_.resume) {
+    if (fs::exists(options_.results_h5, ec)) {
+      bool complete = false;
+      try {
+        h5::Handle f = h5::open_read(options_.results_h5);
+        h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
+        if (H5Aexists(root, "complete") > 0) {
+          h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
+          std::int64_t v = 0;
+          complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+        }
+      } catch (const Error&) {
+        // unreadable: an interrupted run without a journal; start over
+      }
+      if (complete)
+        throw Error(options_.results_h5 + ": this run is already complete; nothing to resume (run without --resume to redo it)");
+    }
+    warn("no journal " + journal_path_ + " to resume; starting from the first frame");
+  } else if (have_journal) {
+    warn("overwriting the journal of an interrupted run, " + journal_path_ + " (use --resume to continue it)");
+  }
+  open_fresh();
+}
+
+ResultSink::~ResultSink() {
+  if (!finished_) close_outputs();
+}
+
+void ResultSink::write_journal_header() {
+  std::string header(output::kJournalMagic);
+  header += ' ' + fingerprint_ + ' ' + (info_.started_utc.empty() ? std::string("-") : info_.started_utc) + '\n';
+  write_all(journal_.get(), header, journal_path_);
+  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+}
+
+void ResultSink::create_results(const std::string& started_utc, const std::string& resumed_utc) {
+  const std::string& path = options_.results_h5;
+  auto st = std::make_unique<H5State>();
+  st->path = path;
+  st->peak_mem = peak_type(path);
+  st->frame_mem = frame_type(path);
+  st->file = h5::create(path);
+  h5::Handle root = own(H5Gopen2(st->file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+  auto attr = [&](const std::string& name, const std::string& value) { h5::write_attribute(root, name, value); };
+  attr("NX_class", "NXroot");
+  attr("program", "laueproc");
+  attr("version", info_.program_version);
+  attr("git_commit", info_.git_commit);
+  attr("command_line", info_.command_line);
+  attr("started_utc", started_utc);
+  if (!resumed_utc.empty()) attr("resumed_utc", resumed_utc);
+  attr("backend", info_.backend);
+  h5::write_attribute(root, "threads", static_cast<std::int64_t>(info_.threads));
+  attr("dataset", info_.dataset);
+  std::string inputs;
+  for (const auto& f : info_.input_files) inputs += (inputs.empty() ? "" : "\n") + f;
+  attr("input_files", inputs);
+  h5::write_attribute(root, "n_input_files", static_cast<std::int64_t>(info_.input_files.size()));
+  attr("run_fingerprint", fingerprint_);
+  for (const auto& [name, value] : info_.settings) attr("settings." + name, value);
+  h5::write_attribute(root, "complete", std::int64_t{0});
+  st->peaks = create_table(st->file, "/peaks", st->peak_mem, kPeakChunk, path);
+  st->frames = create_table(st->file, "/frames", st->frame_mem, kFrameChunk, path);
+  st->peak_buf.reserve(kPeakChunk);
+  h5_ = std::move(st);
+
+  if (!options_.csv_dir.empty()) {
+    make_parent(options_.csv_dir, true);
+    peaks_csv_.reset(open_file(peaks_csv_path_, "wb", "create the CSV file"));
+    std::setvbuf(peaks_csv_.get(), nullptr, _IOFBF, 1 << 20);
+    write_all(peaks_csv_.get(), std::string(output::kPeaksCsvHeader), peaks_csv_path_);
+  }
+}
+
+void ResultSink::open_fresh() {
+  make_parent(options_.results_h5, false);
+  journal_.reset(open_file(journal_path_, "wb", "create the journal"));
+  write_journal_header();
+  create_results(info_.started_utc, "");
+  std::error_code ec;
+  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);  // a stale one would look complete
+}
+
+void ResultSink::resume_from_journal() {
+  File in(open_file(journal_path_, "rb", "read the journal"));
+  char* raw = nullptr;
+  std::size_t cap = 0;
+  struct Free {
+    char** p;
+    ~Free() { std::free(*p); }
+  } free_line{&raw};
+  auto next_line = [&](std::string_view& line) -> int {  // 1: complete line, 0: torn or end
+    ssize_t n = getline(&raw, &cap, in.get());
+    if (n <= 0) return 0;
+    if (raw[n - 1] != '\n') return 0;  // torn: the writer was killed mid-line
+    line = std::string_view(raw, static_cast<std::size_t>(n - 1));
+    return 1;
+  };
+
+  std::string_view line;
+  std::string started = info_.started_utc;
+  long good_offset = 0;
+  if (next_line(line)) {
+    std::string expected = std::string(output::kJournalMagic) + ' ';
+    if (line.substr(0, expected.size()) != expected)
+      throw Error(journal_path_ + ": not a laueproc journal (delete it, or run without --resume)");
+    std::string_view rest = line.substr(expected.size());
+    std::string_view fp = rest.substr(0, rest.find(' '));
+    if (fp != fingerprint_)
+      throw Error(journal_path_ + ": journal of a different run (settings or input files differ: fingerprint " +
+                  std::string(fp) + ", this run " + fingerprint_ + "); run without --resume to start over");
+    if (fp.size() < rest.size()) started = std::string(rest.substr(fp.size() + 1));
+    good_offset = std::ftell(in.get());
+  }
+  // good_offset == 0: an empty journal (killed before its header); start with a new header.
+
+  make_parent(options_.results_h5, false);
+  create_results(started, info_.started_utc);
+  std::error_code ec;
+  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);
+
+  PeakList pending;
+  bool torn = false;
+  if (good_offset > 0) {
+    for (;;) {
+      long before = std::ftell(in.get());
+      if (!next_line(line)) {
+        torn = std::ftell(in.get()) != before;
+        break;
+      }
+      if (!line.empty() && line[0] == 'P') {
+        Peak p;
+        if (!output::parse_journal_peak(line, p)) {
+          torn = true;
+          break;
+        }
+        pending.push_back(p);
+        continue;
+      }
+      FrameSummary f;
+      std::int64_t n_lines = -1;
+      bool ok = output::parse_journal_frame(line, f, n_lines) && n_lines == static_cast<std::int64_t>(pending.size()) &&
+                (frames_.empty() || f.frame > frames_.back().frame);
+      for (const Peak& p : pending) ok = ok && p.frame == f.frame;
+      if (!ok) {
+        torn = true;
+        break;
+      }
+      append_outputs(f, pending);
+      resumed_.push_back(std::move(f));
+      resumed_peaks_ += static_cast<std::int64_t>(pending.size());
+      pending.clear();
+      good_offset = std::ftell(in.get());
+    }
+  }
+  if (torn || !pending.empty())
+    warn("dropped the incomplete or damaged end of " + journal_path_ + " after " +
+         (frames_.empty() ? std::string("its header") : "frame " + std::to_string(frames_.back().frame)) +
+         "; later frames are processed again");
+  in.reset();
+
+  // Cut the journal after its last complete frame, then append.
+  fs::resize_file(journal_path_, static_cast<std::uintmax_t>(good_offset), ec);
+  if (ec) throw Error(journal_path_ + ": cannot truncate the journal (" + ec.message() + ")");
+  journal_.reset(open_file(journal_path_, "ab", "append to the journal"));
+  if (good_offset == 0) write_journal_header();
+  maybe_flush(true);
+}
+
+void ResultSink::append_outputs(const FrameSummary& frame, const PeakList& peaks) {
+  for (const Peak& p : peaks) {
+    h5_->peak_buf.push_back(to_row(p));
+    if (h5_->peak_buf.size() >= kPeakChunk) {
+      append_rows(h5_->peaks, h5_->peak_mem, h5_->peak_rows, h5_->peak_buf, h5_->path, "/peaks");
+      h5_->peak_buf.clear();
+    }
+  }
+  h5_->frame_buf.push_back(to_row(frame));
+  if (peaks_csv_) {
+    line_.clear();
+    for (const Peak& p : peaks) append_csv_peak(line_, p);
+    write_all(peaks_csv_.get(), line_, peaks_csv_path_);
+  }
+  frames_.push_back(frame);
+  peak_count_ += static_cast<std::int64_t>(peaks.size());
+}
+
+void ResultSink::maybe_flush(bool force) {
+  ++frames_since_flush_;
+  auto now = std::chrono::steady_clock::now();
+  if (!force && frames_since_flush_ < kFlushFrames &&
+      std::chrono::duration<double>(now - last_flush_).count() < kFlushSeconds)
+    return;
+  h5_->flush_rows();
+  ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot flush");
+  if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0)
+    throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  frames_since_flush_ = 0;
+  last_flush_ = now;
+}
+
+void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
+  if (finished_) throw Error(options_.results_h5 + ": add() after finish()");
+  if (!frames_.empty() && frame_in.frame <= frames_.back().frame)
+    throw Error(options_.results_h5 + ": frame " + std::to_string(frame_in.frame) + " added after frame " +
+                std::to_string(frames_.back().frame) + " (frames must come in increasing order)");
+  for (const Peak& p : peaks)
+    if (p.frame != frame_in.frame)
+      throw Error(options_.results_h5 + ": a peak of frame " + std::to_string(p.frame) + " given with frame " +
+                  std::to_string(frame_in.frame));
+  FrameSummary frame = frame_in;
+  frame.status = output::sanitize_status(std::move(frame.status));
+
+  // The journal first: once its F line is flushed the frame survives a kill.
+  line_.clear();
+  for (const Peak& p : peaks) output::append_journal_peak(line_, p);
+  output::append_journal_frame(line_, frame, static_cast<std::int64_t>(peaks.size()));
+  write_all(journal_.get(), line_, journal_path_);
+  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+  if (++frames_since_sync_ >= kSyncFrames) {
+    ::fsync(fileno(journal_.get()));  // power loss; a kill is already covered by fflush
+    frames_since_sync_ = 0;
+  }
+  append_outputs(frame, peaks);
+  maybe_flush(false);
+}
+
+void ResultSink::write_frames_csv() {
+  if (frames_csv_path_.empty()) return;
+  File out(open_file(frames_csv_path_, "wb", "create the CSV file"));
+  std::string text(output::kFramesCsvHeader);
+  for (const FrameSummary& f : frames_) append_csv_frame(text, f);
+  write_all(out.get(), text, frames_csv_path_);
+  if (std::fclose(out.release()) != 0) throw Error(frames_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+}
+
+void ResultSink::finish(const ScanMaps& maps) {
+  std::vector<FrameSummary> frames = frames_;
+  for (FrameSummary& f : frames) {
+    if (f.ix >= 0 && f.iy >= 0) continue;
+    if (f.has_position && !maps.x_um.empty() && !maps.y_um.empty()) {
+      auto nearest = [](const std::vector<double>& axis, double v) {
+        std::size_t best = 0;
+        for (std::size_t i = 1; i < axis.size(); ++i)
+          if (std::abs(axis[i] - v) < std::abs(axis[best] - v)) best = i;
+        return static_cast<int>(best);
+      };
+      f.ix = nearest(maps.x_um, f.x_um);
+      f.iy = nearest(maps.y_um, f.y_um);
+    } else if (maps.nx > 0 && f.frame >= 0 && f.frame < static_cast<std::int64_t>(maps.nx) * maps.ny) {
+      f.ix = static_cast<int>(f.frame % maps.nx);
+      f.iy = static_cast<int>(f.frame / maps.nx);
+    }
+  }
+  finish(maps, frames);
+}
+
+void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& frames) {
+  if (finished_) throw Error(options_.results_h5 + ": finish() called twice");
+  if (frames.size() != frames_.size())
+    throw Error(options_.results_h5 + ": finish() got " + std::to_string(frames.size()) + " frames, the sink holds " +
+                std::to_string(frames_.size()));
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (frames[i].frame != frames_[i].frame)
+      throw Error(options_.results_h5 + ": finish() got frame " + std::to_string(frames[i].frame) + " where frame " +
+                  std::to_string(frames_[i].frame) + " was added");
+    frames_[i].ix = frames[i].ix;
+    frames_[i].iy = frames[i].iy;
+  }
+  const std::string& path = h5_->path;
+  hid_t file = h5_->file;
+
+  // /frames again, whole, now that ix/iy are known.
+  h5_->flush_rows();
+  if (!frames_.empty()) {
+    std::vector<FrameRow> rows;
+    rows.reserve(frames_.size());
+    for (const FrameSummary& f : frames_) rows.push_back(to_row(f));
+    ck(H5Dwrite(h5_->frames, h5_->frame_mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), path,
+       "cannot rewrite /frames");
+  }
+
+  // /maps: one NXdata per quantity so that silx/NeXus viewers show each as an image.
+  h5::Handle entry = own(H5Gcreate2(file, "/maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                         "cannot create /maps");
+  h5::write_attribute(entry, "NX_class", std::string("NXentry"));
+  h5::write_attribute(entry, "default", std::string("se"));
+  h5::write_attribute(entry, "nx", static_cast<std::int64_t>(maps.nx));
+  h5::write_attribute(entry, "ny", static_cast<std::int64_t>(maps.ny));
+  auto nxdata = [&](const std::string& name) {
+    h5::Handle g = own(H5Gcreate2(entry, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                       "cannot create /maps/" + name);
+    h5::write_attribute(g, "NX_class", std::string("NXdata"));
+    h5::write_attribute(g, "signal", name);
+    write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
+    h5::write_attribute(g, "y_um_indices", std::int64_t{0});
+    h5::write_attribute(g, "x_um_indices", std::int64_t{1});
+    write_axis(g, "x_um", maps.x_um, maps.nx, path);
+    write_axis(g, "y_um", maps.y_um, maps.ny, path);
+    return g;
+  };
+  for (auto [name, values] : {std::pair<const char*, const std::vector<float>*>{"se", &maps.se},
+                              {"se_median", &maps.se_median},
+                              {"n_peaks", &maps.n_peaks},
+                              {"background", &maps.background},
+                              {"noise", &maps.noise}}) {
+    h5::Handle g = nxdata(name);
+    write_2d(g, name, H5T_NATIVE_FLOAT, *values, maps.ny, maps.nx, path);
+  }
+  {
+    h5::Handle g = nxdata("scenario");
+    write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
+    h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
+    std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
+    write_string_array_attribute(ds, "scenario_names", names, path);
+    std::string legend;
+    for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
+    h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");
+  }
+
+  h5::Handle root = own(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+  h5::write_attribute(root, "default", std::string("maps"));
+  h5::write_attribute(root, "finished_utc", utc_timestamp());
+  h5::write_attribute(root, "n_frames", static_cast<std::int64_t>(frames_.size()));
+  h5::write_attribute(root, "n_peaks", peak_count_);
+  h5::write_attribute(root, "complete", std::int64_t{1});
+  root.reset();
+  entry.reset();
+  ck(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "cannot flush");
+  h5_->peaks.reset();
+  h5_->frames.reset();
+  h5_->file.reset();  // everything is flushed above, where errors were checked
+  h5_.reset();
+
+  write_frames_csv();
+  if (peaks_csv_) {
+    if (std::fclose(peaks_csv_.release()) != 0)
+      throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  }
+  journal_.reset();
+  std::error_code ec;
+  fs::remove(journal_path_, ec);  // the run is complete: nothing to resume
+  finished_ = true;
+}
+
+void ResultSink::close_outputs() noexcept {
+  try {
+    if (h5_) {
+      h5_->flush_rows();
+      H5Fflush(h5_->file, H5F_SCOPE_GLOBAL);
+    }
+  } catch (...) {
+    // the journal holds every frame anyway; --resume rebuilds the outputs
+  }
+  h5_.reset();
+  peaks_csv_.reset();
+  journal_.reset();
+}
+
+}  // namespace laueproc

@@ -1,0 +1,200 @@
+#include "laueproc/pipeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "io/h5.hpp"
+#include "laueproc/stages.hpp"
+
+namespace laueproc {
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+namespace {
+
+struct FrameOutcome {
+  FrameSummary summary;
+  PeakList peaks;
+};
+
+/// Summary of a frame that failed to read or analyse: it is still written, with the reason.
+FrameSummary failed_summary(const FrameMeta& meta, const std::string& reason) {
+  FrameSummary s;
+  s.frame = meta.index;
+  s.has_position = meta.has_position;
+  s.x_um = meta.x_um;
+  s.y_um = meta.y_um;
+  s.status = reason.empty() ? std::string("failed") : reason;
+  return s;
+}
+
+FrameOutcome analyse(CpuFrameAnalyzer& analyzer, const Frame& frame, const SummaryConfig& summary_config) {
+  FrameOutcome out;
+  if (!frame.ok()) {
+    out.summary = failed_summary(frame.meta, frame.error);
+    return out;
+  }
+  FrameAnalysis analysis = analyzer.analyze(frame.view(), frame.meta.index);
+  if (analysis.status != "ok") {
+    // An empty or constant frame is data, not a crash: listed with its status and no peaks.
+    out.summary = failed_summary(frame.meta, analysis.status);
+    out.summary.background = analysis.background_level;
+    out.summary.noise = analysis.noise_sigma;
+    return out;
+  }
+  out.summary = summarize_frame(frame.meta.index, analysis.peaks, summary_config);
+  out.summary.has_position = frame.meta.has_position;
+  out.summary.x_um = frame.meta.x_um;
+  out.summary.y_um = frame.meta.y_um;
+  out.summary.background = analysis.background_level;
+  out.summary.noise = analysis.noise_sigma;
+  out.peaks = std::move(analysis.peaks);
+  return out;
+}
+
+}  // namespace
+
+RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                       ResultSink& sink) {
+  const auto start = std::chrono::steady_clock::now();
+  RunReport report;
+  report.frames_total = source.info().n_frames;
+
+  std::vector<FrameSummary> summaries = sink.resumed_frames();
+  std::unordered_set<std::int64_t> done;
+  for (const auto& s : summaries) done.insert(s.frame);
+  report.frames_resumed = static_cast<std::int64_t>(summaries.size());
+
+  std::vector<std::int64_t> order;
+  order.reserve(static_cast<std::size_t>(report.frames_total));
+  for (std::int64_t i = 0; i < report.frames_total; ++i)
+    if (!done.count(i)) order.push_back(i);
+
+  const int n_workers = resolve_threads(options.threads);
+  // Results may finish out of order; this many may wait for an earlier frame before workers pause.
+  const std::size_t window = static_cast<std::size_t>(n_workers) * 4 + 4;
+
+  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, 1));
+  std::mutex mutex;
+  std::condition_variable ready;      // a result arrived (writer waits)
+  std::condition_variable room;       // the writer made room (workers wait)
+  std::map<std::int64_t, FrameOutcome> pending;  // slot in `order` -> outcome
+  std::size_t next_slot_to_take = 0;  // guarded by input_mutex
+  std::size_t next_slot_to_write = 0; // guarded by mutex
+  std::exception_ptr failure;
+  bool stop = false;
+
+  std::mutex input_mutex;              // one worker at a time takes the next frame from the stream
+  auto worker = [&] {
+    CpuFrameAnalyzer analyzer(config, options.mask);
+    Frame frame;
+    for (;;) {
+      std::size_t slot;
+      {
+        std::lock_guard<std::mutex> input_lock(input_mutex);
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          room.wait(lock, [&] { return stop || next_slot_to_take < next_slot_to_write + window; });
+          if (stop) return;
+        }
+        if (next_slot_to_take >= order.size()) return;
+        try {
+          if (!stream.next(frame)) return;
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!failure) failure = std::current_exception();
+          stop = true;
+          ready.notify_all();
+          room.notify_all();
+          return;
+        }
+        slot = next_slot_to_take++;
+      }
+      FrameOutcome outcome;
+      try {
+        outcome = analyse(analyzer, frame, config.summary);
+      } catch (const std::exception& e) {
+        // A frame the stages cannot handle is reported, not fatal to a long run.
+        outcome.summary = failed_summary(frame.meta, std::string("analysis failed: ") + e.what());
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      pending.emplace(slot, std::move(outcome));
+      ready.notify_all();
+    }
+  };
+
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(n_workers));
+  for (int i = 0; i < n_workers; ++i) workers.emplace_back(worker);
+
+  // The calling thread writes, in frame order.
+  try {
+    while (next_slot_to_write < order.size()) {
+      FrameOutcome outcome;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        const auto key = static_cast<std::int64_t>(next_slot_to_write);
+        ready.wait(lock, [&] { return stop || pending.count(key); });
+        auto it = pending.find(key);
+        if (it == pending.end()) break;  // stopped by a failure
+        outcome = std::move(it->second);
+        pending.erase(it);
+      }
+      {
+        // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
+        std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+        sink.add(outcome.summary, outcome.peaks);
+      }
+      report.peaks += static_cast<std::int64_t>(outcome.peaks.size());
+      ++report.frames_processed;
+      if (outcome.summary.status != "ok") {
+        ++report.frames_failed;
+        if (report.failures.size() < 10)
+          report.failures.push_back("frame " + std::to_string(outcome.summary.frame) + ": " + outcome.summary.status);
+      }
+      summaries.push_back(std::move(outcome.summary));
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++next_slot_to_write;
+      }
+      room.notify_all();
+      ready.notify_all();
+      if (options.progress) options.progress(report.frames_resumed + report.frames_processed, report.frames_total);
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!failure) failure = std::current_exception();
+    stop = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stop = true;
+  }
+  room.notify_all();
+  ready.notify_all();
+  for (auto& t : workers) t.join();
+  if (failure) std::rethrow_exception(failure);
+
+  std::sort(summaries.begin(), summaries.end(),
+            [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });
+  assign_grid(summaries, options.grid);
+  {
+    std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+    sink.finish(build_maps(summaries, options.grid), summaries);
+  }
+  report.frames = std::move(summaries);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace laueproc

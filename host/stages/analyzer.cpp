@@ -1,0 +1,218 @@
+/// @file
+/// @brief CpuFrameAnalyzer: every stage on one frame, with reusable scratch buffers.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "laueproc/error.hpp"
+#include "laueproc/stages.hpp"
+#include "stages/grid_rows.hpp"
+
+namespace laueproc {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - t).count();
+  t = now;
+  return ms;
+}
+// uint16 data are quantised to 1 count (sigma 0.29): a noise-free frame must not get sigma 0.
+constexpr double kSigmaFloor = 0.5;
+}  // namespace
+
+CpuFrameAnalyzer::CpuFrameAnalyzer(const ProcessConfig& config, const BadPixelMask* mask)
+    : config_(config), static_mask_(mask && !mask->empty() ? mask : nullptr) {}
+
+void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bool& constant) {
+  const std::size_t n = frame.pixel_count();
+  if (static_mask_) {
+    if (static_mask_->width() != frame.width || static_mask_->height() != frame.height)
+      throw InputError("bad pixel mask", "shape " + std::to_string(static_mask_->width()) + "x" +
+                                             std::to_string(static_mask_->height()) + " differs from the frame's " +
+                                             std::to_string(frame.width) + "x" + std::to_string(frame.height));
+    std::memcpy(mask_.data(), static_mask_->pixels().data(), n);
+  } else {
+    std::memset(mask_.data(), 0, n);
+  }
+  constant = false;
+  if (config_.threshold.detect_dead_lines) {
+    out.masked_lines = detect_dead_lines(frame, mask_.data(), &constant);
+  } else {
+    std::uint16_t lo = 0xFFFF, hi = 0;
+    for (int y = 0; y < frame.height; ++y)
+      for (int x = 0; x < frame.width; ++x) {
+        lo = std::min(lo, frame.at(x, y));
+        hi = std::max(hi, frame.at(x, y));
+      }
+    constant = lo == hi;
+  }
+  any_masked_ = static_mask_ != nullptr || out.masked_lines > 0;
+}
+
+FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t frame_index) {
+  FrameAnalysis out;
+  auto t = Clock::now();
+  timings_ = Timings{};
+  const int w = frame.width, h = frame.height;
+  const std::size_t n = frame.pixel_count();
+  if (n == 0) {
+    out.status = "empty frame";
+    return out;
+  }
+  if (w != width_ || h != height_) {
+    width_ = w;
+    height_ = h;
+    mask_.assign(n, 0);
+    residual_.assign(n, 0.0f);
+    owner_.assign(n, 0);
+  }
+  bool constant = false;
+  build_mask(frame, out, constant);
+  const std::uint8_t* mask = any_masked_ ? mask_.data() : nullptr;
+  timings_.masks_ms = ms_since(t);
+  if (constant) {
+    out.status = "empty frame";
+    out.background_level = frame.at(0, 0);
+    return out;
+  }
+
+  // 1. Background and noise.
+  background_blocks(frame, mask, config_.background, grid_);
+  timings_.background_ms = ms_since(t);
+  double sigma = detail::sampled_sigma(frame, mask, grid_, samples_, &bg_samples_);
+  const BackgroundGrid* grid = &grid_;
+  if (config_.background.method == BackgroundMethod::gaussian) {
+    background_gaussian(frame, mask, config_.background, grid_, std::max(sigma, kSigmaFloor), gauss_grid_);
+    grid = &gauss_grid_;
+    timings_.background_ms += ms_since(t);
+    sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_);
+  }
+  sigma_ = std::max(sigma, kSigmaFloor);
+  out.noise_sigma = sigma_;
+  if (!bg_samples_.empty()) {
+    auto mid = bg_samples_.begin() + static_cast<std::ptrdiff_t>(bg_samples_.size() / 2);
+    std::nth_element(bg_samples_.begin(), mid, bg_samples_.end());
+    out.background_level = *mid;
+  }
+  timings_.sigma_ms = ms_since(t);
+
+  // 2. One pass: residual = raw - background (grid interpolated per row), then the runs above
+  //    the low threshold, while the row is in cache.
+  thread_local detail::RowRenderer renderer;
+  renderer.setup(*grid, w);
+  row_.resize(static_cast<std::size_t>(w));
+  runs_.clear();
+  const float low = static_cast<float>(config_.threshold.k_low * sigma_);
+  for (int y = 0; y < h; ++y) {
+    renderer.row(y, row_.data());
+    const std::uint16_t* raw = frame.data + y * frame.stride;
+    float* r = residual_.data() + static_cast<std::size_t>(y) * w;
+    for (int x = 0; x < w; ++x) r[x] = static_cast<float>(raw[x]) - row_[x];
+    const std::size_t first = runs_.size();
+    detail::find_runs(r, mask ? mask + static_cast<std::size_t>(y) * w : nullptr, w, 1, low, runs_);
+    for (std::size_t k = first; k < runs_.size(); ++k) runs_[k].y = y;  // find_runs saw one row
+  }
+  timings_.residual_ms = ms_since(t);
+
+  // 3. Components, hysteresis (seed, size, hot pixel).
+  label_runs(runs_, all_, parent_);
+  detail::filter_components(residual_.data(), w, h, all_, config_.threshold.k_high * sigma_,
+                            config_.threshold.min_pixels, kept_);
+  timings_.label_ms = ms_since(t);
+
+  // 4-5. Deblend and measure each kept component.
+  for (int c = 0; c < kept_.count(); ++c)
+    for (int k = kept_.begin[c]; k < kept_.begin[c + 1]; ++k) {
+      const PixelRun& r = kept_.runs[k];
+      std::fill(owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x0,
+                owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x1 + 1, c + 1);
+    }
+  for (int c = 0; c < kept_.count(); ++c) process_component(frame, c, frame_index, out.peaks);
+  for (const PixelRun& r : kept_.runs)  // sparse clear: owner_ stays all-zero between frames
+    std::fill(owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x0,
+              owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x1 + 1, 0);
+
+  std::sort(out.peaks.begin(), out.peaks.end(),
+            [](const Peak& a, const Peak& b) { return a.y < b.y || (a.y == b.y && a.x < b.x); });
+  for (std::size_t i = 0; i < out.peaks.size(); ++i) out.peaks[i].peak = static_cast<std::int32_t>(i);
+  timings_.peaks_ms = ms_since(t);
+  return out;
+}
+
+void CpuFrameAnalyzer::process_component(const FrameView& frame, int c, std::int64_t frame_index,
+                                         PeakList& peaks) {
+  const int w = width_, h = height_;
+  deblend(residual_.data(), w, h, kept_, c, sigma_, config_.deblend, deblend_);
+  const int g = std::max(0, config_.moments.grow_px);
+  int xmin = w, xmax = -1, ymin = h, ymax = -1;
+  for (int k = kept_.begin[c]; k < kept_.begin[c + 1]; ++k) {
+    const PixelRun& r = kept_.runs[k];
+    xmin = std::min(xmin, r.x0);
+    xmax = std::max(xmax, r.x1);
+    ymin = std::min(ymin, r.y);
+    ymax = std::max(ymax, r.y);
+  }
+  const int bx0 = std::max(0, xmin - g), bx1 = std::min(w - 1, xmax + g);
+  const int by0 = std::max(0, ymin - g), by1 = std::min(h - 1, ymax + g);
+  const int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
+  // Local labels: -1 blocked (masked, or a pixel of another component), 0 free, p+1 peak p.
+  box_.resize(static_cast<std::size_t>(bw) * bh);
+  for (int y = by0; y <= by1; ++y)
+    for (int x = bx0; x <= bx1; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y) * w + x;
+      const int own = owner_[i];
+      const bool blocked = (any_masked_ && mask_[i]) || (own != 0 && own != c + 1);
+      box_[static_cast<std::size_t>(y - by0) * bw + (x - bx0)] = blocked ? -1 : 0;
+    }
+  int k = 0;
+  for (int ri = kept_.begin[c]; ri < kept_.begin[c + 1]; ++ri) {
+    const PixelRun& r = kept_.runs[ri];
+    for (int x = r.x0; x <= r.x1; ++x, ++k)
+      box_[static_cast<std::size_t>(r.y - by0) * bw + (x - bx0)] = deblend_.peak_of[k] + 1;
+  }
+  // Grow the support by g pixels (8-connected dilation), never into blocked pixels; a free pixel
+  // next to two peaks goes to the first in scan order of its neighbours.
+  for (int step = 0; step < g; ++step) {
+    box_next_ = box_;
+    for (int y = 0; y < bh; ++y)
+      for (int x = 0; x < bw; ++x) {
+        if (box_[static_cast<std::size_t>(y) * bw + x] != 0) continue;
+        int label = 0;
+        for (int dy = -1; dy <= 1 && !label; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const int xx = x + dx, yy = y + dy;
+            if (xx < 0 || yy < 0 || xx >= bw || yy >= bh) continue;
+            const int v = box_[static_cast<std::size_t>(yy) * bw + xx];
+            if (v > 0) {
+              label = v;
+              break;
+            }
+          }
+        box_next_[static_cast<std::size_t>(y) * bw + x] = label;
+      }
+    box_.swap(box_next_);
+  }
+  const std::uint8_t* mask = any_masked_ ? mask_.data() : nullptr;
+  for (int p = 0; p < deblend_.n_peaks; ++p) {
+    core_.clear();
+    support_.clear();
+    k = 0;
+    for (int ri = kept_.begin[c]; ri < kept_.begin[c + 1]; ++ri) {
+      const PixelRun& r = kept_.runs[ri];
+      for (int x = r.x0; x <= r.x1; ++x, ++k)
+        if (deblend_.peak_of[k] == p) core_.push_back(r.y * w + x);
+    }
+    for (int y = 0; y < bh; ++y)
+      for (int x = 0; x < bw; ++x)
+        if (box_[static_cast<std::size_t>(y) * bw + x] == p + 1) support_.push_back((y + by0) * w + (x + bx0));
+    Peak peak = measure_moments(residual_.data(), frame, mask, core_, support_, sigma_, config_.moments);
+    peak.frame = frame_index;
+    peak.n_maxima = deblend_.n_maxima[static_cast<std::size_t>(p)];
+    peaks.push_back(peak);
+  }
+}
+
+}  // namespace laueproc

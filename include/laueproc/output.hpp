@@ -1,0 +1,148 @@
+#pragma once
+/// @file
+/// @brief The result sink of `laueproc process`: the results HDF5 file, optional CSV files and
+/// the crash-safe journal that lets `--resume` continue an interrupted run.
+///
+/// Design (details in docs/output.md):
+/// - The journal `<results_h5>.journal` is the truth. It is an append-only text file: one header
+///   line with the run fingerprint, then per frame its peaks ("P" lines) and its frame record
+///   ("F" line, written last and flushed). Numbers are printed in the shortest form that reads
+///   back to the identical double, so a resumed run's outputs are bit-identical to an
+///   uninterrupted run's. A frame counts as complete only once its F line ends with '\n'.
+/// - The results file and peaks.csv are written incrementally and flushed every
+///   kFlushFrames frames or kFlushSeconds seconds; they are only views of the journal. A killed
+///   HDF5 writer may leave the .h5 unreadable, so `--resume` rebuilds the .h5 and the CSVs from
+///   the journal, then continues appending.
+/// - frames.csv and the ix/iy columns of /frames need the raster grid, known only when every
+///   frame is in: finish() writes them. Frame summaries stay in memory (small); peaks are
+///   streamed and never all held.
+/// - finish() completes the file (maps, finished_utc, complete = 1) and removes the journal.
+///   Destroying the sink without finish() leaves the journal and the partial outputs in place.
+///
+/// Not thread-safe: one thread (the pipeline's writer) calls add() in frame order.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "laueproc/peak.hpp"
+#include "laueproc/summary.hpp"
+
+namespace laueproc {
+
+/// @brief Provenance of a run, stored as attributes of the results file's root.
+struct RunInfo {
+  std::string program_version;  ///< laueproc::version()
+  std::string git_commit;       ///< laueproc::git_commit()
+  std::string command_line;     ///< the full command as typed
+  std::string started_utc;      ///< ISO 8601, e.g. "2026-01-31T12:00:00Z" (see utc_timestamp())
+  std::string backend;          ///< "cpu" or "cuda"
+  int threads = 0;              ///< worker threads used
+  std::vector<std::string> input_files;  ///< frame files (or the one stacked file), as given
+  std::string dataset;          ///< dataset path inside the input files, e.g. "/entry1/data/data"
+  /// Every setting as (dotted name, value): laueproc::describe(ProcessConfig) + scan options.
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+/// @brief Where the sink writes.
+struct SinkOptions {
+  std::string results_h5;  ///< results file (required); its journal is results_h5 + ".journal"
+  std::string csv_dir;     ///< folder for peaks.csv and frames.csv; empty = no CSV
+  bool resume = false;     ///< continue the run recorded in the journal (--resume)
+};
+
+/// @brief The current UTC time as "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_timestamp();
+
+/// @brief 16 hex digits identifying what a run computes: a 64-bit FNV-1a hash of the settings,
+/// the input files and the dataset (not of the command line, time, threads or backend, which
+/// do not change the results). `--resume` refuses a journal with another fingerprint.
+std::string run_fingerprint(const RunInfo& info);
+
+/// @brief Writes the results of `laueproc process` as frames complete; see the file comment.
+class ResultSink {
+ public:
+  static constexpr int kFlushFrames = 64;        ///< H5Fflush / CSV flush at least this often
+  static constexpr double kFlushSeconds = 5.0;   ///< ... or after this many seconds
+  static constexpr int kSyncFrames = 256;        ///< fsync the journal this often (power loss)
+  static constexpr std::size_t kStatusChars = 64;///< /frames status field size (incl. '\0')
+
+  /// @brief Opens the outputs. resume = false: existing outputs (and a journal, with a warning
+  /// on stderr) are overwritten. resume = true: the journal is read back (a torn tail is
+  /// dropped with a warning), the .h5 and CSVs are rebuilt from it, and writing continues.
+  /// Throws laueproc::Error (one line, with the path) when an output cannot be created, when
+  /// the journal belongs to another run (different fingerprint), or when resume is asked for a
+  /// run that already completed; UsageError when results_h5 is empty.
+  ResultSink(SinkOptions options, RunInfo info);
+  ~ResultSink();  ///< without finish(): flushes, leaves journal + partial outputs; never throws
+  ResultSink(const ResultSink&) = delete;
+  ResultSink& operator=(const ResultSink&) = delete;
+
+  /// @brief Frames already complete in the journal (resume = true), in frame order; the
+  /// pipeline skips them.
+  const std::vector<FrameSummary>& resumed_frames() const { return resumed_; }
+  /// @brief Peaks of the resumed frames.
+  std::int64_t resumed_peak_count() const { return resumed_peaks_; }
+  /// @brief Every frame so far (resumed + added), in frame order: the input of grid
+  /// assignment and of the maps.
+  const std::vector<FrameSummary>& frames() const { return frames_; }
+  /// @brief Peaks written so far (resumed included).
+  std::int64_t peak_count() const { return peak_count_; }
+
+  /// @brief Records one frame and its peaks. Called once per frame in increasing frame order,
+  /// failed frames included (status != "ok", no peaks). Every peak's `frame` must equal
+  /// `frame.frame`. The frame is durable (survives a kill) when add() returns.
+  void add(const FrameSummary& frame, const PeakList& peaks);
+
+  /// @brief Completes the run: rewrites /frames with ix, iy from `frames` (the same frames as
+  /// frames(), in the same order, after grid assignment), writes frames.csv and the maps, the
+  /// final attributes (finished_utc, complete = 1), closes the file and removes the journal.
+  void finish(const ScanMaps& maps, const std::vector<FrameSummary>& frames);
+  /// @brief As above, with ix, iy taken from the frames as added, or where those are -1,
+  /// from the nearest map axis value (frames with a position) or the raster order
+  /// ix = frame % nx, iy = frame / nx (frames without).
+  void finish(const ScanMaps& maps);
+
+  /// @brief Path of the journal (`results_h5 + ".journal"`).
+  const std::string& journal_path() const { return journal_path_; }
+
+ private:
+  struct H5State;  // HDF5 handles and row buffers (keeps hdf5.h out of this header)
+  struct FileCloser {
+    void operator()(std::FILE* f) const noexcept;
+  };
+  using File = std::unique_ptr<std::FILE, FileCloser>;
+
+  void open_fresh();
+  void resume_from_journal();
+  void write_journal_header();
+  void create_results(const std::string& started_utc, const std::string& resumed_utc);
+  void append_outputs(const FrameSummary& frame, const PeakList& peaks);
+  void maybe_flush(bool force);
+  void write_frames_csv();
+  void close_outputs() noexcept;
+
+  SinkOptions options_;
+  RunInfo info_;
+  std::string fingerprint_;
+  std::string journal_path_;
+  std::string peaks_csv_path_, frames_csv_path_;
+  std::vector<FrameSummary> resumed_;
+  std::vector<FrameSummary> frames_;
+  std::int64_t resumed_peaks_ = 0;
+  std::int64_t peak_count_ = 0;
+  std::unique_ptr<H5State> h5_;
+  File journal_;
+  File peaks_csv_;
+  std::string line_;  // reused formatting buffer (no allocation per peak)
+  int frames_since_flush_ = 0;
+  int frames_since_sync_ = 0;
+  std::chrono::steady_clock::time_point last_flush_;
+  bool finished_ = false;
+};
+
+}  // namespace laueproc

@@ -1,0 +1,50 @@
+#pragma once
+/// @file
+/// @brief `laueproc process` as a library call: frames stream in, are analysed on worker
+/// threads, summarised, and reach the result sink in frame order.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "laueproc/config.hpp"
+#include "laueproc/io.hpp"
+#include "laueproc/output.hpp"
+#include "laueproc/summary.hpp"
+
+namespace laueproc {
+
+class BadPixelMask;
+
+/// @brief How the run is carried out (none of it changes the results).
+struct PipelineOptions {
+  int threads = 0;              ///< worker threads; 0 = all cores
+  std::size_t read_ahead = 8;   ///< frames read ahead of the workers
+  GridSpec grid;                ///< explicit raster grid (--grid); else inferred from positions
+  const BadPixelMask* mask = nullptr;
+  /// Called from the writing thread after each frame: (frames done, frames in total).
+  std::function<void(std::int64_t, std::int64_t)> progress;
+};
+
+/// @brief What a run did.
+struct RunReport {
+  std::int64_t frames_total = 0;    ///< frames in the scan
+  std::int64_t frames_resumed = 0;  ///< already complete in the journal (--resume)
+  std::int64_t frames_processed = 0;///< analysed in this run
+  std::int64_t frames_failed = 0;   ///< could not be read or analysed (listed in /frames with status)
+  std::int64_t peaks = 0;           ///< peaks written in this run
+  double seconds = 0;               ///< wall time of this run
+  std::vector<std::string> failures;///< "frame N: reason", the first few
+  std::vector<FrameSummary> frames; ///< every frame's summary (resumed ones too), in frame order
+};
+
+/// @brief Resolves threads = 0 to the number of cores.
+int resolve_threads(int threads);
+
+/// @brief Runs the CPU pipeline over every frame of `source` that the sink does not already
+/// hold, then assigns the raster grid, builds the maps and finishes the sink. The output is
+/// identical for any thread count: frames reach the sink in frame order.
+RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                       ResultSink& sink);
+
+}  // namespace laueproc

@@ -1,0 +1,191 @@
+#pragma once
+/// @file
+/// @brief Micro-XANES: per-pixel Co K-edge white-line energy (interpolate, fit a polynomial around
+/// the absorption maximum, take the energy of the fitted maximum), spectrum readers (XDI, plain
+/// text, HDF5 Data Exchange stacks) and result writers.
+///
+/// Method (as in shared/data/xanes/README.md): mu taken as given; linear interpolation onto a fine
+/// grid (grid_step_ev, starting at the lowest energy); maximum of the interpolated spectrum inside
+/// the search window; least-squares polynomial of `order` over the grid points within
+/// maximum +- half_window_ev (clipped to the data range); white line = energy of the polynomial's
+/// maximum inside that fit range. No normalisation (pre-edge/edge-step) is applied: report the
+/// window and order with every result, they move the white line by up to ~1 eV.
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace laueproc::xanes {
+
+/// @brief Settings of the white-line fit. Defaults follow the reference method.
+struct FitSettings {
+  int order = 3;                 ///< polynomial order, 2..6
+  double half_window_ev = 3.0;   ///< fit range: interpolated maximum +- this, eV
+  double grid_step_ev = 0.1;     ///< interpolation grid step, eV
+  /// Search range for the maximum, eV (inclusive); the whole spectrum when empty.
+  std::optional<std::pair<double, double>> search_window;
+  /// Spectra whose peak-to-peak mu (all energies) is below this are flat_low_signal (mu units).
+  double min_signal = 1e-6;
+};
+
+/// @brief Outcome of one spectrum's fit. Stored as int8 in result files (the enumerator values).
+enum class FitStatus : std::int8_t {
+  ok = 0,
+  no_peak_in_window = 1,   ///< fewer than order+1 grid points in the fit range, or no usable maximum
+  max_at_window_edge = 2,  ///< interpolated or fitted maximum at the search/data/fit-range edge; value still reported
+  flat_or_low_signal = 3,  ///< peak-to-peak mu below min_signal
+  nan_in_spectrum = 4,     ///< a NaN or infinity in mu
+};
+constexpr int kFitStatusCount = 5;
+
+/// @brief "ok", "no_peak_in_window", "max_at_window_edge", "flat_low_signal", "nan_in_spectrum".
+const char* to_string(FitStatus status);
+
+/// @brief One spectrum's white line.
+struct FitResult {
+  double white_line_ev = std::numeric_limits<double>::quiet_NaN();  ///< energy of the fitted maximum, eV
+  double peak_height = std::numeric_limits<double>::quiet_NaN();    ///< polynomial value there, mu units
+  double r2 = std::numeric_limits<double>::quiet_NaN();             ///< coefficient of determination over the fit range
+  FitStatus status = FitStatus::no_peak_in_window;
+};
+
+/// @brief Maximum of p(t) = sum c[j] t^j (j = 0..order) on [t_lo, t_hi]: analytic for order 2
+/// and 3, dense sign scan of p' + bisection for 4..6. `interior` is false when the maximum is an
+/// end of the interval (no interior local maximum beats the ends).
+struct PolyMax {
+  double t = 0;
+  double value = 0;
+  bool interior = false;
+};
+PolyMax polynomial_maximum(const double* c, int order, double t_lo, double t_hi);
+
+/// @brief Fits many spectra measured at one set of energies.
+///
+/// Speed: everything except the argmax is linear in the data once the fit range is known. The
+/// interpolation onto the grid is a fixed sparse map M, so for each possible position of the
+/// maximum the projector P = (X^T X)^-1 X^T M (coefficients straight from the ORIGINAL samples)
+/// is precomputed at construction (in long double, on t = (E - E_centre)/half_width in [-1, 1]).
+/// The argmax of a piecewise-linear interpolant sampled on the grid is, within each segment
+/// between two samples, at the segment's first or last grid point (linear, so monotone), so the
+/// argmax is taken over at most two precomputed candidates per segment (only the samples
+/// themselves when the grid passes through them, as for integer-eV energies). Per spectrum:
+/// one pass for NaN/flat checks, the argmax, a small mat-vec, an analytic vertex and R^2 from
+/// a precomputed quadratic form.
+class WhiteLineFitter {
+ public:
+  /// @brief `energies_ev` in any order, any spacing (mu passed to fit() in the same order).
+  /// Throws std::invalid_argument on fewer than 2 energies, duplicates, non-finite energies,
+  /// bad settings or a search window outside the data.
+  explicit WhiteLineFitter(std::vector<double> energies_ev, FitSettings settings = {});
+
+  /// @brief Fits one spectrum: mu[i * stride] belongs to energies_ev[i].
+  FitResult fit(const float* mu, std::ptrdiff_t stride = 1) const;
+  FitResult fit(const double* mu, std::ptrdiff_t stride = 1) const;
+
+  /// @brief Fits n_pixels spectra stored energy-major (n_energies x n_pixels, as /exchange/data):
+  /// data[i * n_pixels + p]. `threads` worker threads (<= 1: the calling thread only).
+  void fit_many(const float* data, std::size_t n_pixels, FitResult* out, int threads = 1) const;
+
+  const std::vector<double>& energies() const noexcept { return energies_; }  ///< as given, eV
+  const FitSettings& settings() const noexcept { return settings_; }
+  std::size_t n_energies() const noexcept { return energies_.size(); }
+
+  /// @brief A grid point that can hold the interpolated maximum: grid index k, left sample i
+  /// (ascending order), weight w of sample i+1 (0 when the grid point is the sample itself).
+  struct Candidate {
+    std::int32_t k = 0;
+    std::int32_t i = 0;
+    double w = 0;
+  };
+  /// @brief Precomputed fit range for one candidate maximum (the projector cache entry).
+  struct Window {
+    std::int32_t k0 = 0, k1 = 0;     // grid range of the fit
+    std::int32_t i_lo = 0;           // first original sample (ascending) the fit reads
+    std::int32_t n_local = 0;        // samples it reads
+    std::size_t coef_offset = 0;     // (order+1) x n_local projector rows in coef_
+    std::size_t quad_offset = 0;     // Q diag (n_local), Q off-diag (n_local), s (n_local) in quad_
+    double centre_ev = 0;            // E at t = 0
+    double half_width_ev = 0;        // E - centre at t = 1
+    double gram[36] = {};            // centred Gram of t^1..t^order over the fit grid, order x order
+    bool at_search_edge = false;     // the candidate is the first/last grid point searched
+    bool too_few = false;            // fewer than order+1 grid points
+  };
+
+ private:
+  template <typename T>
+  FitResult fit_sorted(const T* y) const;  // y in ascending-energy order, contiguous
+
+  std::vector<double> energies_;      // as given, eV
+  FitSettings settings_;
+  std::vector<std::size_t> perm_;     // perm_[j] = input index of the j-th lowest energy
+  std::vector<double> sorted_;        // ascending energies, eV
+  std::vector<Candidate> candidates_;  // argmax candidates inside the search window, ascending
+  std::vector<Window> windows_;       // one per candidate
+  std::vector<double> coef_;          // projector rows of all windows
+  std::vector<double> quad_;          // per window: Q diagonal, Q off-diagonal, s = M^T 1
+  bool samples_only_ = false;         // every candidate is an original sample (weight 0)
+};
+
+/// @brief Slow, direct oracle: interpolate onto the whole grid, argmax over the grid points in
+/// the search window, normal equations in long double on (E - E_max) eV, same vertex search.
+/// Used by the tests to check the projector path; same inputs and errors as WhiteLineFitter.
+FitResult fit_direct(const std::vector<double>& energies_ev, const std::vector<double>& mu,
+                     const FitSettings& settings);
+
+// ---- readers -----------------------------------------------------------------
+
+/// @brief Spectra of one text file sharing one energy axis.
+struct SpectrumFile {
+  std::vector<double> energy_ev;       ///< eV, file order
+  std::vector<std::string> names;      ///< one per spectrum ("transmission", "mu", "column 2", ...)
+  std::vector<std::vector<double>> mu;  ///< one per spectrum, same length as energy_ev
+  bool kev_converted = false;          ///< energies were all < 100 and taken as keV (x1000)
+  std::string note;                    ///< how mu was derived and unit conversions, one line
+};
+
+/// @brief Reads an XDI file (`# Column.N: name` headers; mu = ln(i0/itrans) for transmission,
+/// ifluor/i0 for fluorescence, or mu/xmu/norm columns as given) or plain whitespace/comma
+/// separated columns (energy then one or more mu columns; `#` comments, optional header line).
+/// Energies all < 100 are taken as keV and multiplied by 1000 (kev_converted, note say so).
+/// Throws InputError(file, problem) on a missing file, no data, ragged rows, non-numbers,
+/// duplicate energies, or a spectrum that is all NaN.
+SpectrumFile read_spectrum_text(const std::string& path);
+
+/// @brief A Data Exchange stack: data[i * ny * nx + iy * nx + ix] at energy_ev[i].
+struct Stack {
+  std::vector<double> energy_ev;  ///< eV, file order
+  std::size_t ny = 0, nx = 0;
+  std::vector<float> data;        ///< n_energies x ny x nx
+  bool kev_converted = false;     ///< energies were all < 100 and taken as keV (x1000)
+};
+
+/// @brief Dataset paths of a stack file.
+struct StackPaths {
+  std::string data = "/exchange/data";      ///< (n_energies, ny, nx), any numeric dtype
+  std::string energy = "/exchange/energy";  ///< (n_energies), eV (keV auto-detected: all < 100)
+};
+
+/// @brief Reads a whole stack (any numeric dtype converted to float). Throws InputError on a
+/// missing dataset, wrong rank, length mismatch, duplicate or non-finite energies.
+Stack read_stack(const std::string& path, const StackPaths& paths = {});
+
+/// @brief Writes a stack in Data Exchange layout (for tests, simulations, conversions).
+void write_stack(const std::string& path, const Stack& stack, const StackPaths& paths = {});
+
+/// @brief Writes /xanes/{white_line_ev, peak_height, r2, status} as ny x nx maps in an NXdata
+/// group with x/y index axes, the energies and every setting plus version/commit as attributes.
+/// `results` is row-major ny x nx. `input` is recorded as provenance.
+void write_results(const std::string& path, const std::vector<FitResult>& results, std::size_t ny,
+                   std::size_t nx, const std::vector<double>& energies_ev, const FitSettings& settings,
+                   const std::string& input);
+
+/// @brief Writes DIR/pixels.csv: `iy,ix,white_line_ev,peak_height,r2,status,particle`, status as
+/// its name; particle is 0 for every pixel (particle masks are a later step). Returns the path.
+std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult>& results,
+                             std::size_t ny, std::size_t nx);
+
+}  // namespace laueproc::xanes

@@ -1,0 +1,136 @@
+// The program itself, as a user runs it: simulate -> process -> results, for both layouts; the
+// output does not depend on the thread count; bad input ends in one line and a non-zero exit.
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+const std::string kProgram = LAUEPROC_BINARY;
+
+struct Result {
+  int code;
+  std::string out;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  char tmpl[] = "/tmp/laueproc-cli-XXXXXX";
+  int fd = mkstemp(tmpl);
+  close(fd);
+  std::string cmd = kProgram + " " + args + " >" + tmpl + " 2>&1";
+  int status = std::system(cmd.c_str());
+  std::ifstream in(tmpl);
+  std::stringstream s;
+  s << in.rdbuf();
+  unlink(tmpl);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+int count_lines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/laueproc-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string dir_;
+};
+
+constexpr const char* kPeaksHeader = "frame,peak,x,y,intensity,peak_value,npix,a,b,theta_deg,n_maxima,saturated";
+constexpr const char* kFramesHeader =
+    "frame,ix,iy,x_um,y_um,n_peaks,se,se_median,scenario,split_px,misorientation_deg,background,noise,status";
+
+TEST_F(Cli, StackAndPerFrameFilesGiveTheSameResults) {
+  auto sim = run("simulate --out " + dir_ + "/stack/scan.h5 --grid 3x2 --size 384 --seed 5 --quiet");
+  ASSERT_EQ(sim.code, 0) << sim.out;
+  auto sim_files = run("simulate --out " + dir_ + "/files --layout files --grid 3x2 --size 384 --seed 5 --quiet");
+  ASSERT_EQ(sim_files.code, 0) << sim_files.out;
+
+  auto a = run("process " + dir_ + "/stack/scan.h5 --out " + dir_ + "/a.h5 --csv " + dir_ + "/a --threads 2 --quiet");
+  ASSERT_EQ(a.code, 0) << a.out;
+  auto b = run("process " + dir_ + "/files --out " + dir_ + "/b.h5 --csv " + dir_ + "/b --threads 1 --quiet");
+  ASSERT_EQ(b.code, 0) << b.out;
+
+  const std::string peaks_a = read_file(dir_ + "/a/peaks.csv"), frames_a = read_file(dir_ + "/a/frames.csv");
+  EXPECT_EQ(first_line(peaks_a).rfind(kPeaksHeader, 0), 0u) << first_line(peaks_a);
+  EXPECT_EQ(first_line(frames_a).rfind(kFramesHeader, 0), 0u) << first_line(frames_a);
+  EXPECT_EQ(count_lines(frames_a), 1 + 6);
+  EXPECT_GT(count_lines(peaks_a), 1 + 6 * 10);
+  // Same pixels, other layout, other thread count: the same peaks and frames.
+  EXPECT_EQ(peaks_a, read_file(dir_ + "/b/peaks.csv"));
+  EXPECT_EQ(frames_a, read_file(dir_ + "/b/frames.csv"));
+}
+
+TEST_F(Cli, ThreadCountDoesNotChangeTheOutput) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 4x2 --size 256 --seed 9 --quiet").code, 0);
+  for (const char* threads : {"1", "3"}) {
+    auto r = run("process " + dir_ + "/scan.h5 --out " + dir_ + "/r" + threads + ".h5 --csv " + dir_ + "/t" +
+                 threads + " --threads " + threads + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_EQ(read_file(dir_ + "/t1/peaks.csv"), read_file(dir_ + "/t3/peaks.csv"));
+  EXPECT_EQ(read_file(dir_ + "/t1/frames.csv"), read_file(dir_ + "/t3/frames.csv"));
+}
+
+TEST_F(Cli, BadInputIsOneLineAndNonZero) {
+  auto missing = run("process " + dir_ + "/nope.h5 --out " + dir_ + "/r.h5");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(count_lines(missing.out), 1) << missing.out;
+  EXPECT_NE(missing.out.find(dir_ + "/nope.h5"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("no such file"), std::string::npos) << missing.out;
+
+  std::ofstream(dir_ + "/text.h5") << "not hdf5\n";
+  auto not_hdf5 = run("info " + dir_ + "/text.h5");
+  EXPECT_EQ(not_hdf5.code, 2);
+  EXPECT_EQ(count_lines(not_hdf5.out), 1) << not_hdf5.out;
+  EXPECT_NE(not_hdf5.out.find("not an HDF5 file"), std::string::npos) << not_hdf5.out;
+
+  auto bad_option = run("process " + dir_ + "/text.h5 --k-high -1");
+  EXPECT_EQ(bad_option.code, 2);
+  EXPECT_EQ(count_lines(bad_option.out), 1) << bad_option.out;
+
+  auto unknown = run("frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+}
+
+TEST_F(Cli, HelpAnswersForEveryCommand) {
+  for (const char* cmd : {"process", "simulate", "info", "demo"}) {
+    auto r = run(std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("usage: laueproc " + std::string(cmd)), std::string::npos) << r.out;
+  }
+  auto top = run("--help");
+  EXPECT_EQ(top.code, 0);
+  EXPECT_NE(top.out.find("process"), std::string::npos);
+}
+
+TEST_F(Cli, InfoDescribesAScan) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 2x2 --size 128 --compression gzip --quiet").code, 0);
+  auto r = run("info " + dir_ + "/scan.h5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("128"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deflate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("uint16"), std::string::npos) << r.out;
+}
+
+}  // namespace
