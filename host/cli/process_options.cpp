@@ -22,7 +22,11 @@ void add_config_options(po::options_description& options, ProcessConfig& c, std:
        "fewest pixels of a peak")
       ("mask", po::value(&c.threshold.bad_pixel_mask), "bad-pixel mask file (nonzero = bad)")
       ("no-dead-lines", po::bool_switch()->notifier([&c](bool off) { if (off) c.threshold.detect_dead_lines = false; }),
-       "do not auto-mask dead rows/columns");
+       "do not auto-mask dead rows/columns")
+      ("keep-zeros", po::bool_switch()->notifier([&c](bool on) { if (on) c.threshold.zero_is_invalid = false; }),
+       "pixels reading 0 are data (photon counters); by default they are masked as no-data")
+      ("zero-margin", po::value(&c.threshold.invalid_margin_px)->default_value(c.threshold.invalid_margin_px),
+       "also mask this many px around zero pixels (rim of the active area)");
   po::options_description db("Deblending and moments");
   db.add_options()
       ("min-separation", po::value(&c.deblend.min_separation_px)->default_value(c.deblend.min_separation_px),
@@ -33,7 +37,11 @@ void add_config_options(po::options_description& options, ProcessConfig& c, std:
        "never split components")
       ("grow", po::value(&c.moments.grow_px)->default_value(c.moments.grow_px), "moment support grown by, px")
       ("saturation", po::value(&c.moments.saturation)->default_value(c.moments.saturation),
-       "detector saturation value, counts");
+       "detector saturation value, counts")
+      ("core-fraction", po::value(&c.moments.core_fraction)->default_value(c.moments.core_fraction),
+       "bright peaks: a, b from pixels above this fraction of the peak (0 = whole support)")
+      ("plain-centroid", po::bool_switch()->notifier([&c](bool on) { if (on) c.moments.windowed_centroid = false; }),
+       "centroid = plain intensity moment, not the iterated Gaussian window");
   po::options_description sm("Streaking extent and scenarios");
   sm.add_options()
       ("r-unit", po::value(&c.summary.r_unit_px)->default_value(c.summary.r_unit_px),
@@ -71,6 +79,8 @@ void finish_config(ProcessConfig& c, const std::string& background_method) {
   require(c.threshold.min_pixels >= 1, "--min-pixels must be at least 1");
   require(c.deblend.min_separation_px > 0, "--min-separation must be positive");
   require(c.moments.grow_px >= 0, "--grow must not be negative");
+  require(c.moments.core_fraction >= 0 && c.moments.core_fraction < 1, "--core-fraction must lie in [0, 1)");
+  require(c.threshold.invalid_margin_px >= 0, "--zero-margin must not be negative");
   require(c.summary.r_unit_px > 0, "--r-unit must be positive");
   require(c.summary.deg_per_px > 0, "--deg-per-px must be positive");
 }

@@ -49,18 +49,20 @@ void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bo
       }
     constant = lo == hi;
   }
-  any_masked_ = static_mask_ != nullptr || out.masked_lines > 0;
+  std::size_t zeros = 0;
+  if (config_.threshold.zero_is_invalid && !constant)
+    zeros = mask_zero_pixels(frame, mask_.data(), config_.threshold.invalid_margin_px, zero_scratch_);
+  any_masked_ = static_mask_ != nullptr || out.masked_lines > 0 || zeros > 0;
 }
 
-FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t frame_index) {
-  FrameAnalysis out;
-  auto t = Clock::now();
+bool CpuFrameAnalyzer::prepare_mask(const FrameView& frame, FrameAnalysis& out) {
+  clock_ = Clock::now();
   timings_ = Timings{};
   const int w = frame.width, h = frame.height;
   const std::size_t n = frame.pixel_count();
   if (n == 0) {
     out.status = "empty frame";
-    return out;
+    return false;
   }
   if (w != width_ || h != height_) {
     width_ = w;
@@ -71,23 +73,23 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   }
   bool constant = false;
   build_mask(frame, out, constant);
-  const std::uint8_t* mask = any_masked_ ? mask_.data() : nullptr;
-  timings_.masks_ms = ms_since(t);
+  timings_.masks_ms = ms_since(clock_);
   if (constant) {
     out.status = "empty frame";
     out.background_level = frame.at(0, 0);
-    return out;
+    return false;
   }
+  return true;
+}
 
-  // 1. Background and noise.
-  background_blocks(frame, mask, config_.background, grid_);
-  timings_.background_ms = ms_since(t);
-  double sigma = detail::sampled_sigma(frame, mask, grid_, samples_, &bg_samples_);
-  const BackgroundGrid* grid = &grid_;
+const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, const std::uint8_t* mask,
+                                                      const BackgroundGrid& blocks, FrameAnalysis& out) {
+  double sigma = detail::sampled_sigma(frame, mask, blocks, samples_, &bg_samples_);
+  const BackgroundGrid* grid = &blocks;
   if (config_.background.method == BackgroundMethod::gaussian) {
-    background_gaussian(frame, mask, config_.background, grid_, std::max(sigma, kSigmaFloor), gauss_grid_);
+    background_gaussian(frame, mask, config_.background, blocks, std::max(sigma, kSigmaFloor), gauss_grid_);
     grid = &gauss_grid_;
-    timings_.background_ms += ms_since(t);
+    timings_.background_ms += ms_since(clock_);
     sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_);
   }
   sigma_ = std::max(sigma, kSigmaFloor);
@@ -97,7 +99,25 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
     std::nth_element(bg_samples_.begin(), mid, bg_samples_.end());
     out.background_level = *mid;
   }
-  timings_.sigma_ms = ms_since(t);
+  timings_.sigma_ms = ms_since(clock_);
+  return grid;
+}
+
+const BackgroundGrid* CpuFrameAnalyzer::prepare(const FrameView& frame, FrameAnalysis& out) {
+  if (!prepare_mask(frame, out)) return nullptr;
+  // 1. Background and noise.
+  background_blocks(frame, mask(), config_.background, grid_);
+  timings_.background_ms = ms_since(clock_);
+  return prepare_noise(frame, mask(), grid_, out);
+}
+
+FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t frame_index) {
+  FrameAnalysis out;
+  const BackgroundGrid* grid = prepare(frame, out);
+  if (!grid) return out;
+  auto t = Clock::now();
+  const int w = frame.width, h = frame.height;
+  const std::uint8_t* mask = this->mask();
 
   // 2. One pass: residual = raw - background (grid interpolated per row), then the runs above
   //    the low threshold, while the row is in cache.
@@ -135,21 +155,38 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
     std::fill(owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x0,
               owner_.begin() + static_cast<std::ptrdiff_t>(r.y) * w + r.x1 + 1, 0);
 
-  std::sort(out.peaks.begin(), out.peaks.end(),
-            [](const Peak& a, const Peak& b) { return a.y < b.y || (a.y == b.y && a.x < b.x); });
-  for (std::size_t i = 0; i < out.peaks.size(); ++i) out.peaks[i].peak = static_cast<std::int32_t>(i);
+  sort_and_number(out.peaks);
   timings_.peaks_ms = ms_since(t);
   return out;
 }
 
 void CpuFrameAnalyzer::process_component(const FrameView& frame, int c, std::int64_t frame_index,
                                          PeakList& peaks) {
-  const int w = width_, h = height_;
-  deblend(residual_.data(), w, h, kept_, c, sigma_, config_.deblend, deblend_);
-  const int g = std::max(0, config_.moments.grow_px);
+  measure_component(frame, residual_.data(), any_masked_ ? mask_.data() : nullptr, owner_.data(), kept_, c, sigma_,
+                    config_, frame_index, scratch_, peaks);
+}
+
+void sort_and_number(PeakList& peaks) {
+  std::sort(peaks.begin(), peaks.end(),
+            [](const Peak& a, const Peak& b) { return a.y < b.y || (a.y == b.y && a.x < b.x); });
+  for (std::size_t i = 0; i < peaks.size(); ++i) peaks[i].peak = static_cast<std::int32_t>(i);
+}
+
+void measure_component(const FrameView& frame, const float* residual, const std::uint8_t* mask,
+                       const std::int32_t* owner, const ComponentSet& kept, int c, double sigma,
+                       const ProcessConfig& config, std::int64_t frame_index, ComponentScratch& scratch,
+                       PeakList& peaks) {
+  const int w = frame.width, h = frame.height;
+  DeblendResult& split = scratch.deblend;
+  std::vector<int>& box = scratch.box;
+  std::vector<int>& box_next = scratch.box_next;
+  std::vector<int>& core = scratch.core;
+  std::vector<int>& support = scratch.support;
+  deblend(residual, w, h, kept, c, sigma, config.deblend, split);
+  const int g = std::max(0, config.moments.grow_px);
   int xmin = w, xmax = -1, ymin = h, ymax = -1;
-  for (int k = kept_.begin[c]; k < kept_.begin[c + 1]; ++k) {
-    const PixelRun& r = kept_.runs[k];
+  for (int k = kept.begin[c]; k < kept.begin[c + 1]; ++k) {
+    const PixelRun& r = kept.runs[k];
     xmin = std::min(xmin, r.x0);
     xmax = std::max(xmax, r.x1);
     ymin = std::min(ymin, r.y);
@@ -159,58 +196,57 @@ void CpuFrameAnalyzer::process_component(const FrameView& frame, int c, std::int
   const int by0 = std::max(0, ymin - g), by1 = std::min(h - 1, ymax + g);
   const int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
   // Local labels: -1 blocked (masked, or a pixel of another component), 0 free, p+1 peak p.
-  box_.resize(static_cast<std::size_t>(bw) * bh);
+  box.resize(static_cast<std::size_t>(bw) * bh);
   for (int y = by0; y <= by1; ++y)
     for (int x = bx0; x <= bx1; ++x) {
       const std::size_t i = static_cast<std::size_t>(y) * w + x;
-      const int own = owner_[i];
-      const bool blocked = (any_masked_ && mask_[i]) || (own != 0 && own != c + 1);
-      box_[static_cast<std::size_t>(y - by0) * bw + (x - bx0)] = blocked ? -1 : 0;
+      const int own = owner[i];
+      const bool blocked = (mask && mask[i]) || (own != 0 && own != c + 1);
+      box[static_cast<std::size_t>(y - by0) * bw + (x - bx0)] = blocked ? -1 : 0;
     }
   int k = 0;
-  for (int ri = kept_.begin[c]; ri < kept_.begin[c + 1]; ++ri) {
-    const PixelRun& r = kept_.runs[ri];
+  for (int ri = kept.begin[c]; ri < kept.begin[c + 1]; ++ri) {
+    const PixelRun& r = kept.runs[ri];
     for (int x = r.x0; x <= r.x1; ++x, ++k)
-      box_[static_cast<std::size_t>(r.y - by0) * bw + (x - bx0)] = deblend_.peak_of[k] + 1;
+      box[static_cast<std::size_t>(r.y - by0) * bw + (x - bx0)] = split.peak_of[k] + 1;
   }
   // Grow the support by g pixels (8-connected dilation), never into blocked pixels; a free pixel
   // next to two peaks goes to the first in scan order of its neighbours.
   for (int step = 0; step < g; ++step) {
-    box_next_ = box_;
+    box_next = box;
     for (int y = 0; y < bh; ++y)
       for (int x = 0; x < bw; ++x) {
-        if (box_[static_cast<std::size_t>(y) * bw + x] != 0) continue;
+        if (box[static_cast<std::size_t>(y) * bw + x] != 0) continue;
         int label = 0;
         for (int dy = -1; dy <= 1 && !label; ++dy)
           for (int dx = -1; dx <= 1; ++dx) {
             const int xx = x + dx, yy = y + dy;
             if (xx < 0 || yy < 0 || xx >= bw || yy >= bh) continue;
-            const int v = box_[static_cast<std::size_t>(yy) * bw + xx];
+            const int v = box[static_cast<std::size_t>(yy) * bw + xx];
             if (v > 0) {
               label = v;
               break;
             }
           }
-        box_next_[static_cast<std::size_t>(y) * bw + x] = label;
+        box_next[static_cast<std::size_t>(y) * bw + x] = label;
       }
-    box_.swap(box_next_);
+    box.swap(box_next);
   }
-  const std::uint8_t* mask = any_masked_ ? mask_.data() : nullptr;
-  for (int p = 0; p < deblend_.n_peaks; ++p) {
-    core_.clear();
-    support_.clear();
+  for (int p = 0; p < split.n_peaks; ++p) {
+    core.clear();
+    support.clear();
     k = 0;
-    for (int ri = kept_.begin[c]; ri < kept_.begin[c + 1]; ++ri) {
-      const PixelRun& r = kept_.runs[ri];
+    for (int ri = kept.begin[c]; ri < kept.begin[c + 1]; ++ri) {
+      const PixelRun& r = kept.runs[ri];
       for (int x = r.x0; x <= r.x1; ++x, ++k)
-        if (deblend_.peak_of[k] == p) core_.push_back(r.y * w + x);
+        if (split.peak_of[k] == p) core.push_back(r.y * w + x);
     }
     for (int y = 0; y < bh; ++y)
       for (int x = 0; x < bw; ++x)
-        if (box_[static_cast<std::size_t>(y) * bw + x] == p + 1) support_.push_back((y + by0) * w + (x + bx0));
-    Peak peak = measure_moments(residual_.data(), frame, mask, core_, support_, sigma_, config_.moments);
+        if (box[static_cast<std::size_t>(y) * bw + x] == p + 1) support.push_back((y + by0) * w + (x + bx0));
+    Peak peak = measure_moments(residual, frame, mask, core, support, sigma, config.moments);
     peak.frame = frame_index;
-    peak.n_maxima = deblend_.n_maxima[static_cast<std::size_t>(p)];
+    peak.n_maxima = split.n_maxima[static_cast<std::size_t>(p)];
     peaks.push_back(peak);
   }
 }

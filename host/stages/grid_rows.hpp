@@ -64,7 +64,7 @@ class RowRenderer {
   std::vector<float> coarse_;
 };
 
-/// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 4th row),
+/// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
 /// masked pixels excluded; `samples` (and `bg_samples`, the grid at the same pixels) are filled.
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,
                      std::vector<float>& samples, std::vector<float>* bg_samples);

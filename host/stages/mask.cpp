@@ -163,4 +163,42 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   return lines;
 }
 
+std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
+                             std::vector<std::uint8_t>& scratch) {
+  const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
+  const std::size_t n = frame.pixel_count();
+  scratch.assign(n, 0);  // 1: within m columns of a zero pixel of the same row
+  std::size_t zeros = 0;
+  std::vector<std::uint8_t> row_has(static_cast<std::size_t>(h), 0);
+  for (int y = 0; y < h; ++y) {
+    const std::uint16_t* raw = frame.data + y * frame.stride;
+    const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
+    std::uint8_t* out = scratch.data() + static_cast<std::size_t>(y) * w;
+    int last = -1 - m;  // column of the last zero seen, left to right
+    for (int x = 0; x < w; ++x) {
+      if (raw[x] == 0 && !mrow[x]) {
+        ++zeros;
+        last = x;
+        for (int k = std::max(0, x - m); k < x; ++k) out[k] = 1;  // the left margin
+      }
+      if (x - last <= m) out[x] = 1;
+    }
+    row_has[static_cast<std::size_t>(y)] = last >= 0;
+  }
+  if (zeros == 0) return 0;
+  // Vertical margin: a pixel is masked when any row within m of it has the column marked.
+  for (int y = 0; y < h; ++y) {
+    bool near = false;
+    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m) && !near; ++yy) near = row_has[static_cast<std::size_t>(yy)];
+    if (!near) continue;
+    std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
+    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m); ++yy) {
+      if (!row_has[static_cast<std::size_t>(yy)]) continue;
+      const std::uint8_t* src = scratch.data() + static_cast<std::size_t>(yy) * w;
+      for (int x = 0; x < w; ++x) mrow[x] |= src[x];
+    }
+  }
+  return zeros;
+}
+
 }  // namespace laueproc

@@ -28,6 +28,10 @@ struct ThresholdConfig {
   int min_pixels = 4;      ///< a peak needs at least this many pixels above k_low
   std::string bad_pixel_mask;  ///< optional HDF5/raw mask file, nonzero = bad
   bool detect_dead_lines = true;  ///< auto-mask rows/columns that are constant or zero
+  /// Pixels reading exactly 0 carry no data on offset detectors (outside a disc-shaped active
+  /// area, dead pixels): masked, with a margin, so the rim never makes peaks. Off for photon counters.
+  bool zero_is_invalid = true;
+  int invalid_margin_px = 3;      ///< also mask this far around zero pixels (not around dead lines)
 };
 
 struct DeblendConfig {
@@ -39,6 +43,13 @@ struct DeblendConfig {
 struct MomentConfig {
   int grow_px = 2;               ///< support grown around the component, so the cut does not bias a,b
   int saturation = 65535;        ///< raw value at which the detector saturates
+  /// Bright peaks (peak >= k_low sigma / core_fraction): second moments over the pixels above
+  /// core_fraction x peak, scaled to the untruncated Gaussian's, so the long tails of a
+  /// detector's point-spread function do not inflate a and b. 0 = always the whole support.
+  double core_fraction = 0.1;
+  /// Centroid by an iterated Gaussian window (as SExtractor's XWIN): converges to the centre of
+  /// a symmetric spot whatever its wings, where the plain moment centroid drifts with them.
+  bool windowed_centroid = true;
 };
 
 struct SummaryConfig {
@@ -48,7 +59,7 @@ struct SummaryConfig {
   double group_radius_px = 60.0; ///< peaks closer than this may belong to one reflection (1.2 deg)
   double se_gnd = 1.5;           ///< SE above this (and peaks elongated) means streaked: GND
   double pair_fraction = 0.5;    ///< share of reflections split by a common vector => tilt boundary
-  double stacking_fraction = 0.5;///< share of reflections with >= 3 sub-peaks => stacking
+  double stacking_fraction = 0.25;///< share of reflections with >= 3 sub-peaks => stacking (docs/scenarios.md)
   int min_peaks = 3;             ///< fewer well-measured peaks: scenario unknown
 };
 

@@ -11,6 +11,7 @@
 /// halo and slightly strict off it; good enough for peak finding, a per-block sigma map is the
 /// planned refinement.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -62,6 +63,13 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 
 /// @brief A coarse background: cell (i, j) centred at ((i+0.5) cell_x - 0.5, (j+0.5) cell_y - 0.5),
 /// interpolated bicubically (math::grid_value, Catmull-Rom) to full size.
+/// @brief Masks the pixels that read exactly 0 (no data on offset detectors: outside a
+/// disc-shaped active area, dead pixels) and every pixel within `margin_px` of them (Chebyshev
+/// distance), skipping pixels that are masked already (dead lines keep no margin). Returns the
+/// number of zero pixels found. O(pixels), two separable passes; `scratch` is reused.
+std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
+                             std::vector<std::uint8_t>& scratch);
+
 struct BackgroundGrid {
   int nx = 0, ny = 0;
   double cell_x = 1, cell_y = 1;  ///< px
@@ -70,11 +78,20 @@ struct BackgroundGrid {
 };
 
 /// @brief Block-percentile grid: per block the `percentile` and percentile/3 quantiles of the
-/// unmasked pixels (exact, two-level histogram), turned into an unbiased level
-/// (math::level_from_quantiles), outlier blocks replaced by their 3x3 median.
-/// `mask` may be null (no bad pixels).
+/// unmasked pixels (exact, histogram selection), turned into an unbiased level
+/// (math::level_from_quantiles). Two passes: pass 1 on every 4th pixel of the raw frame, pass 2
+/// on all pixels of the residual of pass 1 (so a steep halo flank does not widen the block's
+/// distribution). Blocks mostly masked, or > 40 % covered by a peak, are filled from their
+/// neighbours. No smoothing (it would flatten the halo's crest). `mask` may be null.
 void background_blocks(const FrameView& frame, const std::uint8_t* mask, const BackgroundConfig& config,
                        BackgroundGrid& grid);
+
+/// @brief Shape of the block grid of a width x height frame (nx, ny, cell sizes; values zeroed).
+void background_grid_shape(int width, int height, const BackgroundConfig& config, BackgroundGrid& grid);
+
+/// @brief Fills NaN cells with the mean of their valid 8-neighbours, growing inward (the step of
+/// background_blocks after each pass; the CUDA path runs it on grids computed on the device).
+void fill_invalid_cells(BackgroundGrid& grid);
 
 /// @brief Gaussian low-pass background: pixels above `clip_ref` + 3 sigma (peaks, hot pixels) and
 /// masked pixels are replaced by `clip_ref`, the frame is averaged over 4x4 cells and filtered
@@ -153,6 +170,27 @@ Peak measure_moments(const float* residual, const FrameView& frame, const std::u
                      const std::vector<int>& core, const std::vector<int>& support, double sigma,
                      const MomentConfig& config, bool clip_negative = false);
 
+// ---- one kept component: stages 4-5, shared by the CPU and CUDA paths ----------------------
+
+/// @brief Scratch buffers of measure_component (reused between calls, no per-call allocation).
+struct ComponentScratch {
+  DeblendResult deblend;
+  std::vector<int> box, box_next, core, support;
+};
+
+/// @brief Deblends kept component `c` of `kept` and measures each of its peaks into `peaks`
+/// (Peak::frame = frame_index, n_maxima set, peaks not yet numbered). Reads `residual` only on
+/// the component's bounding box grown by grow_px + 1, `mask` (null = nothing masked) and
+/// `owner` (component id + 1 of every kept component's pixels, 0 elsewhere) on the same box,
+/// and the raw frame on the grown support: the CUDA path fills just those patches.
+void measure_component(const FrameView& frame, const float* residual, const std::uint8_t* mask,
+                       const std::int32_t* owner, const ComponentSet& kept, int c, double sigma,
+                       const ProcessConfig& config, std::int64_t frame_index, ComponentScratch& scratch,
+                       PeakList& peaks);
+
+/// @brief Sorts peaks by centroid (y, then x) and numbers them 0..n-1 (Peak::peak).
+void sort_and_number(PeakList& peaks);
+
 // ---- the whole frame -------------------------------------------------------------------------
 
 /// @brief Runs every stage on one frame. One per thread: it owns the scratch buffers, so after
@@ -169,6 +207,24 @@ class CpuFrameAnalyzer {
   };
   const Timings& timings() const { return timings_; }
 
+  /// @brief Stage 1 of analyze() alone (masks, background grid, noise): fills out.status,
+  /// background_level, noise_sigma and masked_lines. Returns the grid to subtract, or null for an
+  /// empty (zero-size or constant) frame. mask() and sigma() then describe this frame until the
+  /// next call. The CUDA backend runs this and does the per-pixel rest on the GPU.
+  const BackgroundGrid* prepare(const FrameView& frame, FrameAnalysis& out);
+  /// @brief The first half of prepare(): masks only. False for an empty frame (out filled).
+  bool prepare_mask(const FrameView& frame, FrameAnalysis& out);
+  /// @brief The second half of prepare(), given the frame's mask (as prepare_mask left it in
+  /// mask(); null = nothing masked) and block grid (background_blocks, e.g. computed on a GPU):
+  /// noise sigma (then sigma()), background level, and the Gaussian grid when configured.
+  /// Returns the grid to subtract (`blocks` or an internal one, valid until the next call).
+  const BackgroundGrid* prepare_noise(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& blocks,
+                                      FrameAnalysis& out);
+  /// @brief Mask of the last prepared frame (width*height, 1 = bad), null when nothing is masked.
+  const std::uint8_t* mask() const { return any_masked_ ? mask_.data() : nullptr; }
+  /// @brief Noise sigma of the last prepared frame (counts, floored at 0.5).
+  double sigma() const { return sigma_; }
+
  private:
   void build_mask(const FrameView& frame, FrameAnalysis& out, bool& constant);
   void process_component(const FrameView& frame, int c, std::int64_t frame_index, PeakList& peaks);
@@ -176,21 +232,20 @@ class CpuFrameAnalyzer {
   ProcessConfig config_;
   const BadPixelMask* static_mask_;
   Timings timings_;
+  std::chrono::steady_clock::time_point clock_;  ///< stage timer of prepare*()
   int width_ = 0, height_ = 0;
   double sigma_ = 0;
   bool any_masked_ = false;
   std::vector<std::uint8_t> mask_;
+  std::vector<std::uint8_t> zero_scratch_;
   std::vector<float> residual_;
   std::vector<std::int32_t> owner_;  ///< component id + 1 of surviving components; cleared sparsely
   BackgroundGrid grid_, gauss_grid_;
   std::vector<float> samples_, bg_samples_, row_;
-  std::vector<int> col_i0_;
-  std::vector<float> col_t_;
   std::vector<PixelRun> runs_;
   std::vector<int> parent_;
   ComponentSet all_, kept_;
-  DeblendResult deblend_;
-  std::vector<int> box_, box_next_, core_, support_;
+  ComponentScratch scratch_;
 };
 
 }  // namespace laueproc

@@ -134,4 +134,55 @@ LAUEPROC_HD inline float median9(const float* in) {
   return p[4];
 }
 
+// ---- exact quantiles of integer data from histograms (block-percentile background) ---------
+// Shared by host/stages/background.cpp (QuantileSelector, WindowSelector) and the CUDA block
+// pass, so both select with the same arithmetic. Continuous ("mid-distribution") quantile:
+// value v holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5).
+
+/// @brief Rank k clamped to [0, n) as the selectors do (k = n would select past the data).
+LAUEPROC_HD inline double clamp_rank(double k, int n) {
+  if (k >= n) k = nextafter(static_cast<double>(n), 0.0);
+  if (k < 0) k = 0;
+  return k;
+}
+
+/// @brief First level of the two-level selection: the high-byte bin (0..255) of 256 counts
+/// `hi` that holds rank k; `below` = ranks in lower bins.
+LAUEPROC_HD inline int select_high_bin(const unsigned int* hi, double k, unsigned int& below) {
+  below = 0;
+  int b = 0;
+  for (; b < 255; ++b) {
+    if (below + hi[b] > k) break;
+    below += hi[b];
+  }
+  return b;
+}
+
+/// @brief Second level: value at rank k inside high bin b, from the 256 low-byte counts `lo` of
+/// that bin (`below` from select_high_bin).
+LAUEPROC_HD inline double select_low_value(const unsigned int* lo, int b, double k, unsigned int below) {
+  int l = 0;
+  for (; l < 255; ++l) {
+    if (lo[l] > 0 && below + lo[l] > k) break;
+    below += lo[l];
+  }
+  const double value = b * 256.0 + l;
+  const double count = lo[l] > 0 ? lo[l] : 1.0;
+  return value - 0.5 + (k - below) / count;
+}
+
+/// @brief Value at rank k of a window histogram h[bins] of v - base whose end bins hold the
+/// clamped values; false when the rank falls in an end bin (then use the two-level selection).
+LAUEPROC_HD inline bool select_window_value(const unsigned int* h, int bins, int base, double k, double& out) {
+  unsigned int below = 0;
+  int b = 0;
+  for (; b < bins - 1; ++b) {
+    if (h[b] > 0 && below + h[b] > k) break;
+    below += h[b];
+  }
+  if (b == 0 || b == bins - 1) return false;
+  out = base + b - 0.5 + (k - below) / h[b];
+  return true;
+}
+
 }  // namespace laueproc::math

@@ -99,4 +99,37 @@ LAUEPROC_HD inline Ellipse ellipse_from_moments(double mxx, double myy, double m
   return e;
 }
 
+/// @brief Per-axis variance of a 2-D Gaussian restricted to the iso-level where it has fallen
+/// to `fraction` of its peak (r^2/s^2 < T = 2 ln(1/fraction)), relative to the untruncated one:
+/// r^2/s^2 is chi-square with 2 degrees of freedom, so E[r^2/s^2 | < T] = 2 - T e^{-T/2} / (1 - e^{-T/2}).
+/// The same factor holds for an elliptical Gaussian (truncated at an iso-level ellipse).
+LAUEPROC_HD inline double truncated_gaussian_variance_ratio(double fraction) {
+  if (!(fraction > 0)) return 1.0;
+  const double t = -2.0 * log(fraction);
+  const double e = exp(-0.5 * t);
+  return 1.0 - 0.5 * t * e / (1.0 - e);
+}
+
+/// @brief Sums of a Gaussian-windowed centroid step (SExtractor's XWIN_IMAGE, Bertin 1996-2010).
+struct WindowSums {
+  double s = 0, sx = 0, sy = 0;
+};
+
+/// @brief Adds a pixel at offset (dx, dy) from the current centre with value v; inv_two_s2 = 1/(2 s_w^2).
+LAUEPROC_HD inline void window_add(WindowSums& w, double dx, double dy, double v, double inv_two_s2) {
+  const double g = v * exp(-(dx * dx + dy * dy) * inv_two_s2);
+  w.s += g;
+  w.sx += g * dx;
+  w.sy += g * dy;
+}
+
+/// @brief The centre update of one window iteration: x += 2 sx/s (exact Newton step when the
+/// window matches a round Gaussian spot; a contraction otherwise). False when s <= 0.
+LAUEPROC_HD inline bool window_step(const WindowSums& w, double& step_x, double& step_y) {
+  if (!(w.s > 0)) return false;
+  step_x = 2.0 * w.sx / w.s;
+  step_y = 2.0 * w.sy / w.s;
+  return true;
+}
+
 }  // namespace laueproc::math
