@@ -203,7 +203,9 @@ Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSim
   bg.cx = 0.5 * (cfg.width - 1) + rng.uniform(-0.05, 0.05) * cfg.width;
   bg.cy = 0.5 * (cfg.height - 1) + rng.uniform(-0.05, 0.05) * cfg.height;
   bg.radius = side * rng.uniform(0.30, 0.45);
-  bg.ring_sigma = 0.1 * side / 2.3548;  // FWHM = 0.1 of the frame
+  // FWHM = 0.1 of the frame, but never under 200 px: the glass halo is a detector-scale feature
+  // (about 200 px on the 2048 px panel), so a small frame, a region of that panel, sees it broad.
+  bg.ring_sigma = std::max(0.1 * side, 200.0) / 2.3548;
   {
     constexpr int kSamples = 64;  // mean of the smooth model on a 64 x 64 grid of cell centres
     double sum = 0;
@@ -506,7 +508,9 @@ ScanSimulator::ScanSimulator(SimConfig config) : config_(std::move(config)) {
                static_cast<std::uint16_t>(rng.integer(5000, 60000))};
     if (h.y == dead_row_) continue;
     bool dup = false;
-    for (const auto& o : hot_) dup = dup || (o.x == h.x && o.y == h.y);
+    // Isolated single pixels, as the peak finder's hot-pixel rule expects: none within 2 px of
+    // another (clusters of hot pixels need a static hot-pixel map, not a per-frame rule).
+    for (const auto& o : hot_) dup = dup || (std::abs(o.x - h.x) <= 2 && std::abs(o.y - h.y) <= 2);
     if (!dup) hot_.push_back(h);
   }
 }

@@ -85,9 +85,14 @@ ScanStats run_scan(const sim::SimConfig& sim_config, const ProcessConfig& config
       bool real = false;
       for (const auto& t : truth) real = real || std::hypot(p.x - t.x, p.y - t.y) <= 3.0 + t.a;
       if (real) ++st.detections_true;
-      for (const auto& h : simulator.hot_pixels())
-        if (std::hypot(p.x - h.x, p.y - h.y) < 1.5 && !real) ++st.hot_or_dead_peaks;
-      if (std::fabs(p.y - simulator.dead_row()) < 0.5 && !real) ++st.hot_or_dead_peaks;
+      bool hot_or_dead = std::fabs(p.y - simulator.dead_row()) < 0.5;
+      for (const auto& h : simulator.hot_pixels()) hot_or_dead |= std::hypot(p.x - h.x, p.y - h.y) < 1.5;
+      if (!real) {
+        std::printf("  frame %lld: detection at (%.2f, %.2f) snr %.1f npix %d a %.2f b %.2f matches no spot%s\n",
+                    static_cast<long long>(i), p.x, p.y, p.snr, p.npix, p.a, p.b,
+                    hot_or_dead ? " (a hot pixel or the dead row)" : "");
+        if (hot_or_dead) ++st.hot_or_dead_peaks;
+      }
     }
     ++st.frames;
     if (summary.scenario == tf.scenario) {
