@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "io/h5.hpp"
+#include "laueproc/backend.hpp"
 #include "laueproc/stages.hpp"
 
 namespace laueproc {
@@ -38,13 +39,8 @@ FrameSummary failed_summary(const FrameMeta& meta, const std::string& reason) {
   return s;
 }
 
-FrameOutcome analyse(CpuFrameAnalyzer& analyzer, const Frame& frame, const SummaryConfig& summary_config) {
+FrameOutcome outcome_of(const Frame& frame, FrameAnalysis&& analysis, const SummaryConfig& summary_config) {
   FrameOutcome out;
-  if (!frame.ok()) {
-    out.summary = failed_summary(frame.meta, frame.error);
-    return out;
-  }
-  FrameAnalysis analysis = analyzer.analyze(frame.view(), frame.meta.index);
   if (analysis.status != "ok") {
     // An empty or constant frame is data, not a crash: listed with its status and no peaks.
     out.summary = failed_summary(frame.meta, analysis.status);
@@ -61,6 +57,9 @@ FrameOutcome analyse(CpuFrameAnalyzer& analyzer, const Frame& frame, const Summa
   out.peaks = std::move(analysis.peaks);
   return out;
 }
+
+// A backend that fails this many batches in a row is broken (device lost...): stop the run.
+constexpr int kMaxConsecutiveFailures = 3;
 
 }  // namespace
 
@@ -80,11 +79,18 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   for (std::int64_t i = 0; i < report.frames_total; ++i)
     if (!done.count(i)) order.push_back(i);
 
-  const int n_workers = resolve_threads(options.threads);
+  const int n_workers = std::max(1, options.make_analyzer ? options.workers : resolve_threads(options.threads));
+  // Analyzers are made here, not in the workers, so a backend that cannot start fails the run at
+  // once with its own message.
+  std::vector<std::unique_ptr<BatchAnalyzer>> analyzers;
+  for (int i = 0; i < n_workers; ++i)
+    analyzers.push_back(options.make_analyzer ? options.make_analyzer() : make_cpu_analyzer(config, options.mask));
+  const std::size_t batch = std::max<std::size_t>(1, analyzers.front()->preferred_batch());
+  report.backend = analyzers.front()->name();
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
-  const std::size_t window = static_cast<std::size_t>(n_workers) * 4 + 4;
+  const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, 1));
+  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch));
   std::mutex mutex;
   std::condition_variable ready;      // a result arrived (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
@@ -93,49 +99,80 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   std::size_t next_slot_to_write = 0; // guarded by mutex
   std::exception_ptr failure;
   bool stop = false;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!failure) failure = e;
+    stop = true;
+    ready.notify_all();
+    room.notify_all();
+  };
 
-  std::mutex input_mutex;              // one worker at a time takes the next frame from the stream
-  auto worker = [&] {
-    CpuFrameAnalyzer analyzer(config, options.mask);
-    Frame frame;
+  std::mutex input_mutex;  // one worker at a time takes frames from the stream
+  auto worker = [&](BatchAnalyzer& analyzer) {
+    std::vector<Frame> frames(batch);  // buffers reused batch after batch
+    std::vector<std::size_t> slots;
+    std::vector<const Frame*> readable;
+    std::vector<FrameAnalysis> results;
+    int consecutive_failures = 0;
     for (;;) {
-      std::size_t slot;
+      slots.clear();
       {
         std::lock_guard<std::mutex> input_lock(input_mutex);
-        {
-          std::unique_lock<std::mutex> lock(mutex);
-          room.wait(lock, [&] { return stop || next_slot_to_take < next_slot_to_write + window; });
-          if (stop) return;
+        while (slots.size() < batch) {
+          {
+            std::unique_lock<std::mutex> lock(mutex);
+            auto has_room = [&] { return stop || next_slot_to_take < next_slot_to_write + window; };
+            // A partial batch goes ahead rather than wait: the writer may be waiting for it.
+            if (!slots.empty() && !has_room()) break;
+            room.wait(lock, has_room);
+            if (stop) return;
+          }
+          if (next_slot_to_take >= order.size()) break;
+          try {
+            if (!stream.next(frames[slots.size()])) break;
+          } catch (...) {
+            fail(std::current_exception());
+            return;
+          }
+          slots.push_back(next_slot_to_take++);
         }
-        if (next_slot_to_take >= order.size()) return;
-        try {
-          if (!stream.next(frame)) return;
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mutex);
-          if (!failure) failure = std::current_exception();
-          stop = true;
-          ready.notify_all();
-          room.notify_all();
+      }
+      if (slots.empty()) return;
+
+      readable.clear();
+      for (std::size_t i = 0; i < slots.size(); ++i)
+        if (frames[i].ok()) readable.push_back(&frames[i]);
+      std::string batch_error;
+      try {
+        analyzer.analyze(readable, results);
+        consecutive_failures = 0;
+      } catch (const std::exception& e) {
+        // A batch the backend cannot handle is reported on its frames, not fatal to a long run...
+        batch_error = std::string("analysis failed: ") + e.what();
+        if (++consecutive_failures >= kMaxConsecutiveFailures) {  // ...unless the backend is broken
+          fail(std::current_exception());
           return;
         }
-        slot = next_slot_to_take++;
       }
-      FrameOutcome outcome;
-      try {
-        outcome = analyse(analyzer, frame, config.summary);
-      } catch (const std::exception& e) {
-        // A frame the stages cannot handle is reported, not fatal to a long run.
-        outcome.summary = failed_summary(frame.meta, std::string("analysis failed: ") + e.what());
+      std::vector<FrameOutcome> outcomes(slots.size());
+      for (std::size_t i = 0, r = 0; i < slots.size(); ++i) {
+        const Frame& frame = frames[i];
+        if (!frame.ok())
+          outcomes[i].summary = failed_summary(frame.meta, frame.error);
+        else if (!batch_error.empty())
+          outcomes[i].summary = failed_summary(frame.meta, batch_error);
+        else
+          outcomes[i] = outcome_of(frame, std::move(results[r++]), config.summary);
       }
       std::lock_guard<std::mutex> lock(mutex);
-      pending.emplace(slot, std::move(outcome));
+      for (std::size_t i = 0; i < slots.size(); ++i) pending.emplace(slots[i], std::move(outcomes[i]));
       ready.notify_all();
     }
   };
 
   std::vector<std::thread> workers;
   workers.reserve(static_cast<std::size_t>(n_workers));
-  for (int i = 0; i < n_workers; ++i) workers.emplace_back(worker);
+  for (auto& analyzer : analyzers) workers.emplace_back(worker, std::ref(*analyzer));
 
   // The calling thread writes, in frame order.
   try {

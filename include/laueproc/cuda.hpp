@@ -13,3 +13,25 @@ int device_count();
 std::string describe_devices();
 
 }  // namespace laueproc::cuda
+
+#include <cstddef>
+#include <memory>
+
+#include "laueproc/backend.hpp"
+
+namespace laueproc::cuda {
+
+/// @brief Settings of the CUDA backend (none change the results).
+struct CudaOptions {
+  int device = 0;               ///< CUDA device ordinal
+  std::size_t batch = 64;       ///< frames per batch; halved on out-of-memory (with a warning)
+  int streams = 3;              ///< batches in flight (copies overlap kernels)
+};
+
+/// @brief The CUDA backend: per-pixel stages (masks, background, noise, threshold, labeling) on
+/// the GPU for a batch of frames, per-peak work (deblend, moments) from compact component patches
+/// with the same code as the CPU path. Throws laueproc::Error when no device can be used.
+std::unique_ptr<BatchAnalyzer> make_cuda_analyzer(const ProcessConfig& config, const BadPixelMask* mask,
+                                                  const CudaOptions& options);
+
+}  // namespace laueproc::cuda

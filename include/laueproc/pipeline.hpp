@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "laueproc/config.hpp"
@@ -15,13 +16,18 @@
 namespace laueproc {
 
 class BadPixelMask;
+class BatchAnalyzer;
 
 /// @brief How the run is carried out (none of it changes the results).
 struct PipelineOptions {
-  int threads = 0;              ///< worker threads; 0 = all cores
+  int threads = 0;              ///< CPU worker threads; 0 = all cores
   std::size_t read_ahead = 8;   ///< frames read ahead of the workers
   GridSpec grid;                ///< explicit raster grid (--grid); else inferred from positions
   const BadPixelMask* mask = nullptr;
+  /// Another backend (e.g. CUDA): makes one analyzer per worker; `workers` of them. Empty: the
+  /// CPU backend with `threads` workers.
+  std::function<std::unique_ptr<BatchAnalyzer>()> make_analyzer;
+  int workers = 1;
   /// Called from the writing thread after each frame: (frames done, frames in total).
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
@@ -34,6 +40,7 @@ struct RunReport {
   std::int64_t frames_failed = 0;   ///< could not be read or analysed (listed in /frames with status)
   std::int64_t peaks = 0;           ///< peaks written in this run
   double seconds = 0;               ///< wall time of this run
+  std::string backend;              ///< the backend's name ("cpu", "cuda:0 (...)")
   std::vector<std::string> failures;///< "frame N: reason", the first few
   std::vector<FrameSummary> frames; ///< every frame's summary (resumed ones too), in frame order
 };
