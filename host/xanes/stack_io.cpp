@@ -42,6 +42,26 @@ h5::Handle write_dataset(hid_t file, const std::string& path, hid_t mem_type, hi
   return ds;
 }
 
+// Reads a numeric ny x nx dataset as float; the caller holds the library lock.
+std::vector<float> read_map_locked(hid_t file, const std::string& filename, const std::string& dataset, std::size_t ny,
+                                   std::size_t nx) {
+  h5::Handle ds = h5::open_dataset(file, dataset, filename);
+  auto dims = h5::shape(ds, filename, dataset);
+  if (dims.size() != 2 || dims[0] != ny || dims[1] != nx) {
+    std::string got;
+    for (std::size_t i = 0; i < dims.size(); ++i) got += (i ? " x " : "") + std::to_string(dims[i]);
+    throw InputError(filename, dataset + " is " + (got.empty() ? "a scalar" : got) + ", the stack is " +
+                                   std::to_string(ny) + " x " + std::to_string(nx));
+  }
+  h5::Handle type = h5::wrap(H5Dget_type(ds), H5Tclose, filename, "cannot read the type of " + dataset);
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw InputError(filename, dataset + " is not numeric");
+  std::vector<float> v(ny * nx);
+  if (!v.empty())
+    h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), filename, "cannot read " + dataset);
+  return v;
+}
+
 std::string num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -86,7 +106,16 @@ Stack read_stack(const std::string& path, const StackPaths& paths) {
   if (!st.data.empty())
     h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, st.data.data()), path,
               "cannot read " + paths.data);
+  if (!paths.xrf.empty() && h5::exists(file, paths.xrf)) st.xrf = read_map_locked(file, path, paths.xrf, st.ny, st.nx);
   return st;
+}
+
+std::vector<float> read_map(const std::string& path, const std::string& dataset, std::size_t ny, std::size_t nx) {
+  h5::init();
+  std::lock_guard<std::mutex> lock(h5::library_mutex());
+  h5::Handle file = h5::open_read(path);
+  if (!h5::exists(file, dataset)) throw InputError(path, "no dataset " + dataset);
+  return read_map_locked(file, path, dataset, ny, nx);
 }
 
 void write_stack(const std::string& path, const Stack& stack, const StackPaths& paths) {
@@ -102,10 +131,42 @@ void write_stack(const std::string& path, const Stack& stack, const StackPaths& 
                                 {stack.energy_ev.size(), stack.ny, stack.nx}, stack.data.data(), path);
   h5::Handle e = h5::open_dataset(file, paths.energy, path);
   h5::write_attribute(e, "units", std::string("eV"));
+  if (!stack.xrf.empty()) {
+    if (stack.xrf.size() != stack.ny * stack.nx) throw Error(path + ": xrf map size does not match ny x nx");
+    auto xs = paths.xrf.rfind('/');
+    if (xs != std::string::npos && xs > 0) h5::make_groups(file, paths.xrf.substr(0, xs), path);
+    auto x = write_dataset(file, paths.xrf, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {stack.ny, stack.nx}, stack.xrf.data(), path);
+    h5::write_attribute(x, "long_name", std::string("fluorescence (XRF) map"));
+  }
+}
+
+void write_simulated_stack(const std::string& path, const SimulatedXanes& sim) {
+  write_stack(path, sim.stack);
+  const Stack& st = sim.stack;
+  if (sim.true_white_line_ev.size() != st.ny * st.nx || sim.true_particles.size() != st.ny * st.nx)
+    throw Error(path + ": truth maps do not match ny x nx");
+  h5::init();
+  std::lock_guard<std::mutex> lock(h5::library_mutex());
+  h5::Handle file = h5::open_rw(path);
+  h5::make_groups(file, "/truth", path);
+  {
+    auto d = write_dataset(file, "/truth/white_line_ev", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {st.ny, st.nx},
+                           sim.true_white_line_ev.data(), path);
+    h5::write_attribute(d, "units", std::string("eV"));
+    h5::write_attribute(d, "long_name", std::string("maximum of the noise-free spectrum (NaN outside particles)"));
+  }
+  write_dataset(file, "/truth/particles", H5T_NATIVE_INT32, H5T_STD_I32LE, {st.ny, st.nx}, sim.true_particles.data(),
+                path);
+  if (!sim.particle_wl_ev.empty()) {
+    auto d = write_dataset(file, "/truth/particle_wl_ev", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE,
+                           {sim.particle_wl_ev.size()}, sim.particle_wl_ev.data(), path);
+    h5::write_attribute(d, "units", std::string("eV"));
+  }
 }
 
 void write_results(const std::string& path, const std::vector<FitResult>& results, std::size_t ny, std::size_t nx,
-                   const std::vector<double>& energies_ev, const FitSettings& settings, const std::string& input) {
+                   const std::vector<double>& energies_ev, const FitSettings& settings, const std::string& input,
+                   const ParticleMap* particles) {
   if (results.size() != ny * nx) throw Error(path + ": " + std::to_string(results.size()) + " results for a " +
                                              std::to_string(ny) + " x " + std::to_string(nx) + " map");
   const std::size_t n = results.size();
@@ -186,11 +247,34 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
                            energies_ev.data(), path);
     h5::write_attribute(d, "units", std::string("eV"));
   }
+  if (particles) {
+    if (particles->labels.size() != n || particles->signal.size() != n)
+      throw Error(path + ": particle map does not match the " + std::to_string(ny) + " x " + std::to_string(nx) + " map");
+    {
+      auto d = write_dataset(g, "particles", H5T_NATIVE_INT32, H5T_STD_I32LE, dims, particles->labels.data(), path);
+      h5::write_attribute(d, "long_name", std::string("particle label (0 = outside any particle, 8-connected)"));
+      h5::write_attribute(d, "n_particles", std::int64_t{particles->n_particles});
+      h5::write_attribute(d, "mask_method", particles->method);
+      h5::write_attribute(d, "mask_threshold", particles->threshold);
+      h5::write_attribute(d, "min_particle_pixels", std::int64_t{particles->min_pixels});
+    }
+    {
+      auto d = write_dataset(g, "mask_signal", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, dims, particles->signal.data(), path);
+      h5::write_attribute(d, "mask_method", particles->method);
+      h5::write_attribute(d, "mask_threshold", particles->threshold);
+      h5::write_attribute(d, "min_particle_pixels", std::int64_t{particles->min_pixels});
+      h5::write_attribute(d, "n_particles", std::int64_t{particles->n_particles});
+    }
+    h5::write_attribute(g, "mask_method", particles->method);
+    h5::write_attribute(g, "mask_threshold", particles->threshold);
+    h5::write_attribute(g, "n_particles", std::int64_t{particles->n_particles});
+  }
 }
 
 std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult>& results, std::size_t ny,
-                             std::size_t nx) {
+                             std::size_t nx, const std::vector<std::int32_t>* particles) {
   if (results.size() != ny * nx) throw Error(dir + ": results do not match the map size");
+  if (particles && particles->size() != ny * nx) throw Error(dir + ": particle map does not match the map size");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the folder (" + ec.message() + ")");
@@ -201,9 +285,9 @@ std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult
   for (std::size_t iy = 0; iy < ny; ++iy)
     for (std::size_t ix = 0; ix < nx; ++ix) {
       const FitResult& r = results[iy * nx + ix];
-      // particle: 0 until particle masks exist (a later step).
-      std::fprintf(f, "%zu,%zu,%.4f,%.6g,%.6f,%s,0\n", iy, ix, r.white_line_ev, r.peak_height, r.r2,
-                   to_string(r.status));
+      const std::int32_t particle = particles ? (*particles)[iy * nx + ix] : 0;
+      std::fprintf(f, "%zu,%zu,%.4f,%.6g,%.6f,%s,%d\n", iy, ix, r.white_line_ev, r.peak_height, r.r2,
+                   to_string(r.status), static_cast<int>(particle));
     }
   const bool bad = std::ferror(f) != 0;
   if (std::fclose(f) != 0 || bad) throw Error(path + ": write failed");

@@ -161,31 +161,121 @@ struct Stack {
   std::size_t ny = 0, nx = 0;
   std::vector<float> data;        ///< n_energies x ny x nx
   bool kev_converted = false;     ///< energies were all < 100 and taken as keV (x1000)
+  /// Fluorescence (XRF) map ny x nx (counts, any scale), empty when the file has none.
+  std::vector<float> xrf;
 };
 
 /// @brief Dataset paths of a stack file.
 struct StackPaths {
   std::string data = "/exchange/data";      ///< (n_energies, ny, nx), any numeric dtype
   std::string energy = "/exchange/energy";  ///< (n_energies), eV (keV auto-detected: all < 100)
+  std::string xrf = "/exchange/xrf";        ///< (ny, nx) fluorescence map, optional
 };
 
-/// @brief Reads a whole stack (any numeric dtype converted to float). Throws InputError on a
-/// missing dataset, wrong rank, length mismatch, duplicate or non-finite energies.
+/// @brief Reads a whole stack (any numeric dtype converted to float), plus paths.xrf when present
+/// (must be ny x nx). Throws InputError on a missing dataset, wrong rank, length mismatch,
+/// duplicate or non-finite energies.
 Stack read_stack(const std::string& path, const StackPaths& paths = {});
 
-/// @brief Writes a stack in Data Exchange layout (for tests, simulations, conversions).
+/// @brief Reads a 2-D (ny x nx) map (any numeric dtype) from an HDF5 file, e.g. an XRF map given
+/// by `--xrf FILE:PATH`. Throws InputError naming the file, path and both shapes on a mismatch.
+std::vector<float> read_map(const std::string& path, const std::string& dataset, std::size_t ny, std::size_t nx);
+
+/// @brief Writes a stack in Data Exchange layout (for tests, simulations, conversions); also
+/// paths.xrf when stack.xrf is not empty.
 void write_stack(const std::string& path, const Stack& stack, const StackPaths& paths = {});
 
 /// @brief Writes /xanes/{white_line_ev, peak_height, r2, status} as ny x nx maps in an NXdata
 /// group with x/y index axes, the energies and every setting plus version/commit as attributes.
 /// `results` is row-major ny x nx. `input` is recorded as provenance.
+struct ParticleMap;
+/// With `particles`, also writes /xanes/particles (int32, 0 outside) and /xanes/mask_signal
+/// (float64) with @mask_method, @mask_threshold, @min_particle_pixels, @n_particles.
 void write_results(const std::string& path, const std::vector<FitResult>& results, std::size_t ny,
                    std::size_t nx, const std::vector<double>& energies_ev, const FitSettings& settings,
-                   const std::string& input);
+                   const std::string& input, const ParticleMap* particles = nullptr);
 
 /// @brief Writes DIR/pixels.csv: `iy,ix,white_line_ev,peak_height,r2,status,particle`, status as
-/// its name; particle is 0 for every pixel (particle masks are a later step). Returns the path.
+/// its name; particle from `particles` (ny x nx labels), 0 for every pixel when null. Returns the path.
 std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult>& results,
-                             std::size_t ny, std::size_t nx);
+                             std::size_t ny, std::size_t nx,
+                             const std::vector<std::int32_t>* particles = nullptr);
+
+// ---- particle masks ----------------------------------------------------------
+
+/// @brief Otsu's threshold (N. Otsu, "A threshold selection method from gray-level histograms",
+/// IEEE Trans. SMC 9(1):62-66, 1979): the cut of a `bins`-bin histogram of the finite values
+/// (between their min and max) that maximises the between-class variance. Returns the upper edge
+/// of the last bin of the low class: "foreground" is value > threshold. NaN when fewer than 2
+/// finite values or all equal.
+double otsu_threshold(const double* values, std::size_t n, int bins = 256);
+
+/// @brief Particles of a map: pixels above a threshold, 8-connected, specks dropped.
+struct ParticleMap {
+  std::size_t ny = 0, nx = 0;
+  std::vector<std::int32_t> labels;  ///< ny x nx; 0 outside, 1..n_particles in raster order of first pixel
+  std::vector<double> signal;        ///< ny x nx map that was thresholded (XRF counts or mu units)
+  std::string method;                ///< "xrf-otsu", "xrf-threshold", "edge-jump-otsu", "range-threshold", ...
+  double threshold = std::numeric_limits<double>::quiet_NaN();  ///< foreground: signal > threshold
+  int min_pixels = 4;                ///< components with fewer pixels were dropped
+  int n_particles = 0;
+  std::vector<std::int32_t> sizes;   ///< pixels of particle k at [k-1]
+};
+
+/// @brief Mask settings: a fixed threshold or Otsu's; minimum particle size in pixels.
+struct MaskSettings {
+  std::optional<double> threshold;  ///< signal units; Otsu when empty
+  int min_particle_pixels = 4;      ///< smaller 8-connected components are dropped ("specks")
+};
+
+/// @brief Thresholds `signal` (ny x nx, NaN = background), labels 8-connected components
+/// (stages label_components), drops those below min_particle_pixels and renumbers 1..n.
+/// `source` names the signal for ParticleMap::method ("xrf", "edge-jump", "range").
+ParticleMap label_particles(std::vector<double> signal, std::size_t ny, std::size_t nx,
+                            const std::string& source, const MaskSettings& settings);
+
+/// @brief Per pixel: mu at the highest energy minus mu at the lowest (the edge jump), ny x nx.
+std::vector<double> edge_jump_map(const Stack& stack);
+/// @brief Per pixel: max - min of the spectrum, ny x nx (NaN when a sample is not finite).
+std::vector<double> signal_range_map(const Stack& stack);
+
+// ---- simulator ---------------------------------------------------------------
+
+/// @brief Settings of a synthetic micro-XANES scan (Co K edge) with particles and XRF.
+struct XanesSimConfig {
+  std::size_t nx = 64, ny = 64;           ///< raster, pixels
+  std::vector<double> energies_ev;        ///< empty: 7721..7735 eV in 1 eV steps
+  int n_particles = 6;                    ///< ellipses placed without overlap (fewer when they do not fit)
+  double radius_min_px = 3, radius_max_px = 8;  ///< ellipse semi-axes, pixels
+  double wl_lo_ev = 7727, wl_hi_ev = 7731;      ///< range of the particles' mean white lines, eV
+  double pixel_wl_sigma_ev = 0.3;         ///< per-pixel white-line scatter around the particle mean, eV
+  double noise = 0.01;                    ///< Gaussian noise on mu, fraction of the edge step
+  /// Optional per-pixel SE map (ny x nx, NaN allowed). When given, a particle's mean white line
+  /// is wl_lo + se_slope_ev * (mean SE over the particle - 1) + N(0, particle_wl_sigma_ev), so
+  /// averages correlate across particles while pixels scatter independently of their own SE
+  /// (plus pointwise_slope_ev * (SE - particle mean SE), 0 by default).
+  std::vector<double> se_map;
+  double se_slope_ev = 2.0;               ///< eV per SE unit, across particles
+  double particle_wl_sigma_ev = 0.1;      ///< eV, scatter of particle means about the SE line
+  double pointwise_slope_ev = 0.0;        ///< eV per SE unit, inside a particle
+  std::uint64_t seed = 1;
+};
+
+/// @brief A simulated scan and its truth.
+struct SimulatedXanes {
+  Stack stack;                              ///< data + energies + xrf (ny x nx)
+  std::vector<double> true_white_line_ev;   ///< ny x nx maximum of the noise-free spectrum; NaN outside particles
+  std::vector<std::int32_t> true_particles; ///< ny x nx, 0 outside, 1..K in placement order
+  std::vector<double> particle_wl_ev;       ///< mean white line of particle k at [k-1], eV
+};
+
+/// @brief Spectrum model: mu(E) = t * (0.5 + atan((E - wl + 4) / 1.2) / pi + 0.6 exp(-(E - wl)^2 /
+/// (2 * 2.2^2))), t in [0.6, 1] the particle thickness profile; outside particles 2 % of an edge
+/// at 7729 eV. Noise N(0, noise) added. The truth white line is the maximum of the noise-free mu.
+SimulatedXanes simulate_xanes_stack(const XanesSimConfig& config);
+
+/// @brief Writes the stack (Data Exchange, with /exchange/xrf) plus /truth/white_line_ev,
+/// /truth/particles and /truth/particle_wl_ev.
+void write_simulated_stack(const std::string& path, const SimulatedXanes& sim);
 
 }  // namespace laueproc::xanes
