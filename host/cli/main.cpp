@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "cli/cmd_report.hpp"
+#include "cli/cmd_correlate.hpp"
 #include "cli/cmd_xanes.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/version.hpp"
@@ -32,6 +34,9 @@ const Command kCommands[] = {
      laueproc::cli::cmd_info},
     {"xanes", "white-line energy per pixel (XANES stack) or per spectrum (XDI / text)",
      laueproc::cli::cmd_xanes},
+    {"correlate", "SE vs white-line statistics per particle, across particles and between states", laueproc::cli::cmd_correlate},
+    {"report", "self-contained HTML report: maps, statistics, example peaks, XANES, provenance",
+     laueproc::cli::cmd_report},
 };
 
 void print_usage(std::FILE* out) {
