@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ namespace po = boost::program_options;
 bool parse(const std::vector<std::string>& args, const std::string& usage, const std::string& summary,
            po::options_description& options, const po::positional_options_description& positional,
            po::variables_map& vm);
+
+/// @brief An option bound to `target` whose default is its current value, shown in --help in
+/// the short form (0.3, not 0.29999999999999999).
+template <typename T>
+po::typed_value<T>* with_default(T* target) {
+  std::ostringstream text;
+  text << *target;
+  return po::value(target)->default_value(*target, text.str());
+}
 
 /// @brief Parses "NXxNY" (e.g. "5x5") into nx, ny; throws UsageError otherwise.
 void parse_grid(const std::string& text, int& nx, int& ny);

@@ -39,14 +39,14 @@ int cmd_correlate(const std::vector<std::string>& args) {
   correlate::Settings s;
   opts.add_options()("process", po::value(&process), "results.h5 of laueproc process (/maps/se/se)")(
       "xanes", po::value(&xanes_file), "xanes.h5 of laueproc xanes (/xanes/white_line_ev, status, particles)")(
-      "name", po::value(&name)->default_value(name), "state name for --process/--xanes")(
+      "name", with_default(&name), "state name for --process/--xanes")(
       "state", po::value(&states)->composing(), "NAME:PROCESS.h5:XANES.h5, repeat for several states (first = reference)")(
-      "out,o", po::value(&out)->default_value(out), "correlation file (HDF5)")(
+      "out,o", with_default(&out), "correlation file (HDF5)")(
       "csv", po::value(&csv), "also write DIR/particles.csv, across.csv (and shifts.csv)")(
       "offset", po::value(&offset), "DX,DY: XANES pixel (ix,iy) reads SE at (ix+DX, iy+DY), XANES grid cells")(
-      "scale", po::value(&scale)->default_value(scale),
+      "scale", with_default(&scale),
       "S: SE grid S times finer (block mean); 1/S: XANES grid S times finer (SE repeated)")(
-      "bins", po::value(&s.bins)->default_value(s.bins), "histogram bins (same edges for all particles)")(
+      "bins", with_default(&s.bins), "histogram bins (same edges for all particles)")(
       "own-particles", po::bool_switch(&s.own_particles),
       "each state uses its own /xanes/particles (default: the first state's, so labels match)");
   po::positional_options_description pos;

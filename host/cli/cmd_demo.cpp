@@ -25,10 +25,10 @@ int cmd_demo(const std::vector<std::string>& args) {
   std::uint64_t seed = 7;
   po::options_description options("Options");
   options.add_options()
-      ("out,o", po::value(&out_dir)->default_value(out_dir), "folder for the scan and the results")
-      ("grid", po::value(&grid)->default_value(grid), "raster NXxNY")
-      ("size", po::value(&size)->default_value(size), "square frames of this many pixels (the beamline's: 2048)")
-      ("seed", po::value(&seed)->default_value(seed), "random seed of the simulated scan")
+      ("out,o", with_default(&out_dir), "folder for the scan and the results")
+      ("grid", with_default(&grid), "raster NXxNY")
+      ("size", with_default(&size), "square frames of this many pixels (the beamline's: 2048)")
+      ("seed", with_default(&seed), "random seed of the simulated scan")
       ("threads,j", po::value(&threads)->default_value(0), "threads (0 = all cores)")
       ("no-report", po::bool_switch(&no_report), "stop after process, XANES and correlation (no HTML report)")
       ("quiet,q", po::bool_switch(&quiet), "no progress lines");

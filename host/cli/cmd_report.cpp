@@ -96,9 +96,9 @@ int cmd_report(const std::vector<std::string>& args) {
   opts.add_options()("process", po::value(&process)->required(), "results file of laueproc process")(
       "xanes", po::value(&xanes), "results file of laueproc xanes (white-line map, particles)")(
       "correlation", po::value(&correlation), "file of laueproc correlate (per-particle SE vs white line)")(
-      "out,o", po::value(&out)->default_value(out), "HTML report to write (one self-contained file)")(
+      "out,o", with_default(&out), "HTML report to write (one self-contained file)")(
       "figures", po::value(&figures), "folder for the PNG figures (default: report_figures/ beside the HTML)")(
-      "frames-per-scenario", po::value(&frames_per_scenario)->default_value(frames_per_scenario),
+      "frames-per-scenario", with_default(&frames_per_scenario),
       "example frames per scenario in the peak gallery (0: no gallery)");
   po::positional_options_description pos;
   po::variables_map vm;

@@ -19,20 +19,20 @@ int cmd_simulate(const std::vector<std::string>& args) {
   po::options_description options("Options");
   options.add_options()
       ("out,o", po::value(&write.out)->required(), "stack: the HDF5 file to write; files: the directory")
-      ("layout", po::value(&layout)->default_value(layout), "stack (one NeXus file) or files (APS 34-ID-E, one file per frame)")
-      ("grid", po::value(&grid)->default_value(grid), "raster NXxNY; frames = NX*NY, row by row")
-      ("step", po::value(&config.step_um)->default_value(config.step_um), "raster step, micrometres")
+      ("layout", with_default(&layout), "stack (one NeXus file) or files (APS 34-ID-E, one file per frame)")
+      ("grid", with_default(&grid), "raster NXxNY; frames = NX*NY, row by row")
+      ("step", with_default(&config.step_um), "raster step, micrometres")
       ("size", po::value(&size), "square frames of this many pixels (default 2048)")
       ("width", po::value(&width), "frame width, pixels")
       ("height", po::value(&height), "frame height, pixels")
-      ("seed", po::value(&config.seed)->default_value(config.seed), "random seed; same seed, same scan")
-      ("scenario", po::value(&scenario)->default_value(scenario),
+      ("seed", with_default(&config.seed), "random seed; same seed, same scan")
+      ("scenario", with_default(&scenario),
        "defect_free, gnd, tilt_boundary, mixed or stacking for every frame; mixed-all: drawn per frame")
-      ("min-reflections", po::value(&config.min_reflections)->default_value(config.min_reflections),
+      ("min-reflections", with_default(&config.min_reflections),
        "fewest reflections per frame")
-      ("max-reflections", po::value(&config.max_reflections)->default_value(config.max_reflections),
+      ("max-reflections", with_default(&config.max_reflections),
        "most reflections per frame")
-      ("compression", po::value(&write.compression)->default_value(write.compression), "none, gzip or bitshuffle")
+      ("compression", with_default(&write.compression), "none, gzip or bitshuffle")
       ("threads", po::value(&write.threads)->default_value(0), "render threads (0 = all cores)")
       ("quiet,q", po::bool_switch(&quiet), "no progress line");
   po::positional_options_description positional;

@@ -95,28 +95,28 @@ int cmd_xanes(const std::vector<std::string>& args) {
   xanes::FitSettings s;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   opts.add_options()("input", po::value(&input), "HDF5 stack (/exchange/data, /exchange/energy) or text/XDI spectrum")(
-      "out,o", po::value(&out)->default_value(out), "results file (stacks)")(
+      "out,o", with_default(&out), "results file (stacks)")(
       "csv", po::value(&csv), "also write DIR/pixels.csv (stacks)")(
-      "order", po::value(&s.order)->default_value(s.order), "polynomial order, 2..6")(
-      "half-window", po::value(&s.half_window_ev)->default_value(s.half_window_ev), "fit range around the maximum, +- eV")(
-      "step", po::value(&s.grid_step_ev)->default_value(s.grid_step_ev), "interpolation grid step, eV")(
+      "order", with_default(&s.order), "polynomial order, 2..6")(
+      "half-window", with_default(&s.half_window_ev), "fit range around the maximum, +- eV")(
+      "step", with_default(&s.grid_step_ev), "interpolation grid step, eV")(
       "search-window", po::value(&window), "LO:HI eV where the maximum is searched (default whole spectrum)")(
-      "min-signal", po::value(&s.min_signal)->default_value(s.min_signal), "peak-to-peak mu below which a pixel is flat")(
-      "energy-path", po::value(&energy_path)->default_value(energy_path), "energies dataset in the stack")(
-      "data-path", po::value(&data_path)->default_value(data_path), "stack dataset (n_energies, ny, nx)")(
+      "min-signal", with_default(&s.min_signal), "peak-to-peak mu below which a pixel is flat")(
+      "energy-path", with_default(&energy_path), "energies dataset in the stack")(
+      "data-path", with_default(&data_path), "stack dataset (n_energies, ny, nx)")(
       "xrf", po::value(&xrf), "fluorescence map FILE[:/PATH] (default PATH /exchange/xrf) for the particle mask")(
-      "mask-source", po::value(&mask_source)->default_value(mask_source),
+      "mask-source", with_default(&mask_source),
       "particle mask from: auto (XRF when there is one, else edge-jump), xrf, edge-jump, range, none")(
       "mask-threshold", po::value(&mask_threshold), "fixed mask threshold (signal units); default Otsu (1979)")(
-      "min-particle-pixels", po::value(&min_particle_pixels)->default_value(min_particle_pixels),
+      "min-particle-pixels", with_default(&min_particle_pixels),
       "drop 8-connected particles smaller than this")(
-      "threads", po::value(&threads)->default_value(threads), "worker threads")(
+      "threads", with_default(&threads), "worker threads")(
       "simulate", po::value(&sim_out), "write a simulated stack (with XRF and truth) to this file instead of fitting")(
       "grid", po::value(&grid), "simulated raster NXxNY (default 64x64, or the --se-map's)")(
-      "particles", po::value(&particles)->default_value(particles), "simulated particles")(
+      "particles", with_default(&particles), "simulated particles")(
       "se-map", po::value(&se_map), "results.h5 of laueproc process: its /maps/se/se drives the simulated white lines")(
-      "seed", po::value(&seed)->default_value(seed), "simulation random seed")(
-      "noise", po::value(&noise)->default_value(noise), "simulated noise on mu, fraction of the edge step");
+      "seed", with_default(&seed), "simulation random seed")(
+      "noise", with_default(&noise), "simulated noise on mu, fraction of the edge step");
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;

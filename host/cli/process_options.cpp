@@ -8,55 +8,55 @@ void add_config_options(po::options_description& options, ProcessConfig& c, std:
   po::options_description bg("Background");
   bg.add_options()
       ("background", po::value(&background_method)->default_value("block"),
-       "block (low percentile of blocks, smoothed) or gaussian (wide low-pass)")
-      ("block", po::value(&c.background.block_px)->default_value(c.background.block_px), "block edge, px")
-      ("percentile", po::value(&c.background.percentile)->default_value(c.background.percentile),
+       "block (two-pass low quantiles of --block px blocks, bicubic) or gaussian (wide low-pass)")
+      ("block", with_default(&c.background.block_px), "block edge, px")
+      ("percentile", with_default(&c.background.percentile),
        "block quantile in (0,1)")
-      ("bg-sigma", po::value(&c.background.gaussian_sigma_px)->default_value(c.background.gaussian_sigma_px),
+      ("bg-sigma", with_default(&c.background.gaussian_sigma_px),
        "gaussian method: low-pass sigma, px");
   po::options_description th("Peak pixels");
   th.add_options()
-      ("k-high", po::value(&c.threshold.k_high)->default_value(c.threshold.k_high), "seed threshold, noise sigmas")
-      ("k-low", po::value(&c.threshold.k_low)->default_value(c.threshold.k_low), "grow threshold, noise sigmas")
-      ("min-pixels", po::value(&c.threshold.min_pixels)->default_value(c.threshold.min_pixels),
+      ("k-high", with_default(&c.threshold.k_high), "seed threshold, noise sigmas")
+      ("k-low", with_default(&c.threshold.k_low), "grow threshold, noise sigmas")
+      ("min-pixels", with_default(&c.threshold.min_pixels),
        "fewest pixels of a peak")
       ("mask", po::value(&c.threshold.bad_pixel_mask), "bad-pixel mask file (nonzero = bad)")
       ("no-dead-lines", po::bool_switch()->notifier([&c](bool off) { if (off) c.threshold.detect_dead_lines = false; }),
        "do not auto-mask dead rows/columns")
       ("keep-zeros", po::bool_switch()->notifier([&c](bool on) { if (on) c.threshold.zero_is_invalid = false; }),
        "pixels reading 0 are data (photon counters); by default they are masked as no-data")
-      ("zero-margin", po::value(&c.threshold.invalid_margin_px)->default_value(c.threshold.invalid_margin_px),
+      ("zero-margin", with_default(&c.threshold.invalid_margin_px),
        "also mask this many px around zero pixels (rim of the active area)");
   po::options_description db("Deblending and moments");
   db.add_options()
-      ("min-separation", po::value(&c.deblend.min_separation_px)->default_value(c.deblend.min_separation_px),
+      ("min-separation", with_default(&c.deblend.min_separation_px),
        "maxima closer than this (px) stay one peak")
-      ("prominence", po::value(&c.deblend.prominence_sigma)->default_value(c.deblend.prominence_sigma),
+      ("prominence", with_default(&c.deblend.prominence_sigma),
        "significant maximum: prominence in noise sigmas")
       ("no-split", po::bool_switch()->notifier([&c](bool off) { if (off) c.deblend.split = false; }),
        "never split components")
-      ("grow", po::value(&c.moments.grow_px)->default_value(c.moments.grow_px), "moment support grown by, px")
-      ("saturation", po::value(&c.moments.saturation)->default_value(c.moments.saturation),
+      ("grow", with_default(&c.moments.grow_px), "moment support grown by, px")
+      ("saturation", with_default(&c.moments.saturation),
        "detector saturation value, counts")
-      ("core-fraction", po::value(&c.moments.core_fraction)->default_value(c.moments.core_fraction),
+      ("core-fraction", with_default(&c.moments.core_fraction),
        "bright peaks: a, b from pixels above this fraction of the peak (0 = whole support)")
       ("plain-centroid", po::bool_switch()->notifier([&c](bool on) { if (on) c.moments.windowed_centroid = false; }),
        "centroid = plain intensity moment, not the iterated Gaussian window");
   po::options_description sm("Streaking extent and scenarios");
   sm.add_options()
-      ("r-unit", po::value(&c.summary.r_unit_px)->default_value(c.summary.r_unit_px),
+      ("r-unit", with_default(&c.summary.r_unit_px),
        "radius of a defect-free peak = SE unit 1, px (34-ID-E: 3)")
-      ("snr-min", po::value(&c.summary.snr_min)->default_value(c.summary.snr_min), "SE uses peaks above this SNR")
-      ("deg-per-px", po::value(&c.summary.deg_per_px)->default_value(c.summary.deg_per_px),
+      ("snr-min", with_default(&c.summary.snr_min), "SE uses peaks above this SNR")
+      ("deg-per-px", with_default(&c.summary.deg_per_px),
        "diffraction angle per pixel, degrees")
-      ("group-radius", po::value(&c.summary.group_radius_px)->default_value(c.summary.group_radius_px),
+      ("group-radius", with_default(&c.summary.group_radius_px),
        "peaks closer than this (px) may be one reflection")
-      ("se-gnd", po::value(&c.summary.se_gnd)->default_value(c.summary.se_gnd), "SE above this: streaked (GND)")
-      ("pair-fraction", po::value(&c.summary.pair_fraction)->default_value(c.summary.pair_fraction),
+      ("se-gnd", with_default(&c.summary.se_gnd), "SE above this: streaked (GND)")
+      ("pair-fraction", with_default(&c.summary.pair_fraction),
        "share of split reflections for a tilt boundary")
-      ("stacking-fraction", po::value(&c.summary.stacking_fraction)->default_value(c.summary.stacking_fraction),
+      ("stacking-fraction", with_default(&c.summary.stacking_fraction),
        "share of multi-maximum reflections for stacking")
-      ("min-peaks", po::value(&c.summary.min_peaks)->default_value(c.summary.min_peaks),
+      ("min-peaks", with_default(&c.summary.min_peaks),
        "fewer well-measured peaks: scenario unknown");
   options.add(bg).add(th).add(db).add(sm);
 }

@@ -27,7 +27,7 @@ std::string describe_devices() {
       cudaGetLastError();
       continue;
     }
-    char line[256];
+    char line[320];  // the name (up to 256) and the numbers
     std::snprintf(line, sizeof line, "%d: %s, sm_%d%d, %.1f GiB\n", i, prop.name, prop.major, prop.minor,
                   static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
     text += line;
