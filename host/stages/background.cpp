@@ -110,8 +110,11 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
   thread_local QuantileSelector sel;
   thread_local WindowSelector window;
   thread_local detail::RowRenderer renderer;
-  // Pass 1 only seeds pass 2, so it reads every 2nd pixel of every 2nd row (4x cheaper).
+  // Pass 1 only seeds pass 2, so it reads every 2nd pixel of every 2nd row (4x cheaper); pass 2
+  // reads every pixel of every 2nd row: 512 samples of a 32 px block put the quantile within
+  // 0.06 sigma, and half the rows halve the background rendering, the costliest part.
   const int step = prev ? 1 : 2;
+  constexpr int kRowStep = 2;
   if (prev) renderer.setup(*prev, w);
   sigmas.clear();
   for (int j = 0; j < grid.ny; ++j) {
@@ -119,14 +122,14 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
     const int y1 = static_cast<int>(static_cast<long long>(j + 1) * h / grid.ny);
     if (prev) {
       bgrows.resize(static_cast<std::size_t>(y1 - y0) * w);
-      for (int y = y0; y < y1; ++y) renderer.row(y, bgrows.data() + static_cast<std::size_t>(y - y0) * w);
+      for (int y = y0; y < y1; y += kRowStep) renderer.row(y, bgrows.data() + static_cast<std::size_t>(y - y0) * w);
     }
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
       gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
       int n = 0;
-      for (int y = y0; y < y1; y += step) {
+      for (int y = y0; y < y1; y += kRowStep) {
         const std::uint16_t* row = frame.data + y * frame.stride;
         const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
         if (prev) {
@@ -145,7 +148,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
       cell = std::numeric_limits<float>::quiet_NaN();
       // Too few good pixels for a trustworthy low quantile: filled from neighbours later.
-      if (n < std::max(8, (x1 - x0) * (y1 - y0) / (4 * step * step))) continue;
+      if (n < std::max(8, (x1 - x0) * (y1 - y0) / (4 * kRowStep * step))) continue;  // a quarter of the samples
       double vq = 0, vlo = 0;
       bool done = false;
       if (prev) {

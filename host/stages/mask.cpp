@@ -167,6 +167,16 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
                              std::vector<std::uint8_t>& scratch) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
   const std::size_t n = frame.pixel_count();
+  // Most frames hold no zero pixel: one branch-free pass decides, and nothing else is touched.
+  bool any = false;
+  for (int y = 0; y < h && !any; ++y) {
+    const std::uint16_t* raw = frame.data + y * frame.stride;
+    const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
+    int hits = 0;
+    for (int x = 0; x < w; ++x) hits += (raw[x] == 0) & (mrow[x] == 0);
+    any = hits > 0;
+  }
+  if (!any) return 0;
   scratch.assign(n, 0);  // 1: within m columns of a zero pixel of the same row
   std::size_t zeros = 0;
   std::vector<std::uint8_t> row_has(static_cast<std::size_t>(h), 0);

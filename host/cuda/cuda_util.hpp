@@ -1,0 +1,203 @@
+#pragma once
+/// @file
+/// @brief CUDA runtime helpers of the host side: one check macro and move-only owners of device
+/// memory, pinned host memory, streams and events (destructors never throw; they log to stderr).
+/// Host-internal: public headers (include/laueproc) carry no CUDA types.
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "laueproc/error.hpp"
+
+namespace laueproc::cuda {
+
+/// @brief Throws laueproc::Error("<expr> failed: <name>: <text> at file:line") after clearing the
+/// sticky error state, so a later call is not poisoned by this one.
+[[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line) {
+  cudaGetLastError();
+  throw Error(std::string(expr) + " failed: " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status) +
+              " at " + file + ":" + std::to_string(line));
+}
+
+/// @brief Logs (never throws) a failed call in a destructor.
+inline void log_cuda_error(cudaError_t status, const char* expr) noexcept {
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  std::fprintf(stderr, "laueproc: warning: %s failed: %s\n", expr, cudaGetErrorName(status));
+}
+
+}  // namespace laueproc::cuda
+
+#define LAUEPROC_CUDA_CHECK(expr)                                                          \
+  do {                                                                                     \
+    const cudaError_t laueproc_status_ = (expr);                                           \
+    if (laueproc_status_ != cudaSuccess)                                                   \
+      ::laueproc::cuda::throw_cuda_error(laueproc_status_, #expr, __FILE__, __LINE__);     \
+  } while (0)
+
+namespace laueproc::cuda {
+
+/// @brief Thrown by the owners below when an allocation fails for lack of memory, so callers can
+/// retry with a smaller batch.
+class OutOfMemory : public Error {
+ public:
+  using Error::Error;
+};
+
+/// @brief Owning device array of T (no construction of elements; contents undefined).
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t count) { allocate(count); }
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  /// @brief Frees and allocates `count` elements; throws OutOfMemory or Error.
+  void allocate(std::size_t count) {
+    reset();
+    if (count == 0) return;
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, count * sizeof(T));
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw OutOfMemory("cudaMalloc of " + std::to_string(count * sizeof(T)) + " bytes: out of device memory");
+    }
+    if (status != cudaSuccess) throw_cuda_error(status, "cudaMalloc", __FILE__, __LINE__);
+    ptr_ = static_cast<T*>(p);
+    size_ = count;
+  }
+  /// @brief Grows (never shrinks) to at least `count` elements; contents are lost when it grows.
+  void reserve(std::size_t count) {
+    if (count > size_) allocate(count);
+  }
+  void reset() noexcept {
+    if (ptr_) log_cuda_error(cudaFree(ptr_), "cudaFree");
+    ptr_ = nullptr;
+    size_ = 0;
+  }
+  T* get() const { return ptr_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// @brief Owning page-locked host array of T (for asynchronous copies).
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(std::size_t count) { allocate(count); }
+  ~PinnedBuffer() { reset(); }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  void allocate(std::size_t count) {
+    reset();
+    if (count == 0) return;
+    void* p = nullptr;
+    const cudaError_t status = cudaMallocHost(&p, count * sizeof(T));
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw OutOfMemory("cudaMallocHost of " + std::to_string(count * sizeof(T)) + " bytes: out of pinned memory");
+    }
+    if (status != cudaSuccess) throw_cuda_error(status, "cudaMallocHost", __FILE__, __LINE__);
+    ptr_ = static_cast<T*>(p);
+    size_ = count;
+  }
+  void reserve(std::size_t count) {
+    if (count > size_) allocate(count);
+  }
+  void reset() noexcept {
+    if (ptr_) log_cuda_error(cudaFreeHost(ptr_), "cudaFreeHost");
+    ptr_ = nullptr;
+    size_ = 0;
+  }
+  T* get() const { return ptr_; }
+  T& operator[](std::size_t i) const { return ptr_[i]; }
+  std::size_t size() const { return size_; }
+
+ private:
+  T* ptr_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// @brief Owning non-blocking CUDA stream.
+class Stream {
+ public:
+  Stream() { LAUEPROC_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+  ~Stream() {
+    if (s_) log_cuda_error(cudaStreamDestroy(s_), "cudaStreamDestroy");
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  Stream(Stream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Stream& operator=(Stream&& o) noexcept {
+    if (this != &o) {
+      if (s_) log_cuda_error(cudaStreamDestroy(s_), "cudaStreamDestroy");
+      s_ = std::exchange(o.s_, nullptr);
+    }
+    return *this;
+  }
+  cudaStream_t get() const { return s_; }
+  void synchronize() const { LAUEPROC_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+/// @brief Owning CUDA event (timing enabled: benchmarks read it).
+class Event {
+ public:
+  Event() { LAUEPROC_CUDA_CHECK(cudaEventCreate(&e_)); }
+  ~Event() {
+    if (e_) log_cuda_error(cudaEventDestroy(e_), "cudaEventDestroy");
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+  Event& operator=(Event&& o) noexcept {
+    if (this != &o) {
+      if (e_) log_cuda_error(cudaEventDestroy(e_), "cudaEventDestroy");
+      e_ = std::exchange(o.e_, nullptr);
+    }
+    return *this;
+  }
+  cudaEvent_t get() const { return e_; }
+  void record(cudaStream_t s) { LAUEPROC_CUDA_CHECK(cudaEventRecord(e_, s)); }
+  void synchronize() const { LAUEPROC_CUDA_CHECK(cudaEventSynchronize(e_)); }
+  /// @brief Milliseconds from `start` to this event (both recorded and complete).
+  float since(const Event& start) const {
+    float ms = 0;
+    LAUEPROC_CUDA_CHECK(cudaEventElapsedTime(&ms, start.e_, e_));
+    return ms;
+  }
+
+ private:
+  cudaEvent_t e_ = nullptr;
+};
+
+}  // namespace laueproc::cuda
