@@ -1,6 +1,8 @@
 // laueproc process: one scan in, one results file (+ CSV) out.
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <sstream>
 
 #include "cli/cli.hpp"
 #include "cli/process_options.hpp"
@@ -30,17 +32,46 @@ std::string join(const std::vector<std::string>& args) {
 int run_process(ProcessRequest r, RunReport* report_out) {
   auto source = open_scan(r.input, r.scan);
   const ScanInfo& info = source->info();
-  if (!r.quiet) {
-    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, %d threads\n", r.input.c_str(),
-                 static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
-                 resolve_threads(r.pipeline.threads));
-    for (const auto& w : source->warnings()) std::fprintf(stderr, "laueproc process: note: %s\n", w.c_str());
-  }
-
   std::unique_ptr<BadPixelMask> mask;
   if (!r.config.threshold.bad_pixel_mask.empty()) {
     mask = std::make_unique<BadPixelMask>(BadPixelMask::load(r.config.threshold.bad_pixel_mask));
     r.pipeline.mask = mask.get();
+  }
+
+  std::string backend = r.backend;
+#ifdef LAUEPROC_HAVE_CUDA
+  if (backend == "auto") backend = cuda::device_count() > 0 ? "cuda" : "cpu";
+  if (backend == "cuda") {
+    const int n_devices = cuda::device_count();
+    if (n_devices == 0) throw UsageError("--backend cuda: no CUDA device answered (driver or GPU missing)");
+    if (r.devices.empty()) r.devices.push_back(0);
+    for (int d : r.devices)
+      if (d < 0 || d >= n_devices)
+        throw UsageError("--devices: no CUDA device " + std::to_string(d) + " (" + std::to_string(n_devices) +
+                         " present)");
+    auto next = std::make_shared<std::size_t>(0);
+    const ProcessConfig config = r.config;
+    const BadPixelMask* mask_ptr = r.pipeline.mask;
+    const std::vector<int> devices = r.devices;
+    const std::size_t batch = r.batch;
+    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next] {
+      cuda::CudaOptions options;
+      options.device = devices[(*next)++ % devices.size()];  // workers round-robin over the devices
+      options.batch = batch;
+      return cuda::make_cuda_analyzer(config, mask_ptr, options);
+    };
+    r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : resolve_threads(r.pipeline.threads);
+  }
+#else
+  if (backend == "auto") backend = "cpu";
+  if (backend == "cuda") throw UsageError("--backend cuda: this laueproc was built without CUDA");
+#endif
+
+  if (!r.quiet) {
+    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers\n", r.input.c_str(),
+                 static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(), backend.c_str(),
+                 r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads));
+    for (const auto& w : source->warnings()) std::fprintf(stderr, "laueproc process: note: %s\n", w.c_str());
   }
 
   RunInfo run;
@@ -48,8 +79,8 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   run.git_commit = git_commit();
   run.command_line = r.command_line;
   run.started_utc = utc_timestamp();
-  run.backend = "cpu";
-  run.threads = resolve_threads(r.pipeline.threads);
+  run.backend = backend;
+  run.threads = r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads);
   run.input_files = info.files;
   run.dataset = info.dataset;
   run.settings = describe(r.config);
@@ -73,7 +104,8 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   progress.done();
 
   if (!r.quiet) {
-    std::fprintf(stderr, "laueproc process: %lld frames (%lld resumed), %lld peaks in %.2f s (%.1f frames/s)\n",
+    std::fprintf(stderr, "laueproc process: %s: %lld frames (%lld resumed), %lld peaks in %.2f s (%.1f frames/s)\n",
+                 report.backend.c_str(),
                  static_cast<long long>(report.frames_processed + report.frames_resumed),
                  static_cast<long long>(report.frames_resumed), static_cast<long long>(report.peaks), report.seconds,
                  report.seconds > 0 ? static_cast<double>(report.frames_processed) / report.seconds : 0.0);
@@ -92,7 +124,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
 
 int cmd_process(const std::vector<std::string>& args) {
   ProcessRequest r;
-  std::string background_method, grid, backend;
+  std::string background_method, grid, backend, devices;
   po::options_description options("Options");
   options.add_options()
       ("input", po::value(&r.input)->required(), "scan: HDF5 stack, 34-ID-E file, directory, glob or list file")
@@ -102,7 +134,11 @@ int cmd_process(const std::vector<std::string>& args) {
       ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0), "worker threads (0 = all cores)")
-      ("backend", po::value(&backend)->default_value("auto"), "auto, cpu or cuda")
+      ("backend", po::value(&backend)->default_value("auto"),
+       "auto (cuda when built with CUDA and a device answers), cpu or cuda")
+      ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them")
+      ("batch", with_default(&r.batch), "CUDA: frames per batch")
+      ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = all cores)")
       ("no-chunk-direct", po::bool_switch()->notifier([&r](bool off) { if (off) r.scan.chunk_direct = false; }),
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
@@ -119,14 +155,19 @@ int cmd_process(const std::vector<std::string>& args) {
     return 0;
   finish_config(r.config, background_method);
   if (!grid.empty()) parse_grid(grid, r.pipeline.grid.nx, r.pipeline.grid.ny);
-  if (backend == "cuda") {
-#ifdef LAUEPROC_HAVE_CUDA
-    throw UsageError("--backend cuda: the CUDA pipeline is not available yet in this version; use --backend cpu");
-#else
-    throw UsageError("--backend cuda: this laueproc was built without CUDA");
-#endif
-  } else if (backend != "auto" && backend != "cpu") {
+  if (backend != "auto" && backend != "cpu" && backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
+  r.backend = backend;
+  if (!devices.empty()) {
+    std::stringstream list(devices);
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      try {
+        r.devices.push_back(std::stoi(item));
+      } catch (const std::exception&) {
+        throw UsageError("--devices wants a list like 0,1; got '" + devices + "'");
+      }
+    }
   }
   r.command_line = join(args);
   return run_process(std::move(r));

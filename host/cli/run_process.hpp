@@ -18,6 +18,10 @@ struct ProcessRequest {
   std::string out_h5;
   std::string csv_dir;
   bool resume = false;
+  std::string backend = "auto";      ///< auto (cuda when built and a device answers), cpu, cuda
+  std::vector<int> devices;          ///< CUDA devices; workers are spread over them
+  std::size_t batch = 16;            ///< CUDA frames per batch
+  int cuda_workers = 0;              ///< CUDA host workers (0 = all cores: per-frame host work remains)
   bool quiet = false;
   std::string command_line;
 };
