@@ -4,8 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "laueproc/io.hpp"
 #include "laueproc/stages.hpp"
 #include "stages/grid_rows.hpp"
 
@@ -143,6 +146,27 @@ void BM_Analyze(benchmark::State& state) { analyze_bench(state, BackgroundMethod
 void BM_AnalyzeGaussian(benchmark::State& state) { analyze_bench(state, BackgroundMethod::gaussian); }
 BENCHMARK(BM_Analyze)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AnalyzeGaussian)->Unit(benchmark::kMillisecond);
+
+// The real Ge frame (../shared/data/laue), for the comparison with LaueGo's peaksearch (0.67 s
+// on one core, docs/anchors.md): analysis only, the frame read once before timing.
+void BM_AnalyzeRealGe(benchmark::State& state) {
+  static const std::string path = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/Ge_blanc_0000_as34ide.h5";
+  std::unique_ptr<FrameSource> source;
+  try {
+    source = open_scan(path);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  Frame f;
+  source->read(0, f);
+  CpuFrameAnalyzer analyzer{ProcessConfig{}};
+  std::size_t peaks = 0;
+  for (auto _ : state) peaks = analyzer.analyze(f.view(), 0).peaks.size();
+  state.counters["peaks"] = static_cast<double>(peaks);
+  per_frame(state);
+}
+BENCHMARK(BM_AnalyzeRealGe)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

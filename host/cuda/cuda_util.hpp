@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "laueproc/error.hpp"
@@ -48,17 +49,35 @@ class OutOfMemory : public Error {
   using Error::Error;
 };
 
-/// @brief Owning device array of T (no construction of elements; contents undefined).
-template <typename T>
-class DeviceBuffer {
+/// @brief Where a CudaBuffer lives: device memory (cudaMalloc) ...
+struct DeviceMemory {
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMalloc(p, bytes); }
+  static cudaError_t release(void* p) { return cudaFree(p); }
+  static constexpr const char* kAllocate = "cudaMalloc";
+  static constexpr const char* kRelease = "cudaFree";
+  static constexpr const char* kWhat = "device memory";
+};
+/// @brief ... or page-locked host memory (cudaMallocHost), for asynchronous copies.
+struct PinnedMemory {
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMallocHost(p, bytes); }
+  static cudaError_t release(void* p) { return cudaFreeHost(p); }
+  static constexpr const char* kAllocate = "cudaMallocHost";
+  static constexpr const char* kRelease = "cudaFreeHost";
+  static constexpr const char* kWhat = "pinned memory";
+};
+
+/// @brief Move-only owner of an array of T in `Memory` (elements not constructed; contents
+/// undefined). Allocation failures for lack of memory throw OutOfMemory, others Error.
+template <typename T, typename Memory>
+class CudaBuffer {
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t count) { allocate(count); }
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  CudaBuffer() = default;
+  explicit CudaBuffer(std::size_t count) { allocate(count); }
+  ~CudaBuffer() { reset(); }
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
+  CudaBuffer(CudaBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  CudaBuffer& operator=(CudaBuffer&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -66,17 +85,18 @@ class DeviceBuffer {
     }
     return *this;
   }
-  /// @brief Frees and allocates `count` elements; throws OutOfMemory or Error.
+  /// @brief Frees and allocates `count` elements.
   void allocate(std::size_t count) {
     reset();
     if (count == 0) return;
     void* p = nullptr;
-    const cudaError_t status = cudaMalloc(&p, count * sizeof(T));
+    const cudaError_t status = Memory::allocate(&p, count * sizeof(T));
     if (status == cudaErrorMemoryAllocation) {
       cudaGetLastError();
-      throw OutOfMemory("cudaMalloc of " + std::to_string(count * sizeof(T)) + " bytes: out of device memory");
+      throw OutOfMemory(std::string(Memory::kAllocate) + " of " + std::to_string(count * sizeof(T)) +
+                        " bytes: out of " + Memory::kWhat);
     }
-    if (status != cudaSuccess) throw_cuda_error(status, "cudaMalloc", __FILE__, __LINE__);
+    if (status != cudaSuccess) throw_cuda_error(status, Memory::kAllocate, __FILE__, __LINE__);
     ptr_ = static_cast<T*>(p);
     size_ = count;
   }
@@ -85,65 +105,27 @@ class DeviceBuffer {
     if (count > size_) allocate(count);
   }
   void reset() noexcept {
-    if (ptr_) log_cuda_error(cudaFree(ptr_), "cudaFree");
+    if (ptr_) log_cuda_error(Memory::release(ptr_), Memory::kRelease);
     ptr_ = nullptr;
     size_ = 0;
   }
   T* get() const { return ptr_; }
   std::size_t size() const { return size_; }
+  /// @brief Host access: pinned buffers only.
+  template <typename M = Memory, typename = std::enable_if_t<std::is_same_v<M, PinnedMemory>>>
+  T& operator[](std::size_t i) const {
+    return ptr_[i];
+  }
 
  private:
   T* ptr_ = nullptr;
   std::size_t size_ = 0;
 };
 
-/// @brief Owning page-locked host array of T (for asynchronous copies).
 template <typename T>
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  explicit PinnedBuffer(std::size_t count) { allocate(count); }
-  ~PinnedBuffer() { reset(); }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      ptr_ = std::exchange(o.ptr_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
-  }
-  void allocate(std::size_t count) {
-    reset();
-    if (count == 0) return;
-    void* p = nullptr;
-    const cudaError_t status = cudaMallocHost(&p, count * sizeof(T));
-    if (status == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      throw OutOfMemory("cudaMallocHost of " + std::to_string(count * sizeof(T)) + " bytes: out of pinned memory");
-    }
-    if (status != cudaSuccess) throw_cuda_error(status, "cudaMallocHost", __FILE__, __LINE__);
-    ptr_ = static_cast<T*>(p);
-    size_ = count;
-  }
-  void reserve(std::size_t count) {
-    if (count > size_) allocate(count);
-  }
-  void reset() noexcept {
-    if (ptr_) log_cuda_error(cudaFreeHost(ptr_), "cudaFreeHost");
-    ptr_ = nullptr;
-    size_ = 0;
-  }
-  T* get() const { return ptr_; }
-  T& operator[](std::size_t i) const { return ptr_[i]; }
-  std::size_t size() const { return size_; }
-
- private:
-  T* ptr_ = nullptr;
-  std::size_t size_ = 0;
-};
+using DeviceBuffer = CudaBuffer<T, DeviceMemory>;
+template <typename T>
+using PinnedBuffer = CudaBuffer<T, PinnedMemory>;
 
 /// @brief Owning non-blocking CUDA stream.
 class Stream {

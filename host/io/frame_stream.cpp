@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "io/h5.hpp"
 #include "laueproc/io.hpp"
 
 namespace laueproc {
@@ -62,7 +63,10 @@ struct FrameStream::Impl {
 
 FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth)
     : impl_(std::make_unique<Impl>(source, std::move(order), depth)) {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    h5::init();  // this thread's HDF5 error stack stays quiet: errors are reported as Frame::error
+    impl->run();
+  });
 }
 
 FrameStream::~FrameStream() {

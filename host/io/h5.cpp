@@ -34,9 +34,15 @@ bool is_hdf5_signature(const std::string& path) {
 
 void init() {
   static std::once_flag once;
-  std::call_once(once, [] {
+  // The thread-safe HDF5 keeps one error stack per thread, each printing by default: silence
+  // every thread that calls us (a read-ahead thread would otherwise dump HDF5-DIAG traces).
+  thread_local bool silenced = false;
+  if (!silenced) {
     H5open();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    silenced = true;
+  }
+  std::call_once(once, [] {
     // Debian installs filter plugins (bitshuffle, LZ4, ...) here; HDF5's built-in default differs.
     if (!std::getenv("HDF5_PLUGIN_PATH")) {
       for (const char* dir : {"/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins",

@@ -2,7 +2,10 @@
 // output does not depend on the thread count; bad input ends in one line and a non-zero exit.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -131,6 +134,78 @@ TEST_F(Cli, InfoDescribesAScan) {
   EXPECT_NE(r.out.find("128"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("deflate"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("uint16"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+int count_frame_records(const std::string& journal) {
+  std::ifstream in(journal);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) n += line.rfind("F ", 0) == 0;
+  return n;
+}
+
+// A run killed with SIGKILL mid-way and resumed gives the same files as an uninterrupted run.
+TEST_F(Cli, KilledRunResumesToIdenticalResults) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 12x10 --size 384 --seed 4 --quiet").code, 0);
+  auto whole = run("process " + dir_ + "/scan.h5 --out " + dir_ + "/whole.h5 --csv " + dir_ + "/whole --quiet");
+  ASSERT_EQ(whole.code, 0) << whole.out;
+
+  const std::string out = dir_ + "/cut.h5", journal = out + ".journal";
+  bool killed = false;
+  for (int attempt = 0; attempt < 3 && !killed; ++attempt) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(kProgram.c_str(), kProgram.c_str(), "process", (dir_ + "/scan.h5").c_str(), "--out", out.c_str(),
+            "--csv", (dir_ + "/cut").c_str(), "--threads", "1", "--quiet", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Kill once a few frames are journalled, well before the 120 frames are done.
+    for (int i = 0; i < 20000 && count_frame_records(journal) < 5; ++i) usleep(200);
+    killed = count_frame_records(journal) < 100;
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) killed = false;  // it finished first: try again
+  }
+  if (!killed) GTEST_SKIP() << "the run finished before it could be killed";
+  const int done = count_frame_records(journal);
+  ASSERT_GT(done, 0);
+
+  auto resumed = run("process " + dir_ + "/scan.h5 --out " + out + " --csv " + dir_ + "/cut --resume");
+  ASSERT_EQ(resumed.code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("resuming"), std::string::npos) << resumed.out;
+  EXPECT_EQ(read_file(dir_ + "/whole/peaks.csv"), read_file(dir_ + "/cut/peaks.csv"));
+  EXPECT_EQ(read_file(dir_ + "/whole/frames.csv"), read_file(dir_ + "/cut/frames.csv"));
+  EXPECT_FALSE(std::ifstream(journal).good()) << "the journal is removed when the run completes";
+}
+
+// A frame that cannot be read in a long scan is listed as failed; the others are processed.
+TEST_F(Cli, UnreadableFrameIsListedAndTheRunGoesOn) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/files --layout files --grid 4x1 --size 256 --seed 2 --quiet").code, 0);
+  // Truncate the third frame's file.
+  std::string victim = dir_ + "/files/scan_00002.h5";
+  ASSERT_EQ(truncate(victim.c_str(), 2000), 0);
+  auto r = run("process " + dir_ + "/files --out " + dir_ + "/r.h5 --csv " + dir_ + "/r");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("frame 2"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("HDF5-DIAG"), std::string::npos) << "HDF5's own traces stay quiet: " << r.out;
+  const std::string frames = read_file(dir_ + "/r/frames.csv");
+  EXPECT_EQ(count_lines(frames), 1 + 4);
+  int ok = 0;
+  std::istringstream rows(frames);
+  std::string row;
+  std::getline(rows, row);
+  while (std::getline(rows, row)) ok += row.find(",ok,") != std::string::npos || row.find(",ok") == row.size() - 3;
+  EXPECT_EQ(ok, 3) << frames;
+  EXPECT_NE(frames.find("scan_00002.h5"), std::string::npos) << "the failed frame names its file: " << frames;
 }
 
 }  // namespace
