@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "cli/cmd_bench.hpp"
 #include "cli/cmd_report.hpp"
 #include "cli/cmd_correlate.hpp"
 #include "cli/cmd_xanes.hpp"
@@ -37,6 +38,7 @@ const Command kCommands[] = {
     {"correlate", "SE vs white-line statistics per particle, across particles and between states", laueproc::cli::cmd_correlate},
     {"report", "self-contained HTML report: maps, statistics, example peaks, XANES, provenance",
      laueproc::cli::cmd_report},
+    {"bench", "measure this machine: CPU/CUDA frames/s, bandwidth floors, read rate", laueproc::cli::cmd_bench},
 };
 
 void print_usage(std::FILE* out) {

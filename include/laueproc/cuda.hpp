@@ -35,3 +35,21 @@ std::unique_ptr<BatchAnalyzer> make_cuda_analyzer(const ProcessConfig& config, c
                                                   const CudaOptions& options);
 
 }  // namespace laueproc::cuda
+
+namespace laueproc::cuda {
+
+/// @brief Memory-bandwidth floors of one device: what no frame pipeline can beat (GB = 1e9 B).
+struct Floors {
+  std::string device;            ///< "cuda:0 (NVIDIA H100 80GB HBM3)"
+  double h2d_pinned_gbps = 0;    ///< pinned host-to-device copy, GB/s (bytes copied / time)
+  double d2d_copy_gbps = 0;      ///< device-to-device copy, GB/s counting bytes read + written
+};
+
+/// @brief Measures the floors on `device` with CUDA events on one stream: one untimed copy,
+/// then `repeats` timed ones, the fastest kept (a floor is the best the hardware does).
+/// h2d_bytes of pinned host memory and 2 x d2d_bytes of device memory are held meanwhile.
+/// Throws laueproc::Error when the device cannot be used.
+Floors measure_floors(int device = 0, std::size_t h2d_bytes = std::size_t{256} << 20,
+                      std::size_t d2d_bytes = std::size_t{1} << 30, int repeats = 5);
+
+}  // namespace laueproc::cuda

@@ -1,0 +1,399 @@
+// laueproc bench: how fast this machine analyses frames. Frames are simulated once into memory
+// (untimed), then each backend analyses them on worker threads that take frames from one atomic
+// counter, for at least kMinSeconds and at least one pass over all frames. With CUDA: the
+// bandwidth floors (cuda::measure_floors) and the analysis rate as a fraction of each. With
+// --input: the read rate of a real scan through open_scan + FrameStream.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/cli.hpp"
+#include "cli/cmd_bench.hpp"
+#include "laueproc/backend.hpp"
+#include "laueproc/error.hpp"
+#include "laueproc/io.hpp"
+#include "laueproc/pipeline.hpp"
+#include "laueproc/sim.hpp"
+#include "laueproc/version.hpp"
+
+#ifdef LAUEPROC_HAVE_CUDA
+#include "laueproc/cuda.hpp"
+#endif
+
+namespace laueproc::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kMinSeconds = 1.0;     // each timed measurement runs at least this long
+constexpr std::uint64_t kSeed = 1;      // fixed: every run sees the same frames
+constexpr double kMaxFrameBytes = 32e9; // refuse to hold more than this in memory
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+/// A measured analysis rate.
+struct Rate {
+  std::int64_t frames = 0;  // frames analysed in the timed part
+  double seconds = 0;
+  double frames_per_s() const { return seconds > 0 ? static_cast<double>(frames) / seconds : 0.0; }
+};
+
+// Runs `workers` threads, each with its own analyzer from `make`: warm-up on `warm` frames, then
+// (all workers ready) the clock starts and each takes `batch` frames at a time from one counter
+// (frame k % n) until the counter has passed every frame once and kMinSeconds have elapsed.
+template <typename Make>
+Rate run_workers(const std::vector<Frame>& frames, int workers, std::size_t batch, std::size_t warm, Make make) {
+  const auto n = static_cast<std::int64_t>(frames.size());
+  const auto step = static_cast<std::int64_t>(batch);
+  std::atomic<std::int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::int64_t> done(static_cast<std::size_t>(workers), 0);
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
+  std::mutex m;
+  std::condition_variable cv;
+  int ready = 0;
+  bool go = false;
+  Clock::time_point t0;
+
+  auto body = [&](std::size_t w) {
+    std::unique_ptr<BatchAnalyzer> analyzer;
+    std::vector<const Frame*> ptrs;
+    std::vector<FrameAnalysis> out;
+    try {
+      analyzer = make();
+      ptrs.clear();
+      for (std::size_t k = 0; k < warm; ++k) ptrs.push_back(&frames[(w + k) % frames.size()]);
+      analyzer->analyze(ptrs, out);  // scratch buffers, device arenas, module load
+    } catch (...) {
+      errors[w] = std::current_exception();
+      failed = true;
+    }
+    {
+      std::unique_lock<std::mutex> lock(m);
+      ++ready;
+      cv.notify_all();
+      cv.wait(lock, [&] { return go; });
+    }
+    if (errors[w]) return;
+    try {
+      while (!failed) {
+        const std::int64_t start = next.fetch_add(step);
+        if (start >= n && seconds_since(t0) >= kMinSeconds) break;
+        ptrs.clear();
+        for (std::int64_t k = 0; k < step; ++k) ptrs.push_back(&frames[static_cast<std::size_t>((start + k) % n)]);
+        analyzer->analyze(ptrs, out);
+        done[w] += step;
+      }
+    } catch (...) {
+      errors[w] = std::current_exception();
+      failed = true;
+    }
+  };
+
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) threads.emplace_back(body, static_cast<std::size_t>(w));
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return ready == workers; });
+    t0 = Clock::now();
+    go = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  Rate r;
+  r.seconds = seconds_since(t0);
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (auto d : done) r.frames += d;
+  return r;
+}
+
+// Renders frames 0..n-1 of a mixed-scenario simulated scan on `threads` threads.
+std::vector<Frame> render_frames(int n, int width, int height, int threads) {
+  sim::SimConfig c;
+  c.width = width;
+  c.height = height;
+  c.grid_nx = n;
+  c.grid_ny = 1;
+  c.seed = kSeed;  // default weights: all five scenarios, drawn per frame
+  const sim::ScanSimulator simulator(c);
+  std::vector<Frame> frames(static_cast<std::size_t>(n));
+  std::atomic<int> next{0};
+  std::exception_ptr error;
+  std::mutex m;
+  auto body = [&] {
+    try {
+      for (int i = next++; i < n; i = next++) {
+        Frame& f = frames[static_cast<std::size_t>(i)];
+        f.meta.index = i;
+        f.width = width;
+        f.height = height;
+        simulator.render(i, f.pixels, nullptr);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m);
+      error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, std::min(threads, n)); ++t) pool.emplace_back(body);
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return frames;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(std::optional<double> v) {
+  if (!v) return "null";
+  char buf[32];
+  const double x = *v;
+  if (x == std::floor(x) && std::fabs(x) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", x);  // counts and sizes exactly
+  else
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+// Keys in the order written; every key is always present (null when not measured).
+class JsonLine {
+ public:
+  void add(const char* key, const std::string& raw) {
+    text_ += text_.empty() ? "{" : ", ";
+    text_ += json_string(key) + ": " + raw;
+  }
+  void num(const char* key, std::optional<double> v) { add(key, json_number(v)); }
+  void str(const char* key, const std::optional<std::string>& v) { add(key, v ? json_string(*v) : "null"); }
+  std::string text() const { return text_ + "}"; }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  std::string backend = "auto", input, json_path;
+  int frames_n = 64, size = 2048, threads = 0;
+  std::size_t batch = 16;  // as `laueproc process`: 16 workers x 16 frames fit an 80 GB GPU
+  bool quiet = false;
+  po::options_description options("Options");
+  options.add_options()
+      ("backend", with_default(&backend), "auto (CPU, and CUDA when built with it and a device answers), cpu, "
+                                           "or cuda (CPU and CUDA; fails without a device)")
+      ("frames,n", with_default(&frames_n), "simulated frames held in memory (mixed scenarios, seed 1)")
+      ("size", with_default(&size), "square frame side, pixels (with --input and no --size: the scan's frame shape)")
+      ("batch", with_default(&batch), "CUDA: frames per analyze() call")
+      ("threads,j", with_default(&threads), "CPU worker threads and CUDA host workers (0 = all cores)")
+      ("input", po::value(&input), "also time reading this scan (the first --frames frames when given, "
+                                   "else all)")
+      ("json", po::value(&json_path), "also write the JSON line to this file")
+      ("quiet,q", po::bool_switch(&quiet), "print only the JSON line");
+  po::positional_options_description positional;
+  po::variables_map vm;
+  if (!parse(args, "laueproc bench [--backend auto|cpu|cuda] [--frames N] [--size PX] [--batch B] [--threads T] "
+                   "[--input SCAN] [--json FILE]",
+             "Measures this machine: frames/s of the CPU backend (and the CUDA backend with its\n"
+             "bandwidth floors) on simulated frames in memory, and the read rate of a scan.\n"
+             "Prints a table and one JSON line (keys in docs/bench.md).",
+             options, positional, vm))
+    return 0;
+  if (backend != "auto" && backend != "cpu" && backend != "cuda")
+    throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
+  if (frames_n < 1) throw UsageError("--frames must be at least 1");
+  if (size < 64) throw UsageError("--size must be at least 64 pixels");
+  if (batch < 1) throw UsageError("--batch must be at least 1");
+  if (threads < 0) throw UsageError("--threads must not be negative");
+  std::unique_ptr<FrameSource> source;
+  if (!input.empty()) source = open_scan(input);  // bad path: one line, exit 2, before rendering
+  // Like with like: without --size, frames of the input's shape are simulated.
+  int width = size, height = size;
+  if (source && vm["size"].defaulted()) {
+    width = std::max(64, source->info().width);
+    height = std::max(64, source->info().height);
+  }
+  const double bytes_per_frame = 2.0 * width * height;  // uint16
+  if (bytes_per_frame * frames_n > kMaxFrameBytes)
+    throw UsageError("--frames x --size: " + std::to_string(bytes_per_frame * frames_n / 1e9) +
+                     " GB would be held in memory; at most 32 GB");
+  const int workers = resolve_threads(threads);
+
+  // Which backends run: decided before any work, so --backend cuda fails at once without a device.
+  bool run_cuda = false;
+#ifdef LAUEPROC_HAVE_CUDA
+  if (backend == "cuda" && cuda::device_count() == 0)
+    throw UsageError("--backend cuda: no CUDA device answered (driver or GPU missing)");
+  run_cuda = backend != "cpu" && cuda::device_count() > 0;
+#else
+  if (backend == "cuda") throw UsageError("--backend cuda: this laueproc was built without CUDA");
+#endif
+  auto note = [quiet](const std::string& text) {
+    if (!quiet) std::fprintf(stderr, "laueproc bench: %s\n", text.c_str());
+  };
+  note("rendering " + std::to_string(frames_n) + " frames of " + std::to_string(width) + "x" + std::to_string(height) +
+       " (untimed)");
+  const std::vector<Frame> frames = render_frames(frames_n, width, height, workers);
+
+  // CPU backend.
+  const ProcessConfig config;
+  note("CPU backend, " + std::to_string(workers) + " threads");
+  const Rate cpu = run_workers(frames, workers, 1, 2, [&config] { return make_cpu_analyzer(config); });
+  const double cpu_fps = cpu.frames_per_s();
+
+  // CUDA backend: floors first (buffers freed before the analyzers allocate theirs).
+  std::optional<std::string> cuda_device;
+  std::optional<double> h2d, d2d, cuda_fps, frac_h2d, frac_d2d, speedup;
+  std::optional<double> cuda_frames, cuda_seconds;
+#ifdef LAUEPROC_HAVE_CUDA
+  if (run_cuda) {
+    try {
+      note("CUDA floors");
+      const cuda::Floors floors = cuda::measure_floors(0);
+      cuda_device = floors.device;
+      h2d = floors.h2d_pinned_gbps;
+      d2d = floors.d2d_copy_gbps;
+      note("CUDA backend, batch " + std::to_string(batch) + ", " + std::to_string(workers) + " host workers");
+      cuda::CudaOptions cuda_options;
+      cuda_options.batch = batch;
+      const Rate gpu = run_workers(frames, workers, batch, batch, [&config, &cuda_options] {
+        return cuda::make_cuda_analyzer(config, nullptr, cuda_options);
+      });
+      cuda_fps = gpu.frames_per_s();
+      cuda_frames = static_cast<double>(gpu.frames);
+      cuda_seconds = gpu.seconds;
+      frac_h2d = *cuda_fps * bytes_per_frame / (*h2d * 1e9);
+      frac_d2d = *cuda_fps * bytes_per_frame / (*d2d * 1e9);
+      if (cpu_fps > 0) speedup = *cuda_fps / cpu_fps;
+    } catch (const Error& e) {
+      if (backend == "cuda") throw;
+      cuda_device.reset();  // all CUDA fields null: nothing half-measured
+      h2d = d2d = cuda_fps = frac_h2d = frac_d2d = speedup = cuda_frames = cuda_seconds = std::nullopt;
+      note(std::string("CUDA skipped: ") + e.what());  // auto: report the CPU alone
+    }
+  }
+#endif
+  (void)run_cuda;
+
+  // File read rate through the same reader as `laueproc process`.
+  std::optional<double> read_frames, read_failed, read_seconds, read_fps, read_gbps, read_frac;
+  if (source) {
+    const ScanInfo& info = source->info();
+    std::int64_t n = info.n_frames;
+    if (!vm["frames"].defaulted()) n = std::min<std::int64_t>(n, frames_n);
+    note("reading " + std::to_string(n) + " frames of " + input);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    const auto t0 = Clock::now();
+    FrameStream stream(*source, std::move(order));
+    Frame f;
+    std::int64_t got = 0, failed = 0;
+    double bytes = 0;
+    while (stream.next(f)) {
+      ++got;
+      if (!f.ok()) ++failed;
+      bytes += 2.0 * static_cast<double>(f.pixels.size());
+    }
+    const double s = seconds_since(t0);
+    read_frames = static_cast<double>(got);
+    read_failed = static_cast<double>(failed);
+    read_seconds = s;
+    read_fps = s > 0 ? static_cast<double>(got) / s : 0.0;
+    read_gbps = s > 0 ? bytes / s / 1e9 : 0.0;
+    // In bytes, so a scan of another frame size compares fairly: frames of the analysed size per s.
+    if (cpu_fps > 0) read_frac = *read_gbps * 1e9 / bytes_per_frame / cpu_fps;
+  }
+
+  JsonLine j;
+  j.str("laueproc_version", std::string(version()));
+  j.str("git_commit", std::string(git_commit()));
+  j.str("backend", std::string(cuda_fps ? "cpu+cuda" : "cpu"));
+  j.num("frames", frames_n);
+  j.num("width", width);
+  j.num("height", height);
+  j.num("seed", static_cast<double>(kSeed));
+  j.num("bytes_per_frame", bytes_per_frame);
+  j.num("threads", workers);
+  j.num("cpu_frames_per_s", cpu_fps);
+  j.num("cpu_frames_per_s_per_thread", cpu_fps / workers);
+  j.num("cpu_gb_per_s", cpu_fps * bytes_per_frame / 1e9);
+  j.num("cpu_frames_timed", static_cast<double>(cpu.frames));
+  j.num("cpu_seconds", cpu.seconds);
+  j.str("cuda_device", cuda_device);
+  j.num("cuda_batch", cuda_fps ? std::optional<double>(static_cast<double>(batch)) : std::nullopt);
+  j.num("cuda_workers", cuda_fps ? std::optional<double>(workers) : std::nullopt);
+  j.num("h2d_pinned_gb_per_s", h2d);
+  j.num("d2d_copy_gb_per_s", d2d);
+  j.num("cuda_frames_per_s", cuda_fps);
+  j.num("cuda_frames_timed", cuda_frames);
+  j.num("cuda_seconds", cuda_seconds);
+  j.num("cuda_fraction_of_h2d", frac_h2d);
+  j.num("cuda_fraction_of_d2d", frac_d2d);
+  j.num("cuda_speedup_over_cpu", speedup);
+  j.str("input", source ? std::optional<std::string>(input) : std::nullopt);
+  j.num("read_frames", read_frames);
+  j.num("read_failed_frames", read_failed);
+  j.num("read_seconds", read_seconds);
+  j.num("read_frames_per_s", read_fps);
+  j.num("read_gb_per_s", read_gbps);
+  j.num("read_fraction_of_cpu", read_frac);
+  const std::string json = j.text();
+
+  if (!quiet) {
+    std::printf("laueproc bench: %d frames of %dx%d uint16 in memory (%.2f MB each), mixed scenarios, seed %llu\n",
+                frames_n, width, height, bytes_per_frame / 1e6, static_cast<unsigned long long>(kSeed));
+    std::printf("  %-34s %13s  %s\n", "measurement", "rate", "detail");
+    char what[96];
+    std::snprintf(what, sizeof what, "CPU analyze (%d threads)", workers);
+    std::printf("  %-34s %8.1f fr/s  %.1f frames/s per thread, %.2f GB/s, %lld frames in %.2f s\n", what, cpu_fps,
+                cpu_fps / workers, cpu_fps * bytes_per_frame / 1e9, static_cast<long long>(cpu.frames), cpu.seconds);
+    if (cuda_fps) {
+      std::printf("  %-34s %8.1f GB/s  %s\n", "CUDA floor: pinned host-to-device", *h2d, cuda_device->c_str());
+      std::printf("  %-34s %8.1f GB/s  bytes read + written\n", "CUDA floor: device-to-device copy", *d2d);
+      std::snprintf(what, sizeof what, "CUDA analyze (batch %zu, %d workers)", batch, workers);
+      std::printf("  %-34s %8.1f fr/s  %.3f of the h2d floor, %.4f of the d2d floor, %.1fx the CPU\n", what,
+                  *cuda_fps, *frac_h2d, *frac_d2d, speedup ? *speedup : 0.0);
+    }
+    if (read_fps) {
+      std::printf("  %-34s %8.1f fr/s  %.2f GB/s, %.0f frames%s, %.1fx the CPU analysis rate\n", "read (open_scan + FrameStream)",
+                  *read_fps, *read_gbps, *read_frames,
+                  *read_failed > 0 ? (", " + std::to_string(static_cast<long long>(*read_failed)) + " failed").c_str() : "",
+                  read_frac ? *read_frac : 0.0);
+    }
+  }
+  std::printf("%s\n", json.c_str());
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << json << "\n";
+    if (!out) throw InputError(json_path, "cannot write the JSON file");
+  }
+  return 0;
+}
+
+}  // namespace laueproc::cli
