@@ -209,3 +209,22 @@ TEST_F(Cli, UnreadableFrameIsListedAndTheRunGoesOn) {
 }
 
 }  // namespace
+
+namespace {
+
+// The results files open as silx view expects: valid NXdata, a default image (scripts/check_nexus.py).
+TEST_F(Cli, ResultsAreValidNexusForSilx) {
+  if (std::system("/usr/bin/python3 -c 'import silx.io.nxdata, h5py' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-silx not installed (scripts/setup.sh installs it)";
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 3x3 --size 256 --quiet").code, 0);
+  ASSERT_EQ(run("process " + dir_ + "/scan.h5 --out " + dir_ + "/r.h5 --quiet").code, 0);
+  ASSERT_EQ(run("xanes --simulate " + dir_ + "/x_stack.h5 --grid 12x10 --particles 2").code, 0);
+  ASSERT_EQ(run("xanes " + dir_ + "/x_stack.h5 --out " + dir_ + "/x.h5").code, 0);
+  const std::string check = std::string("/usr/bin/python3 ") + LAUEPROC_SOURCE_DIR + "/scripts/check_nexus.py " +
+                            dir_ + "/r.h5 " + dir_ + "/x.h5 > " + dir_ + "/check.txt 2>&1";
+  const int status = std::system(check.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(dir_ + "/check.txt");
+  EXPECT_NE(read_file(dir_ + "/check.txt").find("default /maps/se"), std::string::npos) << read_file(dir_ + "/check.txt");
+}
+
+}  // namespace
