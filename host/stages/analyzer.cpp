@@ -39,7 +39,7 @@ void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bo
   }
   constant = false;
   if (config_.threshold.detect_dead_lines) {
-    out.masked_lines = detect_dead_lines(frame, mask_.data(), &constant);
+    out.masked_lines = detect_dead_lines(frame, mask_.data(), &constant, &zero_rows_);
   } else {
     std::uint16_t lo = 0xFFFF, hi = 0;
     for (int y = 0; y < frame.height; ++y)
@@ -51,7 +51,8 @@ void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bo
   }
   std::size_t zeros = 0;
   if (config_.threshold.zero_is_invalid && !constant)
-    zeros = mask_zero_pixels(frame, mask_.data(), config_.threshold.invalid_margin_px, zero_scratch_);
+    zeros = mask_zero_pixels(frame, mask_.data(), config_.threshold.invalid_margin_px, zero_scratch_,
+                             config_.threshold.detect_dead_lines ? zero_rows_.data() : nullptr);
   any_masked_ = static_mask_ != nullptr || out.masked_lines > 0 || zeros > 0;
 }
 

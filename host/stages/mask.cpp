@@ -82,7 +82,8 @@ BadPixelMask BadPixelMask::load(const std::string& path) {
   return BadPixelMask(width, height, std::move(bad));
 }
 
-int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame) {
+int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame,
+                      std::vector<std::uint8_t>* rows_with_zero) {
   const int w = frame.width, h = frame.height;
   if (w <= 0 || h <= 0) {
     if (constant_frame) *constant_frame = true;
@@ -91,6 +92,7 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   thread_local std::vector<std::uint16_t> col_min, col_max;
   thread_local std::vector<std::uint8_t> dead_row, dead_col;
   dead_row.assign(static_cast<std::size_t>(h), 0);
+  if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
   // Pass 1: every row and column over the whole frame (branch-free min/max, vectorises).
   col_min.assign(static_cast<std::size_t>(w), 0xFFFF);
@@ -111,6 +113,8 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
     }
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
+    // Zero pixels off the dead rows (the only ones mask_zero_pixels needs to look at).
+    if (rows_with_zero) (*rows_with_zero)[static_cast<std::size_t>(y)] = rmin == 0 && rmax != 0;
     gmin = std::min(gmin, rmin);
     gmax = std::max(gmax, rmax);
   }
@@ -164,12 +168,13 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 }
 
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
-                             std::vector<std::uint8_t>& scratch) {
+                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
   const std::size_t n = frame.pixel_count();
   // Most frames hold no zero pixel: one branch-free pass decides, and nothing else is touched.
   bool any = false;
   for (int y = 0; y < h && !any; ++y) {
+    if (candidate_rows && !candidate_rows[y]) continue;
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
     int hits = 0;

@@ -59,7 +59,8 @@ class BadPixelMask {
 /// @brief Marks dead lines (a row or column whose pixels are all equal, e.g. all 0) in `mask`
 /// (width*height, row-major, 1 = bad; other entries untouched). Returns the number of lines
 /// marked. `constant_frame` (optional) is set when the whole frame holds one value.
-int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame = nullptr);
+int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame = nullptr,
+                      std::vector<std::uint8_t>* rows_with_zero = nullptr);
 
 /// @brief A coarse background: cell (i, j) centred at ((i+0.5) cell_x - 0.5, (j+0.5) cell_y - 0.5),
 /// interpolated bicubically (math::grid_value, Catmull-Rom) to full size.
@@ -68,7 +69,7 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 /// distance), skipping pixels that are masked already (dead lines keep no margin). Returns the
 /// number of zero pixels found. O(pixels), two separable passes; `scratch` is reused.
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
-                             std::vector<std::uint8_t>& scratch);
+                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows = nullptr);
 
 struct BackgroundGrid {
   int nx = 0, ny = 0;
@@ -237,7 +238,7 @@ class CpuFrameAnalyzer {
   double sigma_ = 0;
   bool any_masked_ = false;
   std::vector<std::uint8_t> mask_;
-  std::vector<std::uint8_t> zero_scratch_;
+  std::vector<std::uint8_t> zero_scratch_, zero_rows_;
   std::vector<float> residual_;
   std::vector<std::int32_t> owner_;  ///< component id + 1 of surviving components; cleared sparsely
   BackgroundGrid grid_, gauss_grid_;
