@@ -1,4 +1,7 @@
 // laueproc process: one scan in, one results file (+ CSV) out.
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -27,6 +30,11 @@ std::string join(const std::vector<std::string>& args) {
   return s;
 }
 
+}  // namespace
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
 }  // namespace
 
 int run_process(ProcessRequest r, RunReport* report_out) {
@@ -71,7 +79,6 @@ int run_process(ProcessRequest r, RunReport* report_out) {
     std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers\n", r.input.c_str(),
                  static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(), backend.c_str(),
                  r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads));
-    for (const auto& w : source->warnings()) std::fprintf(stderr, "laueproc process: note: %s\n", w.c_str());
   }
 
   RunInfo run;
@@ -100,8 +107,32 @@ int run_process(ProcessRequest r, RunReport* report_out) {
 
   ProgressLine progress("process", progress_wanted(r.quiet));
   r.pipeline.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
-  RunReport report = run_pipeline(*source, r.config, r.pipeline, sink);
+  // Ctrl-C (or SIGTERM from a batch system) ends the run after the frames already written.
+  g_interrupted.store(false);
+  r.pipeline.cancel = &g_interrupted;
+  struct sigaction action {}, old_int {}, old_term {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
+  RunReport report;
+  try {
+    report = run_pipeline(*source, r.config, r.pipeline, sink);
+  } catch (...) {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    throw;
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
   progress.done();
+  if (report.interrupted) {
+    std::fprintf(stderr,
+                 "laueproc process: interrupted after %lld frames; the journal keeps them: run the same command "
+                 "with --resume to continue\n",
+                 static_cast<long long>(report.frames_resumed + report.frames_processed));
+    return 130;
+  }
 
   if (!r.quiet) {
     std::fprintf(stderr, "laueproc process: %s: %lld frames (%lld resumed), %lld peaks in %.2f s (%.1f frames/s)\n",
@@ -112,6 +143,8 @@ int run_process(ProcessRequest r, RunReport* report_out) {
     std::fprintf(stderr, "laueproc process: results in %s%s%s\n", r.out_h5.c_str(),
                  r.csv_dir.empty() ? "" : " and ", r.csv_dir.empty() ? "" : (r.csv_dir + "/{peaks,frames}.csv").c_str());
   }
+  // Conversions made while reading (e.g. float32 data clipped to uint16): known once read.
+  for (const auto& w : source->warnings()) std::fprintf(stderr, "laueproc process: note: %s\n", w.c_str());
   const int code = report.frames_failed > 0 ? 3 : 0;
   if (report.frames_failed > 0) {
     std::fprintf(stderr, "laueproc process: warning: %lld frames failed (listed in /frames with their status):\n",

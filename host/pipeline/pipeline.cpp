@@ -177,6 +177,10 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // The calling thread writes, in frame order.
   try {
     while (next_slot_to_write < order.size()) {
+      if (options.cancel && options.cancel->load()) {  // Ctrl-C: stop cleanly, the journal has all written frames
+        report.interrupted = true;
+        break;
+      }
       FrameOutcome outcome;
       {
         std::unique_lock<std::mutex> lock(mutex);
@@ -221,6 +225,10 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   ready.notify_all();
   for (auto& t : workers) t.join();
   if (failure) std::rethrow_exception(failure);
+  if (report.interrupted) {  // the sink keeps its journal for --resume; no maps for a partial scan
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  }
 
   std::sort(summaries.begin(), summaries.end(),
             [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });

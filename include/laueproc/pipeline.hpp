@@ -3,6 +3,7 @@
 /// @brief `laueproc process` as a library call: frames stream in, are analysed on worker
 /// threads, summarised, and reach the result sink in frame order.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,6 +29,9 @@ struct PipelineOptions {
   /// CPU backend with `threads` workers.
   std::function<std::unique_ptr<BatchAnalyzer>()> make_analyzer;
   int workers = 1;
+  /// Set (e.g. by a SIGINT handler) to stop after the frames already written; the run can be
+  /// resumed from its journal.
+  const std::atomic<bool>* cancel = nullptr;
   /// Called from the writing thread after each frame: (frames done, frames in total).
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
@@ -43,6 +47,7 @@ struct RunReport {
   std::string backend;              ///< the backend's name ("cpu", "cuda:0 (...)")
   std::vector<std::string> failures;///< "frame N: reason", the first few
   std::vector<FrameSummary> frames; ///< every frame's summary (resumed ones too), in frame order
+  bool interrupted = false;         ///< stopped by PipelineOptions::cancel: results are partial
 };
 
 /// @brief Resolves threads = 0 to the number of cores.

@@ -228,3 +228,34 @@ TEST_F(Cli, ResultsAreValidNexusForSilx) {
 }
 
 }  // namespace
+
+namespace {
+
+// Ctrl-C stops after the frames already written, says how to continue, exits 130.
+TEST_F(Cli, InterruptedRunSaysHowToResume) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 12x10 --size 384 --seed 6 --quiet").code, 0);
+  const std::string out = dir_ + "/r.h5", journal = out + ".journal", log = dir_ + "/log.txt";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(kProgram.c_str(), kProgram.c_str(), "process", (dir_ + "/scan.h5").c_str(), "--out", out.c_str(),
+          "--threads", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 20000 && count_frame_records(journal) < 3; ++i) usleep(200);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the interrupt";
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(log);
+  EXPECT_NE(read_file(log).find("--resume"), std::string::npos) << read_file(log);
+  EXPECT_GT(count_frame_records(journal), 0);
+  auto resumed = run("process " + dir_ + "/scan.h5 --out " + out + " --resume --quiet");
+  EXPECT_EQ(resumed.code, 0) << resumed.out;
+}
+
+}  // namespace
