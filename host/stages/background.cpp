@@ -149,23 +149,29 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
       gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
-      int n = 0;
+      // A local write cursor (not gather[n++] on the thread_local vector, which kept n in memory)
+      // and branch-free compaction: always store, advance past unmasked pixels only.
+      std::uint16_t* const first = gather.data();
+      std::uint16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
         const std::uint16_t* row = frame.data + y * frame.stride;
         const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
         if (prev) {
           const float* b = bgrows.data() + static_cast<std::size_t>(y - y0) * w;
           for (int x = x0; x < x1; ++x) {
-            if (mrow && mrow[x]) continue;
             // Round half up by truncation of a positive number (lround is a libm call).
             const float v = std::clamp(static_cast<float>(row[x]) - b[x] + (kOffset + 0.5f), 0.0f, 65535.0f);
-            gather[n++] = static_cast<std::uint16_t>(v);
+            *out = static_cast<std::uint16_t>(v);
+            out += mrow ? !mrow[x] : 1;
           }
         } else {
-          for (int x = x0 + (y & 1); x < x1; x += step)
-            if (!(mrow && mrow[x])) gather[n++] = row[x];
+          for (int x = x0 + (y & 1); x < x1; x += step) {
+            *out = row[x];
+            out += mrow ? !mrow[x] : 1;
+          }
         }
       }
+      const int n = static_cast<int>(out - first);
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
       cell = std::numeric_limits<float>::quiet_NaN();
       // Too few good pixels for a trustworthy low quantile: filled from neighbours later.
