@@ -52,8 +52,10 @@ std::string locate_script() {
   if (n <= 0) throw std::runtime_error("cannot find the program's own path (/proc/self/exe); set LAUEPROC_SCRIPTS");
   exe[n] = '\0';
   const std::string dir = parent_dir(exe);
+  // Last, the source tree this program was built from (a build folder outside the tree).
   for (const std::string& candidate : {parent_dir(dir) + "/scripts/report.py", dir + "/scripts/report.py",
-                                       parent_dir(dir) + "/share/laueproc/scripts/report.py"}) {
+                                       parent_dir(dir) + "/share/laueproc/scripts/report.py",
+                                       std::string(LAUEPROC_SOURCE_DIR) + "/scripts/report.py"}) {
     if (is_file(candidate)) return candidate;
   }
   throw std::runtime_error("scripts/report.py not found beside " + dir + "; set LAUEPROC_SCRIPTS to the scripts folder");

@@ -12,6 +12,7 @@
 #include "cli/cmd_bench.hpp"
 #include "cli/cmd_report.hpp"
 #include "cli/cmd_correlate.hpp"
+#include "cli/cmd_mask.hpp"
 #include "cli/cmd_xanes.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/version.hpp"
@@ -33,6 +34,7 @@ const Command kCommands[] = {
      laueproc::cli::cmd_simulate},
     {"info", "what a file or scan holds: frames, shape, dtype, chunks, filters, positions",
      laueproc::cli::cmd_info},
+    {"mask", "static hot-pixel map learned from a scan, as a PGM for process --mask", laueproc::cli::cmd_mask},
     {"xanes", "white-line energy per pixel (XANES stack) or per spectrum (XDI / text)",
      laueproc::cli::cmd_xanes},
     {"correlate", "SE vs white-line statistics per particle, across particles and between states", laueproc::cli::cmd_correlate},

@@ -192,6 +192,65 @@ void measure_component(const FrameView& frame, const float* residual, const std:
 /// @brief Sorts peaks by centroid (y, then x) and numbers them 0..n-1 (Peak::peak).
 void sort_and_number(PeakList& peaks);
 
+// ---- static hot-pixel map, learned from a scan ----------------------------------------------
+
+/// @brief Settings of HotPixelFinder (see docs/masks.md for the rule and why it keeps sharp spots).
+struct HotPixelConfig {
+  double k = 8.0;               ///< outlier threshold, noise sigmas (Poisson: sqrt(level + read_floor^2))
+  double read_floor = 3.0;      ///< read-noise floor added in quadrature, counts
+  double abs_floor = 20.0;      ///< smallest excess over the neighbours that counts as an outlier, counts
+  double spike_fraction = 0.02; ///< a real spot's 2nd-lowest 4-neighbour rises >= this fraction of its
+                                ///< peak above the local background (sigma 0.5 px: >= 0.048); a hot pixel's does not
+  bool flag_stuck = false;      ///< also flag nonzero pixels that read the same value in every frame
+};
+
+/// @brief Learns a static hot-pixel map from the frames of one scan (streaming, O(pixels) per
+/// frame, one uint16 counter per pixel). Per frame a pixel is flagged when it is
+/// (1) an outlier: raw - n2 > max(k sqrt(n2 + read_floor^2), abs_floor), n2 = second-lowest of
+/// its 4-neighbours (robust to up to two hot 4-neighbours: pairs, L-shapes, 2x2 blocks), and
+/// (2) a spike: n2 - b < spike_fraction (raw - b), b = median of the 16 pixels at Chebyshev
+/// distance 2 (the local background). Pixels with a 0 among their 8 neighbours (no-data rim,
+/// dead lines) are skipped. result() keeps the pixels flagged in >= min_fraction of the frames.
+class HotPixelFinder {
+ public:
+  /// @brief Throws UsageError on a non-positive k or negative floors/fraction.
+  explicit HotPixelFinder(const HotPixelConfig& config = {});
+  /// @brief Adds one frame. The first frame sets the size; a frame of another size throws
+  /// InputError("hot pixel map", ...). Frames past the 65535th are ignored (returns false).
+  bool add(const FrameView& frame);
+  /// @brief Per-pixel flag counts of the current frame only (1 = flagged), for tests: runs the
+  /// per-frame rule on `frame` into `flags` (width*height) without accumulating.
+  static void flag_frame(const FrameView& frame, const HotPixelConfig& config, std::vector<std::uint8_t>& flags);
+
+  std::int64_t frames() const { return frames_; }
+  int width() const { return width_; }
+  int height() const { return height_; }
+  /// @brief Frames in which each pixel was flagged (width*height, row-major).
+  const std::vector<std::uint16_t>& counts() const { return counts_; }
+  /// @brief Mean excess of pixel `index` over its local background in the frames where it was
+  /// flagged (counts; 0 if never flagged).
+  double mean_excess(std::size_t index) const;
+  /// @brief Pixels flagged in >= min_fraction of the frames seen (and, with flag_stuck, the stuck
+  /// ones). min_fraction in (0, 1], else UsageError. An empty mask of the frame size when no frame was added.
+  BadPixelMask result(double min_fraction = 0.9) const;
+  /// @brief Stuck pixels found by the last result() call (0 unless flag_stuck).
+  std::size_t stuck_count() const { return stuck_; }
+
+ private:
+  HotPixelConfig config_;
+  int width_ = 0, height_ = 0;
+  std::int64_t frames_ = 0;
+  std::vector<std::uint16_t> counts_;
+  std::vector<float> excess_sum_;      ///< counts, summed over the frames where flagged
+  std::vector<std::uint16_t> min_, max_;  ///< per-pixel range over frames (flag_stuck only)
+  std::vector<std::uint8_t> flags_;    ///< scratch: this frame's flags
+  mutable std::size_t stuck_ = 0;
+};
+
+/// @brief Writes `mask` as a binary PGM (P5, 8-bit, 255 = bad, 0 = good), the format
+/// BadPixelMask::load reads. Throws InputError(path, problem) when it cannot be written.
+void save_mask_pgm(const BadPixelMask& mask, const std::string& path);
+
 // ---- the whole frame -------------------------------------------------------------------------
 
 /// @brief Runs every stage on one frame. One per thread: it owns the scratch buffers, so after
