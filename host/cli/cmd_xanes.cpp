@@ -36,9 +36,9 @@ std::string describe(const xanes::FitSettings& s) {
   char w[96] = "whole spectrum";
   if (s.search_window) std::snprintf(w, sizeof w, "%g:%g eV", s.search_window->first, s.search_window->second);
   const std::string win = w;
-  std::snprintf(buf, sizeof buf, "order %d, half window %g eV, grid %g eV, search %s, no normalisation", s.order,
+  std::snprintf(buf, sizeof buf, "order %d, half window %g eV, grid %g eV, search %s, normalisation: ", s.order,
                 s.half_window_ev, s.grid_step_ev, win.c_str());
-  return buf;
+  return buf + xanes::describe_normalisation(s);
 }
 
 // FILE[:/PATH] -> (file, path); the dataset path must start with '/'.
@@ -90,6 +90,9 @@ int cmd_xanes(const std::vector<std::string>& args) {
   std::string input, out = "xanes.h5", csv, window, energy_path = "/exchange/energy", data_path = "/exchange/data";
   std::string xrf, mask_source = "auto", sim_out, grid, se_map;
   double mask_threshold = 0, noise = 0.01;
+  double e0 = 0, pre1 = 0, pre2 = 0, norm1 = 0, norm2 = 0;
+  int nnorm = 0;
+  bool normalise = false;
   int min_particle_pixels = 4, particles = 6;
   std::uint64_t seed = 1;
   xanes::FitSettings s;
@@ -101,7 +104,15 @@ int cmd_xanes(const std::vector<std::string>& args) {
       "half-window", with_default(&s.half_window_ev), "fit range around the maximum, +- eV")(
       "step", with_default(&s.grid_step_ev), "interpolation grid step, eV")(
       "search-window", po::value(&window), "LO:HI eV where the maximum is searched (default whole spectrum)")(
-      "min-signal", with_default(&s.min_signal), "peak-to-peak mu below which a pixel is flat")(
+      "min-signal", with_default(&s.min_signal), "peak-to-peak mu (and edge step) below which a pixel is flat")(
+      "normalise", po::bool_switch(&normalise),
+      "subtract the pre-edge line and divide by the edge step first (Larch pre_edge; needs data below --search-window)")(
+      "e0", po::value(&e0), "with --normalise: edge energy, eV (default per pixel: max dmu/dE)")(
+      "pre1", po::value(&pre1), "with --normalise: pre-edge range start, eV relative to e0 (default Larch's)")(
+      "pre2", po::value(&pre2), "with --normalise: pre-edge range end, eV relative to e0 (default Larch's)")(
+      "norm1", po::value(&norm1), "with --normalise: post-edge range start, eV relative to e0 (default Larch's)")(
+      "norm2", po::value(&norm2), "with --normalise: post-edge range end, eV relative to e0 (default Larch's)")(
+      "nnorm", po::value(&nnorm), "with --normalise: post-edge polynomial degree 0..5 (default Larch's: by range width)")(
       "energy-path", with_default(&energy_path), "energies dataset in the stack")(
       "data-path", with_default(&data_path), "stack dataset (n_energies, ny, nx)")(
       "xrf", po::value(&xrf), "fluorescence map FILE[:/PATH] (default PATH /exchange/xrf) for the particle mask")(
@@ -137,6 +148,18 @@ int cmd_xanes(const std::vector<std::string>& args) {
   if (s.order < 2 || s.order > 6) throw UsageError("--order must be 2..6");
   if (!(s.half_window_ev > 0) || !(s.grid_step_ev > 0)) throw UsageError("--half-window and --step must be > 0");
   if (min_particle_pixels < 1) throw UsageError("--min-particle-pixels must be >= 1");
+  s.normalise = normalise;
+  for (const char* name : {"e0", "pre1", "pre2", "norm1", "norm2", "nnorm"})
+    if (vm.count(name) && !normalise) throw UsageError(std::string("--") + name + " needs --normalise");
+  if (vm.count("e0")) s.e0_ev = e0;
+  if (vm.count("pre1")) s.pre1_ev = pre1;
+  if (vm.count("pre2")) s.pre2_ev = pre2;
+  if (vm.count("norm1")) s.norm1_ev = norm1;
+  if (vm.count("norm2")) s.norm2_ev = norm2;
+  if (vm.count("nnorm")) {
+    if (nnorm < 0 || nnorm > 5) throw UsageError("--nnorm must be 0..5");
+    s.nnorm = nnorm;
+  }
   if (mask_source != "auto" && mask_source != "xrf" && mask_source != "edge-jump" && mask_source != "range" &&
       mask_source != "none")
     throw UsageError("--mask-source must be auto, xrf, edge-jump, range or none, got '" + mask_source + "'");

@@ -324,9 +324,10 @@ WhiteLineFitter::WhiteLineFitter(std::vector<double> energies_ev, FitSettings se
     }
     for (int idx = 0; idx < (m - 1) * (m - 1); ++idx) w.gram[idx] = static_cast<double>(gc[idx]);
   }
+  if (settings_.normalise) normaliser_.emplace(sorted_, settings_);
 }
 
-template <typename T>
+template <typename T, bool kCheckSignal>
 FitResult WhiteLineFitter::fit_sorted(const T* y) const {
   FitResult res;
   const std::size_t n = sorted_.size();
@@ -342,7 +343,7 @@ FitResult WhiteLineFitter::fit_sorted(const T* y) const {
     res.status = FitStatus::nan_in_spectrum;
     return res;
   }
-  if (!(static_cast<double>(hi) - static_cast<double>(lo) >= settings_.min_signal)) {
+  if (kCheckSignal && !(static_cast<double>(hi) - static_cast<double>(lo) >= settings_.min_signal)) {
     res.status = FitStatus::flat_or_low_signal;
     return res;
   }
@@ -416,8 +417,38 @@ FitResult WhiteLineFitter::fit_sorted(const T* y) const {
   return res;
 }
 
+template <typename T>
+FitResult WhiteLineFitter::fit_normalised(const T* y, double* work) const {
+  // Same NaN and signal checks as the raw path, on the raw mu; then normalise and fit without
+  // the signal check (normalised units).
+  FitResult res;
+  const std::size_t n = sorted_.size();
+  double lo = static_cast<double>(y[0]), hi = lo, finite = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double v = static_cast<double>(y[j]);
+    finite += v - v;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    work[j] = v;
+  }
+  if (finite != 0) {
+    res.status = FitStatus::nan_in_spectrum;
+    return res;
+  }
+  if (!(hi - lo >= settings_.min_signal) || !normaliser_->apply(work, work).ok) {
+    res.status = FitStatus::flat_or_low_signal;
+    return res;
+  }
+  return fit_sorted<double, false>(work);
+}
+
 FitResult WhiteLineFitter::fit(const float* mu, std::ptrdiff_t stride) const {
   const std::size_t n = sorted_.size();
+  if (normaliser_) {
+    std::vector<double> work(n);
+    for (std::size_t j = 0; j < n; ++j) work[j] = mu[static_cast<std::ptrdiff_t>(perm_[j]) * stride];
+    return fit_normalised(work.data(), work.data());
+  }
   float local[256];
   std::vector<float> big;
   float* y = local;
@@ -432,6 +463,7 @@ FitResult WhiteLineFitter::fit(const float* mu, std::ptrdiff_t stride) const {
 FitResult WhiteLineFitter::fit(const double* mu, std::ptrdiff_t stride) const {
   std::vector<double> y(sorted_.size());
   for (std::size_t j = 0; j < y.size(); ++j) y[j] = mu[static_cast<std::ptrdiff_t>(perm_[j]) * stride];
+  if (normaliser_) return fit_normalised(y.data(), y.data());
   return fit_sorted(y.data());
 }
 
@@ -442,13 +474,18 @@ void WhiteLineFitter::fit_many(const float* data, std::size_t n_pixels, FitResul
   constexpr std::size_t kBlock = 256;
   auto run = [&](std::size_t p_begin, std::size_t p_end) {
     std::vector<float> buf(kBlock * n);
+    std::vector<double> work(normaliser_ ? n : 0);  // normalised spectrum, one per thread
     for (std::size_t p0 = p_begin; p0 < p_end; p0 += kBlock) {
       const std::size_t nb = std::min(kBlock, p_end - p0);
       for (std::size_t j = 0; j < n; ++j) {
         const float* row = data + perm_[j] * n_pixels + p0;
         for (std::size_t p = 0; p < nb; ++p) buf[p * n + j] = row[p];
       }
-      for (std::size_t p = 0; p < nb; ++p) out[p0 + p] = fit_sorted(buf.data() + p * n);
+      if (normaliser_) {
+        for (std::size_t p = 0; p < nb; ++p) out[p0 + p] = fit_normalised(buf.data() + p * n, work.data());
+      } else {
+        for (std::size_t p = 0; p < nb; ++p) out[p0 + p] = fit_sorted(buf.data() + p * n);
+      }
     }
   };
   std::size_t nt = static_cast<std::size_t>(std::max(1, threads));
@@ -475,6 +512,33 @@ FitResult fit_direct(const std::vector<double>& energies_ev, const std::vector<d
   if (mu.size() != energies_ev.size())
     throw std::invalid_argument("xanes fit: " + std::to_string(mu.size()) + " mu values for " +
                                 std::to_string(energies_ev.size()) + " energies");
+  if (settings.normalise) {
+    // Raw checks first (as the fast path), then the plain direct fit of the normalised spectrum.
+    sort_energies(energies_ev);
+    make_grid(std::vector<double>{*std::min_element(energies_ev.begin(), energies_ev.end()),
+                                  *std::max_element(energies_ev.begin(), energies_ev.end())},
+              settings);
+    FitResult res;
+    double lo = mu[0], hi = mu[0];
+    for (double v : mu) {
+      if (!std::isfinite(v)) {
+        res.status = FitStatus::nan_in_spectrum;
+        return res;
+      }
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    std::vector<double> norm;
+    const EdgeNormalisation en = normalise_spectrum(energies_ev, mu, settings, &norm);
+    if (!(hi - lo >= settings.min_signal) || !en.ok) {
+      res.status = FitStatus::flat_or_low_signal;
+      return res;
+    }
+    FitSettings plain = settings;
+    plain.normalise = false;
+    plain.min_signal = 0;  // checked on the raw mu above
+    return fit_direct(energies_ev, norm, plain);
+  }
   auto perm = sort_energies(energies_ev);
   const std::size_t n = perm.size();
   std::vector<double> e(n), y(n);

@@ -199,14 +199,15 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
   h5::write_attribute(g, "y_indices", std::int64_t{0});
   h5::write_attribute(g, "x_indices", std::int64_t{1});
   h5::write_attribute(g, "method",
-                      std::string("mu as given (no normalisation); linear interpolation onto a grid_step_ev grid from "
+                      std::string(settings.normalise ? "mu normalised (see normalisation); " : "mu as given (no normalisation); ") +
+                      std::string("linear interpolation onto a grid_step_ev grid from "
                                   "the lowest energy; maximum inside search window; least-squares polynomial of "
                                   "`order` over maximum +- half_window_ev; energy of the polynomial's maximum"));
   h5::write_attribute(g, "order", std::int64_t{settings.order});
   h5::write_attribute(g, "half_window_ev", settings.half_window_ev);
   h5::write_attribute(g, "grid_step_ev", settings.grid_step_ev);
   h5::write_attribute(g, "min_signal", settings.min_signal);
-  h5::write_attribute(g, "normalisation", std::string("none"));
+  h5::write_attribute(g, "normalisation", describe_normalisation(settings));
   if (settings.search_window) {
     h5::write_attribute(g, "search_window_lo_ev", settings.search_window->first);
     h5::write_attribute(g, "search_window_hi_ev", settings.search_window->second);

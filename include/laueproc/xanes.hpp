@@ -8,8 +8,10 @@
 /// grid (grid_step_ev, starting at the lowest energy); maximum of the interpolated spectrum inside
 /// the search window; least-squares polynomial of `order` over the grid points within
 /// maximum +- half_window_ev (clipped to the data range); white line = energy of the polynomial's
-/// maximum inside that fit range. No normalisation (pre-edge/edge-step) is applied: report the
-/// window and order with every result, they move the white line by up to ~1 eV.
+/// maximum inside that fit range. Optional normalisation first (FitSettings::normalise, off by
+/// default): pre-edge line subtracted, divided by the edge step, as Larch's pre_edge does (see
+/// EdgeNormaliser). Report window, order and normalisation with every result: they move the
+/// white line by up to ~1 eV.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +31,91 @@ struct FitSettings {
   /// Search range for the maximum, eV (inclusive); the whole spectrum when empty.
   std::optional<std::pair<double, double>> search_window;
   /// Spectra whose peak-to-peak mu (all energies) is below this are flat_low_signal (mu units).
+  /// With normalise, also an edge step below this is flat_low_signal.
   double min_signal = 1e-6;
+
+  // ---- optional normalisation (Larch pre_edge; all off by default) ----
+  /// Subtract the pre-edge line and divide by the edge step before the fit (per spectrum).
+  /// Needs a search_window starting above the pre-edge (the pre-edge range is clipped below it).
+  bool normalise = false;
+  /// Edge energy E0, eV (snapped to the nearest sample, as Larch). Empty: per spectrum, the
+  /// maximum of dmu/dE (Larch find_e0).
+  std::optional<double> e0_ev;
+  /// Pre-edge line range [e0 + pre1, e0 + pre2], eV relative to e0. Empty: Larch's defaults,
+  /// pre1 = E[1] - e0 rounded to 5 eV (2 eV when e0 is among the first 21 samples), at least
+  /// min(E) - e0; pre2 = pre1 / 3 rounded to 5 eV.
+  std::optional<double> pre1_ev, pre2_ev;
+  /// Post-edge polynomial range [e0 + norm1, e0 + norm2], eV relative to e0. Empty: Larch's
+  /// defaults, norm2 = max(E) - e0 rounded to 5 eV (at most max(E) - e0); norm1 = min(150,
+  /// norm2 / 3 rounded to 5 eV).
+  std::optional<double> norm1_ev, norm2_ev;
+  /// Post-edge polynomial degree 0..5. Empty: Larch's default, 0 when norm2 - norm1 < 50 eV,
+  /// 1 when < 350 eV, else 2.
+  std::optional<int> nnorm;
 };
+
+/// @brief How one spectrum was normalised (EdgeNormaliser::apply). Ranges resolved, eV.
+struct EdgeNormalisation {
+  bool ok = false;            ///< false: pre-edge range < 2 samples, post-edge range too short or step < min_signal
+  std::int32_t ie0 = -1;      ///< index of e0 in ascending order (-1: not found)
+  double e0_ev = std::numeric_limits<double>::quiet_NaN();     ///< edge energy (a sample), eV
+  double pre1_ev = std::numeric_limits<double>::quiet_NaN();   ///< pre-edge range start, relative to e0, eV
+  double pre2_ev = std::numeric_limits<double>::quiet_NaN();   ///< pre-edge range end, relative to e0, eV
+  double norm1_ev = std::numeric_limits<double>::quiet_NaN();  ///< post-edge range start, relative to e0, eV
+  double norm2_ev = std::numeric_limits<double>::quiet_NaN();  ///< post-edge range end, relative to e0, eV
+  int nnorm = 0;              ///< post-edge polynomial degree
+  int n_pre = 0, n_post = 0;  ///< samples in the pre-edge / post-edge fits
+  double pre_at_e0 = std::numeric_limits<double>::quiet_NaN();  ///< pre-edge line at e0, mu units
+  double pre_slope = std::numeric_limits<double>::quiet_NaN();  ///< pre-edge line slope, mu units per eV
+  double edge_step = std::numeric_limits<double>::quiet_NaN();  ///< post-edge polynomial minus pre-edge line at e0, mu units
+};
+
+/// @brief Larch-style pre-edge subtraction and edge-step normalisation of spectra on one set of
+/// ascending energies (M. Newville, "Larch: an analysis package for XAFS and related
+/// spectroscopies", J. Phys.: Conf. Ser. 430 (2013) 012007; xraylarch larch/xafs/pre_edge.py).
+///
+/// norm(E) = (mu(E) - L(E)) / step, L the least-squares line over the samples with index in
+/// [index_of(e0 + pre1), index_nearest(e0 + pre2)) (Larch's slices), also below the search
+/// window's start; step = P(e0) with P the degree-nnorm polynomial fitted to mu - L over
+/// [index_of(e0 + norm1), index_nearest(e0 + norm2)). Unlike Larch, a range that holds too few
+/// samples (pre-edge < 2, post-edge < nnorm + 1) is not widened: the spectrum is not normalised
+/// (ok = false). Cost per spectrum: O(n) (one pass per range and one to scale), plus one O(n)
+/// derivative pass when e0 is found per spectrum.
+class EdgeNormaliser {
+ public:
+  /// @brief `sorted_ev` ascending, distinct. Throws std::invalid_argument when the grid cannot
+  /// support a normalisation for any e0 (the message names the empty range), on an e0 outside
+  /// the data, or bad ranges.
+  EdgeNormaliser(std::vector<double> sorted_ev, const FitSettings& settings);
+  /// @brief Normalises y (ascending energies, finite) into out (may alias y). When the result is
+  /// not ok, out is left unspecified.
+  EdgeNormalisation apply(const double* y, double* out) const;
+  /// @brief Larch find_e0: index of the largest dmu/dE (numpy.gradient) among samples
+  /// nmin..n-nmin (nmin = max(3, n/20)) whose neighbours also exceed 10 % of it; -1 when none.
+  std::int32_t find_e0(const double* y) const;
+
+ private:
+  struct Ranges {
+    std::int32_t p1 = 0, p2 = 0, q1 = 0, q2 = 0;  // pre-edge [p1, p2), post-edge [q1, q2), ascending indices
+    int nnorm = 0;
+    double pre1 = 0, pre2 = 0, norm1 = 0, norm2 = 0;
+  };
+  Ranges resolve(std::int32_t ie0) const;
+  std::vector<double> e_;      // ascending, eV
+  FitSettings s_;
+  std::int32_t search_lo_ = 0;  // first sample index inside the search window: the pre-edge stays below
+  std::int32_t fixed_ie0_ = -1;  // e0 given: its index
+  Ranges fixed_;               // e0 given: its ranges
+};
+
+/// @brief Normalises one spectrum (energies in any order, as WhiteLineFitter) with `settings`'
+/// ranges; `normalised`, when given, receives norm(E) in the input order. Throws as EdgeNormaliser.
+EdgeNormalisation normalise_spectrum(const std::vector<double>& energies_ev, const std::vector<double>& mu,
+                                     const FitSettings& settings, std::vector<double>* normalised = nullptr);
+
+/// @brief One line for result files and logs: "none", or the settings of the normalisation
+/// ("pre-edge line over [e0-30, e0-10] eV, ...; e0 per spectrum (max dmu/dE)").
+std::string describe_normalisation(const FitSettings& settings);
 
 /// @brief Outcome of one spectrum's fit. Stored as int8 in result files (the enumerator values).
 enum class FitStatus : std::int8_t {
@@ -75,6 +160,11 @@ PolyMax polynomial_maximum(const double* c, int order, double t_lo, double t_hi)
 /// themselves when the grid passes through them, as for integer-eV energies). Per spectrum:
 /// one pass for NaN/flat checks, the argmax, a small mat-vec, an analytic vertex and R^2 from
 /// a precomputed quadratic form.
+///
+/// With settings.normalise every spectrum goes through EdgeNormaliser first (a slower per-pixel
+/// path, O(n) extra work and a double copy); the white line is then fitted to the normalised
+/// spectrum with the same projectors (peak_height in normalised units). A spectrum that cannot
+/// be normalised is flat_low_signal. normalise = false runs the unchanged fast path.
 class WhiteLineFitter {
  public:
   /// @brief `energies_ev` in any order, any spacing (mu passed to fit() in the same order).
@@ -116,8 +206,10 @@ class WhiteLineFitter {
   };
 
  private:
-  template <typename T>
+  template <typename T, bool kCheckSignal = true>
   FitResult fit_sorted(const T* y) const;  // y in ascending-energy order, contiguous
+  template <typename T>
+  FitResult fit_normalised(const T* y, double* work) const;  // checks raw y, normalises into work (n), fits
 
   std::vector<double> energies_;      // as given, eV
   FitSettings settings_;
@@ -128,11 +220,13 @@ class WhiteLineFitter {
   std::vector<double> coef_;          // projector rows of all windows
   std::vector<double> quad_;          // per window: Q diagonal, Q off-diagonal, s = M^T 1
   bool samples_only_ = false;         // every candidate is an original sample (weight 0)
+  std::optional<EdgeNormaliser> normaliser_;  // settings_.normalise only
 };
 
 /// @brief Slow, direct oracle: interpolate onto the whole grid, argmax over the grid points in
 /// the search window, normal equations in long double on (E - E_max) eV, same vertex search.
 /// Used by the tests to check the projector path; same inputs and errors as WhiteLineFitter.
+/// With settings.normalise: normalise_spectrum first, then the same direct fit.
 FitResult fit_direct(const std::vector<double>& energies_ev, const std::vector<double>& mu,
                      const FitSettings& settings);
 
