@@ -3,6 +3,8 @@
 // exit 2; --input reports the read rate of a simulated stack; bad options exit 2.
 #include <gtest/gtest.h>
 
+#include "e2e/program.hpp"
+
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,38 +21,7 @@
 
 namespace {
 
-const std::string kProgram = LAUEPROC_BINARY;
-
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  char tmpl[] = "/tmp/laueproc-bench-out-XXXXXX";
-  int fd = mkstemp(tmpl);
-  close(fd);
-  std::string cmd = kProgram + " " + args + " >" + tmpl + " 2>&1";
-  int status = std::system(cmd.c_str());
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-int count_lines(const std::string& text) {
-  int n = 0;
-  for (char c : text) n += c == '\n';
-  return n;
-}
+using namespace laueproc::e2e;
 
 // The number after "key": in a JSON object; NaN when the key is missing or its value is null.
 double json_number(const std::string& json, const std::string& key) {
@@ -95,15 +66,7 @@ void expect_one_object(const std::string& json) {
   EXPECT_FALSE(in_string);
 }
 
-class Bench : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/laueproc-bench-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string dir_;
-};
+class Bench : public TempDirTest {};
 
 const char* const kKeys[] = {
     "laueproc_version", "git_commit", "backend", "frames", "width", "height", "seed", "bytes_per_frame", "threads",

@@ -2,6 +2,8 @@
 // output does not depend on the thread count; bad input ends in one line and a non-zero exit.
 #include <gtest/gtest.h>
 
+#include "e2e/program.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,50 +16,9 @@
 
 namespace {
 
-const std::string kProgram = LAUEPROC_BINARY;
+using namespace laueproc::e2e;
 
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  char tmpl[] = "/tmp/laueproc-cli-XXXXXX";
-  int fd = mkstemp(tmpl);
-  close(fd);
-  std::string cmd = kProgram + " " + args + " >" + tmpl + " 2>&1";
-  int status = std::system(cmd.c_str());
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-int count_lines(const std::string& text) {
-  int n = 0;
-  for (char c : text) n += c == '\n';
-  return n;
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/laueproc-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string dir_;
-};
+class Cli : public TempDirTest {};
 
 constexpr const char* kPeaksHeader = "frame,peak,x,y,intensity,peak_value,npix,a,b,theta_deg,n_maxima,saturated";
 constexpr const char* kFramesHeader =

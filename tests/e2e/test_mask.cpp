@@ -3,6 +3,8 @@
 // times (its spots at the same pixels in every frame) flags none of LaueTools' 97 peaks.
 #include <gtest/gtest.h>
 
+#include "e2e/program.hpp"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,47 +24,16 @@
 namespace laueproc {
 namespace {
 
-const std::string kProgram = LAUEPROC_BINARY;
+using namespace e2e;
+
 const std::string kDir = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/";
-
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  char tmpl[] = "/tmp/laueproc-mask-out-XXXXXX";
-  const int fd = mkstemp(tmpl);
-  close(fd);
-  const std::string cmd = kProgram + " " + args + " >" + tmpl + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
-}
-
-int count_lines(const std::string& text) {
-  int n = 0;
-  for (char c : text) n += c == '\n';
-  return n;
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
-class MaskCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/laueproc-mask-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-  std::string dir_;
-};
+class MaskCli : public e2e::TempDirTest {};
 
 TEST_F(MaskCli, SimulateMaskProcess) {
   auto sim = run("simulate --out " + dir_ + "/scan.h5 --grid 4x4 --size 256 --quiet");

@@ -2,6 +2,8 @@
 // HTML page whose every image is an embedded PNG that a browser decodes; bad input is one line.
 #include <gtest/gtest.h>
 
+#include "e2e/program.hpp"
+
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,45 +17,11 @@
 
 namespace {
 
-const std::string kProgram = LAUEPROC_BINARY;
-
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr (or stdout only, see run_command)
-};
-
-// Runs a shell command line; paths in the tests are mkdtemp names (no spaces or quotes).
-Result run_command(const std::string& cmd, bool merge_stderr = true) {
-  char tmpl[] = "/tmp/laueproc-report-out-XXXXXX";
-  int fd = mkstemp(tmpl);
-  close(fd);
-  const std::string full = cmd + " >" + tmpl + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  int status = std::system(full.c_str());
-  std::ifstream in(tmpl);
-  std::stringstream s;
-  s << in.rdbuf();
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
-}
-
-Result run(const std::string& args) { return run_command(kProgram + " " + args); }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using namespace laueproc::e2e;
 
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
-}
-
-int count_lines(const std::string& text) {
-  int n = 0;
-  for (char c : text) n += c == '\n';
-  return n;
 }
 
 std::vector<std::string> files_with_suffix(const std::string& dir, const std::string& suffix) {

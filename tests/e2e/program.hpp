@@ -1,0 +1,68 @@
+#pragma once
+/// @file
+/// @brief Running the laueproc program from the end-to-end tests, as a user does: one helper
+/// set shared by every e2e test file (output capture, file reading, a temporary folder).
+
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace laueproc::e2e {
+
+inline const std::string kProgram = LAUEPROC_BINARY;
+
+struct Result {
+  int code;         ///< exit status (-1: killed by a signal)
+  std::string out;  ///< stdout, and stderr unless run_command was told otherwise
+};
+
+/// @brief Runs a shell command line; test paths are mkdtemp names (no spaces or quotes).
+inline Result run_command(const std::string& cmd, bool merge_stderr = true) {
+  char tmpl[] = "/tmp/laueproc-e2e-out-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  close(fd);
+  const std::string full = cmd + " >" + tmpl + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  const int status = std::system(full.c_str());
+  std::ifstream in(tmpl, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  unlink(tmpl);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
+}
+
+/// @brief Runs `laueproc ARGS`, stdout and stderr together.
+inline Result run(const std::string& args) { return run_command(kProgram + " " + args); }
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+inline int count_lines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+/// @brief A fresh temporary folder per test, removed afterwards.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/laueproc-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string dir_;
+};
+
+}  // namespace laueproc::e2e
