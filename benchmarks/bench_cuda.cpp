@@ -93,8 +93,8 @@ void BM_GpuResidentKernels(benchmark::State& state) {
     cuda::coarse_rows(*grid, kSize, stride, coarse.data() + static_cast<std::size_t>(f) * kSize * stride);
     std::copy(frames[f].pixels.begin(), frames[f].pixels.end(), raw.begin() + static_cast<std::ptrdiff_t>(f * n));
     if (host.mask()) std::copy(host.mask(), host.mask() + n, mask.begin() + static_cast<std::ptrdiff_t>(f * n));
-    params[f].low = static_cast<float>(config.threshold.k_low * host.sigma());
-    params[f].high = config.threshold.k_high * host.sigma();
+    params[f].low = math::sigma_threshold(host.noise(), config.threshold.k_low);
+    params[f].high = math::sigma_threshold(host.noise(), config.threshold.k_high);
     params[f].has_mask = host.mask() ? 1 : 0;
   }
   cuda::DeviceBuffer<std::uint16_t> d_raw(fn);

@@ -30,6 +30,7 @@ std::vector<std::pair<std::string, std::string>> describe(const ProcessConfig& c
       {"threshold.k_high", num(c.threshold.k_high)},
       {"threshold.k_low", num(c.threshold.k_low)},
       {"threshold.min_pixels", num(c.threshold.min_pixels)},
+      {"threshold.local_noise", c.threshold.local_noise ? "true" : "false"},
       {"threshold.bad_pixel_mask", c.threshold.bad_pixel_mask},
       {"threshold.detect_dead_lines", c.threshold.detect_dead_lines ? "true" : "false"},
       {"threshold.zero_is_invalid", c.threshold.zero_is_invalid ? "true" : "false"},

@@ -6,13 +6,15 @@
 
 #include <cstdint>
 
+#include "laueproc/math/noise.hpp"
+
 namespace laueproc::kernels {
 
 /// @brief Per-frame scalars of the threshold and filter stages.
 struct FrameParams {
-  double high = 0;   ///< seed level k_high * sigma (counts), compared in double as on the CPU
-  float low = 0;     ///< run level static_cast<float>(k_low * sigma) (counts)
-  int has_mask = 0;  ///< 0: the frame has no masked pixel (mask bytes are not read)
+  math::SigmaThreshold high;  ///< seed level: k_high sigma(background), math::above as on the CPU
+  math::SigmaThreshold low;   ///< run level: k_low sigma(background)
+  int has_mask = 0;           ///< 0: the frame has no masked pixel (mask bytes are not read)
 };
 
 /// @brief A kept component: root = frame-local index of its first pixel in raster order

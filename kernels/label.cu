@@ -104,7 +104,9 @@ __global__ void filter_kernel(BatchView b) {
   const float best = from_ordered_bits(static_cast<unsigned int>(key >> 32));
   const int bi = static_cast<int>(0xFFFFFFFFu - static_cast<unsigned int>(key & 0xFFFFFFFFull));
   const FrameParams p = b.params[f];
-  if (npix < b.min_pixels || !(static_cast<double>(best) > p.high)) return;
+  // The background under the brightest pixel, raw - residual, as detail::filter_components.
+  const float bg = static_cast<float>(b.raw[base + bi]) - best;
+  if (npix < b.min_pixels || !math::above(best, bg, p.high)) return;
   if (npix <= 9) {
     const int bx = bi % b.width, by = bi / b.width;
     float second = -1e30f;

@@ -23,7 +23,7 @@ __global__ void residual_threshold_kernel(BatchView b) {
   const float r = static_cast<float>(b.raw[gi]) - bg;
   b.residual[gi] = r;
   const FrameParams p = b.params[f];
-  const bool fg = r > p.low && !(p.has_mask && b.mask[gi]);
+  const bool fg = math::above(r, bg, p.low) && !(p.has_mask && b.mask[gi]);
   b.label[gi] = fg ? i : -1;
   b.npix[gi] = 0;
   b.best[gi] = 0ull;

@@ -20,6 +20,8 @@ void add_config_options(po::options_description& options, ProcessConfig& c, std:
       ("k-low", with_default(&c.threshold.k_low), "grow threshold, noise sigmas")
       ("min-pixels", with_default(&c.threshold.min_pixels),
        "fewest pixels of a peak")
+      ("flat-noise", po::bool_switch()->notifier([&c](bool on) { if (on) c.threshold.local_noise = false; }),
+       "one noise sigma per frame instead of sigma^2 = var0 + gain x background")
       ("mask", po::value(&c.threshold.bad_pixel_mask), "bad-pixel mask file (nonzero = bad)")
       ("no-dead-lines", po::bool_switch()->notifier([&c](bool off) { if (off) c.threshold.detect_dead_lines = false; }),
        "do not auto-mask dead rows/columns")

@@ -78,6 +78,7 @@ struct Slot {
     bool has_mask = false;
     bool flat = false;  // pass 1 found no valid cell (all masked): the grid is flat zero
     double sigma = 0;
+    math::NoiseModel noise;
   };
   std::vector<Item> items;
 
@@ -275,7 +276,7 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       FrameParams p;
       p.has_mask = m ? 1 : 0;
       slot.h_params[k] = p;
-      slot.items.push_back(Slot::Item{oi, &frame, m != nullptr, false, 0.0});
+      slot.items.push_back(Slot::Item{oi, &frame, m != nullptr, false, 0.0, math::NoiseModel{}});
     }
     if (slot.items.empty()) return used;
     const std::size_t f = slot.items.size();
@@ -363,6 +364,7 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       const std::uint8_t* m = item.has_mask ? slot.h_mask.get() + k * n : nullptr;
       const BackgroundGrid* final_grid = host_.prepare_noise(item.frame->view(), m, g, out[item.out_index]);
       item.sigma = host_.sigma();
+      item.noise = host_.noise();
       if (k == 0) {
         column_tables(*final_grid, w, slot.h_col_cell.get(), slot.h_col_w.get());
         cell_x = final_grid->cell_x;
@@ -372,8 +374,8 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       coarse_rows(*final_grid, h, slot.coarse_stride,
                   slot.h_coarse.get() + k * static_cast<std::size_t>(h) * slot.coarse_stride);
       FrameParams& p = slot.h_params[k];
-      p.low = static_cast<float>(config_.threshold.k_low * item.sigma);
-      p.high = config_.threshold.k_high * item.sigma;
+      p.low = math::sigma_threshold(item.noise, config_.threshold.k_low);
+      p.high = math::sigma_threshold(item.noise, config_.threshold.k_high);
     }
     upload_tables(slot, f, w, h);
     LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.params.get(), slot.h_params.get(), f * sizeof(FrameParams),
@@ -522,7 +524,7 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       while (p < np && patch_desc_[static_cast<std::size_t>(p)].frame == static_cast<int>(k)) ++p;
       const std::uint8_t* mask = item.has_mask ? slot.h_mask.get() + k * n : nullptr;
       assembler_.measure(view, patch_desc_.data() + first, p - first, slot.h_patch_residual.get(),
-                         slot.h_patch_owner.get(), mask, item.sigma, config_, item.frame->meta.index, fa.peaks);
+                         slot.h_patch_owner.get(), mask, item.noise, config_, item.frame->meta.index, fa.peaks);
     }
     slot.items.clear();
   }

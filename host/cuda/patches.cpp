@@ -19,7 +19,7 @@ kernels::PatchDesc make_patch(const kernels::KeptComponent& kc, int w, int h, in
 
 void PatchAssembler::measure(const FrameView& frame, const kernels::PatchDesc* patches, int count,
                              const float* patch_residual, const int* patch_owner, const std::uint8_t* mask,
-                             double sigma, const ProcessConfig& config, std::int64_t frame_index, PeakList& peaks) {
+                             const math::NoiseModel& noise, const ProcessConfig& config, std::int64_t frame_index, PeakList& peaks) {
   const int w = frame.width;
   const std::size_t n = frame.pixel_count();
   if (residual_.size() != n) {
@@ -56,7 +56,7 @@ void PatchAssembler::measure(const FrameView& frame, const kernels::PatchDesc* p
   }
   const std::size_t first = peaks.size();
   for (int c = 0; c < kept_.count(); ++c)
-    measure_component(frame, residual_.data(), mask, owner_.data(), kept_, c, sigma, config, frame_index, scratch_,
+    measure_component(frame, residual_.data(), mask, owner_.data(), kept_, c, noise, config, frame_index, scratch_,
                       peaks);
   for (int c = 0; c < count; ++c) {  // sparse clear: owner_ stays all-zero between frames
     const kernels::PatchDesc& d = patches[c];

@@ -25,7 +25,7 @@ class PatchAssembler {
   /// patch_owner holds the kept index of each pixel's component, -1 for none. Appends to `peaks`
   /// and sorts/numbers them as the CPU path does.
   void measure(const FrameView& frame, const kernels::PatchDesc* patches, int count, const float* patch_residual,
-               const int* patch_owner, const std::uint8_t* mask, double sigma, const ProcessConfig& config,
+               const int* patch_owner, const std::uint8_t* mask, const math::NoiseModel& noise, const ProcessConfig& config,
                std::int64_t frame_index, PeakList& peaks);
 
  private:

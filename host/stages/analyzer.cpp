@@ -85,15 +85,18 @@ bool CpuFrameAnalyzer::prepare_mask(const FrameView& frame, FrameAnalysis& out) 
 
 const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, const std::uint8_t* mask,
                                                       const BackgroundGrid& blocks, FrameAnalysis& out) {
-  double sigma = detail::sampled_sigma(frame, mask, blocks, samples_, &bg_samples_);
+  math::NoiseModel* model = config_.threshold.local_noise ? &noise_ : nullptr;
+  double sigma = detail::sampled_sigma(frame, mask, blocks, samples_, &bg_samples_, model);
   const BackgroundGrid* grid = &blocks;
   if (config_.background.method == BackgroundMethod::gaussian) {
     background_gaussian(frame, mask, config_.background, blocks, std::max(sigma, kSigmaFloor), gauss_grid_);
     grid = &gauss_grid_;
     timings_.background_ms += ms_since(clock_);
-    sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_);
+    sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_, model);
   }
   sigma_ = std::max(sigma, kSigmaFloor);
+  if (!model) noise_ = math::NoiseModel{sigma_ * sigma_, 0.0};
+  noise_.var0 = std::max(noise_.var0, kSigmaFloor * kSigmaFloor);
   out.noise_sigma = sigma_;
   if (!bg_samples_.empty()) {
     auto mid = bg_samples_.begin() + static_cast<std::ptrdiff_t>(bg_samples_.size() / 2);
@@ -126,22 +129,23 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   renderer.setup(*grid, w);
   row_.resize(static_cast<std::size_t>(w));
   runs_.clear();
-  const float low = static_cast<float>(config_.threshold.k_low * sigma_);
+  const math::SigmaThreshold low = math::sigma_threshold(noise_, config_.threshold.k_low);
   for (int y = 0; y < h; ++y) {
     renderer.row(y, row_.data());
     const std::uint16_t* raw = frame.data + y * frame.stride;
     float* r = residual_.data() + static_cast<std::size_t>(y) * w;
     for (int x = 0; x < w; ++x) r[x] = static_cast<float>(raw[x]) - row_[x];
     const std::size_t first = runs_.size();
-    detail::find_runs(r, mask ? mask + static_cast<std::size_t>(y) * w : nullptr, w, 1, low, runs_);
+    detail::find_runs(r, row_.data(), mask ? mask + static_cast<std::size_t>(y) * w : nullptr, w, 1, low, runs_);
     for (std::size_t k = first; k < runs_.size(); ++k) runs_[k].y = y;  // find_runs saw one row
   }
   timings_.residual_ms = ms_since(t);
 
   // 3. Components, hysteresis (seed, size, hot pixel).
   label_runs(runs_, all_, parent_);
-  detail::filter_components(residual_.data(), w, h, all_, config_.threshold.k_high * sigma_,
-                            config_.threshold.min_pixels, kept_);
+  detail::filter_components(residual_.data(), &frame, w, h, all_,
+                            math::sigma_threshold(noise_, config_.threshold.k_high), config_.threshold.min_pixels,
+                            kept_);
   timings_.label_ms = ms_since(t);
 
   // 4-5. Deblend and measure each kept component.
@@ -163,7 +167,7 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
 
 void CpuFrameAnalyzer::process_component(const FrameView& frame, int c, std::int64_t frame_index,
                                          PeakList& peaks) {
-  measure_component(frame, residual_.data(), any_masked_ ? mask_.data() : nullptr, owner_.data(), kept_, c, sigma_,
+  measure_component(frame, residual_.data(), any_masked_ ? mask_.data() : nullptr, owner_.data(), kept_, c, noise_,
                     config_, frame_index, scratch_, peaks);
 }
 
@@ -174,10 +178,25 @@ void sort_and_number(PeakList& peaks) {
 }
 
 void measure_component(const FrameView& frame, const float* residual, const std::uint8_t* mask,
-                       const std::int32_t* owner, const ComponentSet& kept, int c, double sigma,
+                       const std::int32_t* owner, const ComponentSet& kept, int c, const math::NoiseModel& noise,
                        const ProcessConfig& config, std::int64_t frame_index, ComponentScratch& scratch,
                        PeakList& peaks) {
   const int w = frame.width, h = frame.height;
+  // The noise where this component sits: at the background under its brightest pixel.
+  float best = -1e30f;
+  int best_i = 0;
+  for (int k = kept.begin[c]; k < kept.begin[c + 1]; ++k) {
+    const PixelRun& r = kept.runs[k];
+    for (int x = r.x0; x <= r.x1; ++x) {
+      const int i = r.y * w + x;
+      if (residual[i] > best) {
+        best = residual[i];
+        best_i = i;
+      }
+    }
+  }
+  const float bg = static_cast<float>(frame.at(best_i % w, best_i / w)) - best;
+  const double sigma = std::max(kSigmaFloor, math::noise_sigma(noise, bg));
   DeblendResult& split = scratch.deblend;
   std::vector<int>& box = scratch.box;
   std::vector<int>& box_next = scratch.box_next;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "laueproc/math/background.hpp"
+#include "laueproc/math/noise.hpp"
 #include "laueproc/stages.hpp"
 
 namespace laueproc::detail {
@@ -66,16 +67,25 @@ class RowRenderer {
 
 /// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
 /// masked pixels excluded; `samples` (and `bg_samples`, the grid at the same pixels) are filled.
+/// With `model`, also fits the noise model var0 + gain x background (see fit_noise_model).
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,
-                     std::vector<float>& samples, std::vector<float>* bg_samples);
+                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model = nullptr);
 
-/// @brief Runs of {residual > threshold, unmasked} in raster order, appended to `runs`.
-void find_runs(const float* residual, const std::uint8_t* mask, int width, int height, float threshold,
-               std::vector<PixelRun>& runs);
+/// @brief Fits variance = var0 + gain x background to residual samples and the background at the
+/// same pixels: robust variances (1.4826 MAD)^2 in background bins, weighted least squares. Falls
+/// back to {sigma^2, 0} when the background spans too little or the slope is negative.
+math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std::vector<float>& backgrounds,
+                                 double sigma);
 
-/// @brief Keeps the components of `all` that hold a seed (> high), have >= min_pixels pixels and
-/// are not a lone hot pixel (max > 5x its highest 8-neighbour while npix <= 9).
-void filter_components(const float* residual, int width, int height, const ComponentSet& all, double high,
-                       int min_pixels, ComponentSet& out);
+/// @brief Runs of {residual above k sigma(background), unmasked} in raster order, appended to
+/// `runs`. `background` may be null (then background 0: the threshold is k sqrt(var0)).
+void find_runs(const float* residual, const float* background, const std::uint8_t* mask, int width, int height,
+               const math::SigmaThreshold& threshold, std::vector<PixelRun>& runs);
+
+/// @brief Keeps the components of `all` that hold a seed (brightest pixel above `high` at its
+/// background, raw - residual; 0 without `frame`), have >= min_pixels pixels and are not a lone
+/// hot pixel (max > 5x its highest 8-neighbour while npix <= 9).
+void filter_components(const float* residual, const FrameView* frame, int width, int height,
+                       const ComponentSet& all, const math::SigmaThreshold& high, int min_pixels, ComponentSet& out);
 
 }  // namespace laueproc::detail

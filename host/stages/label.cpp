@@ -32,28 +32,39 @@ void unite(std::vector<int>& parent, int a, int b) {
 }  // namespace
 
 namespace detail {
-void find_runs(const float* residual, const std::uint8_t* mask, int width, int height, float threshold,
-               std::vector<PixelRun>& runs) {
+namespace {
+// Pixel test of math::above, written out so the compiler vectorises the sparse scan below.
+inline bool hit(float r, float b, float k2var0, float k2gain) {
+  return r * std::fabs(r) > k2var0 + k2gain * (b > 0.0f ? b : 0.0f);
+}
+}  // namespace
+
+void find_runs(const float* residual, const float* background, const std::uint8_t* mask, int width, int height,
+               const math::SigmaThreshold& threshold, std::vector<PixelRun>& runs) {
+  const float a = threshold.k2var0, g = threshold.k2gain;
+  thread_local std::vector<float> zero_row;
+  if (!background && static_cast<int>(zero_row.size()) < width) zero_row.assign(static_cast<std::size_t>(width), 0.0f);
   for (int y = 0; y < height; ++y) {
     const float* r = residual + static_cast<std::size_t>(y) * width;
+    const float* b = background ? background + static_cast<std::size_t>(y) * width : zero_row.data();
     const std::uint8_t* m = mask ? mask + static_cast<std::size_t>(y) * width : nullptr;
     int x = 0;
     while (x < width) {
       // Peaks are sparse: skip 16 pixels at a time while none is above (vectorised test).
       while (x + 16 <= width) {
         int any = 0;
-        for (int k = 0; k < 16; ++k) any |= r[x + k] > threshold;
+        for (int k = 0; k < 16; ++k) any |= hit(r[x + k], b[x + k], a, g);
         if (any) break;
         x += 16;
       }
-      while (x < width && !(r[x] > threshold)) ++x;
+      while (x < width && !hit(r[x], b[x], a, g)) ++x;
       if (x >= width) break;
       if (m && m[x]) {
         ++x;
         continue;
       }
       const int x0 = x;
-      while (x < width && r[x] > threshold && !(m && m[x])) ++x;
+      while (x < width && hit(r[x], b[x], a, g) && !(m && m[x])) ++x;
       runs.push_back(PixelRun{y, x0, x - 1});
     }
   }
@@ -127,8 +138,8 @@ int label_components(const std::uint8_t* binary, int width, int height, std::vec
 
 namespace detail {
 // Keeps the components that hold a seed, are big enough and are not a lone hot pixel.
-void filter_components(const float* residual, int width, int height, const ComponentSet& all, double high,
-                       int min_pixels, ComponentSet& out) {
+void filter_components(const float* residual, const FrameView* frame, int width, int height,
+                       const ComponentSet& all, const math::SigmaThreshold& high, int min_pixels, ComponentSet& out) {
   out.runs.clear();
   out.begin.assign(1, 0);
   for (int c = 0; c < all.count(); ++c) {
@@ -146,7 +157,9 @@ void filter_components(const float* residual, int width, int height, const Compo
           by = r.y;
         }
     }
-    if (npix < min_pixels || !(best > high)) continue;
+    // The background under the brightest pixel: raw - residual (the GPU evaluates the same).
+    const float bg = frame ? static_cast<float>(frame->at(bx, by)) - best : 0.0f;
+    if (npix < min_pixels || !math::above(best, bg, high)) continue;
     if (npix <= 9) {  // hot pixel: one pixel far above all its neighbours (a real spot is smooth)
       float second = -1e30f;
       for (int dy = -1; dy <= 1; ++dy)
@@ -166,11 +179,13 @@ void filter_components(const float* residual, int width, int height, const Compo
 void hysteresis_threshold(const float* residual, const std::uint8_t* mask, int width, int height,
                           double low, double high, int min_pixels, ComponentSet& out) {
   std::vector<PixelRun> runs;
-  detail::find_runs(residual, mask, width, height, static_cast<float>(low), runs);
+  // An absolute level: sigma_threshold of {var0 = 1, gain = 0} with k = level.
+  const math::NoiseModel unit{1.0, 0.0};
+  detail::find_runs(residual, nullptr, mask, width, height, math::sigma_threshold(unit, low), runs);
   ComponentSet all;
   std::vector<int> parent;
   label_runs(runs, all, parent);
-  detail::filter_components(residual, width, height, all, high, min_pixels, out);
+  detail::filter_components(residual, nullptr, width, height, all, math::sigma_threshold(unit, high), min_pixels, out);
 }
 
 }  // namespace laueproc

@@ -26,6 +26,10 @@ struct ThresholdConfig {
   double k_high = 6.0;     ///< seed: residual > k_high * sigma (6 sigma: ~1e-9 false seeds/px)
   double k_low = 3.0;      ///< grow seeds down to k_low * sigma (hysteresis)
   int min_pixels = 4;      ///< a peak needs at least this many pixels above k_low
+  /// Thresholds follow the noise where it is: sigma^2 = var0 + gain x background, fitted per
+  /// frame (shot noise grows with the background: the real Ge frame's noise is 24 % above the
+  /// frame-wide sigma at its centre). Off: one sigma for the whole frame.
+  bool local_noise = true;
   std::string bad_pixel_mask;  ///< optional HDF5/raw mask file, nonzero = bad
   bool detect_dead_lines = true;  ///< auto-mask rows/columns that are constant or zero
   /// Pixels reading exactly 0 carry no data on offset detectors (outside a disc-shaped active

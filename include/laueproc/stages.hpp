@@ -6,10 +6,10 @@
 /// in include/laueproc/math/ (shared with the CUDA path); these functions are the CPU executor
 /// and the oracle the GPU is tested against.
 ///
-/// Noise model: one robust sigma per frame (1.4826 * MAD of the residual). Poisson noise grows
-/// with the background, so on a frame with a strong halo the thresholds are slightly loose on the
-/// halo and slightly strict off it; good enough for peak finding, a per-block sigma map is the
-/// planned refinement.
+/// Noise model: variance = var0 + gain x background (math/noise.hpp), fitted per frame to robust
+/// (MAD) variances of the residual in background bins, so thresholds, SNR and prominences follow
+/// the shot noise where the background is high; `threshold.local_noise = false` (or a frame whose
+/// background is too flat to fit a slope) gives one robust sigma per frame.
 
 #include <chrono>
 #include <cstdint>
@@ -18,6 +18,7 @@
 
 #include "laueproc/config.hpp"
 #include "laueproc/frame.hpp"
+#include "laueproc/math/noise.hpp"
 #include "laueproc/peak.hpp"
 
 namespace laueproc {
@@ -185,7 +186,7 @@ struct ComponentScratch {
 /// `owner` (component id + 1 of every kept component's pixels, 0 elsewhere) on the same box,
 /// and the raw frame on the grown support: the CUDA path fills just those patches.
 void measure_component(const FrameView& frame, const float* residual, const std::uint8_t* mask,
-                       const std::int32_t* owner, const ComponentSet& kept, int c, double sigma,
+                       const std::int32_t* owner, const ComponentSet& kept, int c, const math::NoiseModel& noise,
                        const ProcessConfig& config, std::int64_t frame_index, ComponentScratch& scratch,
                        PeakList& peaks);
 
@@ -284,6 +285,8 @@ class CpuFrameAnalyzer {
   const std::uint8_t* mask() const { return any_masked_ ? mask_.data() : nullptr; }
   /// @brief Noise sigma of the last prepared frame (counts, floored at 0.5).
   double sigma() const { return sigma_; }
+  /// @brief Noise model of the last prepared frame (thresholds, SNR and prominences use it).
+  const math::NoiseModel& noise() const { return noise_; }
 
  private:
   void build_mask(const FrameView& frame, FrameAnalysis& out, bool& constant);
@@ -298,6 +301,7 @@ class CpuFrameAnalyzer {
   bool any_masked_ = false;
   std::vector<std::uint8_t> mask_;
   std::vector<std::uint8_t> zero_scratch_, zero_rows_;
+  math::NoiseModel noise_;
   std::vector<float> residual_;
   std::vector<std::int32_t> owner_;  ///< component id + 1 of surviving components; cleared sparsely
   BackgroundGrid grid_, gauss_grid_;

@@ -20,6 +20,7 @@
 #include "laueproc/cuda.hpp"
 #include "laueproc/sim.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/grid_rows.hpp"
 #include "laueproc/summary.hpp"
 #include "residual.cuh"
 
@@ -171,14 +172,20 @@ TEST(CudaKernels, ResidualLabelsAndFilterMatchCpu) {
     std::vector<float> bg, res(n);
     render_background(*grid, w, h, bg);
     for (std::size_t i = 0; i < n; ++i) res[i] = static_cast<float>(frame.pixels[i]) - bg[i];
-    const float low = static_cast<float>(config.threshold.k_low * sigma);
+    (void)sigma;
+    const math::SigmaThreshold low = math::sigma_threshold(host.noise(), config.threshold.k_low);
+    const math::SigmaThreshold high = math::sigma_threshold(host.noise(), config.threshold.k_high);
     std::vector<std::uint8_t> fg(n);
-    for (std::size_t i = 0; i < n; ++i) fg[i] = res[i] > low && !(mask && mask[i]);
+    for (std::size_t i = 0; i < n; ++i) fg[i] = math::above(res[i], bg[i], low) && !(mask && mask[i]);
     std::vector<std::int32_t> cpu_labels;
     label_components(fg.data(), w, h, cpu_labels);
-    ComponentSet kept;
-    hysteresis_threshold(res.data(), mask, w, h, low, config.threshold.k_high * sigma, config.threshold.min_pixels,
-                         kept);
+    std::vector<PixelRun> runs;
+    detail::find_runs(res.data(), bg.data(), mask, w, h, low, runs);
+    ComponentSet all, kept;
+    std::vector<int> parent;
+    label_runs(runs, all, parent);
+    const FrameView fv = frame.view();
+    detail::filter_components(res.data(), &fv, w, h, all, high, config.threshold.min_pixels, kept);
     // GPU.
     const int stride = grid->nx + 4;
     std::vector<int> col_cell(static_cast<std::size_t>(w));
@@ -194,7 +201,7 @@ TEST(CudaKernels, ResidualLabelsAndFilterMatchCpu) {
     cuda::DeviceBuffer<kernels::KeptComponent> d_kept(4096);
     kernels::FrameParams p;
     p.low = low;
-    p.high = config.threshold.k_high * sigma;
+    p.high = high;
     p.has_mask = mask ? 1 : 0;
     LAUEPROC_CUDA_CHECK(cudaMemcpy(d_raw.get(), frame.pixels.data(), n * 2, cudaMemcpyHostToDevice));
     if (mask) LAUEPROC_CUDA_CHECK(cudaMemcpy(d_mask.get(), mask, n, cudaMemcpyHostToDevice));

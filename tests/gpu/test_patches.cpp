@@ -8,6 +8,7 @@
 #include "cuda/patches.hpp"
 #include "laueproc/sim.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/grid_rows.hpp"
 
 namespace laueproc {
 namespace {
@@ -28,10 +29,15 @@ PeakList via_patches(const FrameView& view, const ProcessConfig& config, std::in
   std::vector<float> bg, res(n);
   render_background(*grid, w, h, bg);
   for (std::size_t i = 0; i < n; ++i) res[i] = static_cast<float>(view.data[i]) - bg[i];
-  const double sigma = host.sigma();
-  ComponentSet kept;
-  hysteresis_threshold(res.data(), host.mask(), w, h, config.threshold.k_low * sigma, config.threshold.k_high * sigma,
-                       config.threshold.min_pixels, kept);
+  // What the GPU's threshold, labels and filter produce (the CPU twins, with the frame's noise model).
+  std::vector<PixelRun> runs;
+  detail::find_runs(res.data(), bg.data(), host.mask(), w, h, math::sigma_threshold(host.noise(), config.threshold.k_low),
+                    runs);
+  ComponentSet all, kept;
+  std::vector<int> parent;
+  label_runs(runs, all, parent);
+  detail::filter_components(res.data(), &view, w, h, all, math::sigma_threshold(host.noise(), config.threshold.k_high),
+                            config.threshold.min_pixels, kept);
   std::vector<int> owner(n, -1);
   std::vector<kernels::PatchDesc> patches;
   std::vector<float> pres;
@@ -65,7 +71,7 @@ PeakList via_patches(const FrameView& view, const ProcessConfig& config, std::in
   for (int pass = 0; pass < 2; ++pass) {
     peaks.clear();
     assembler.measure(view, patches.data(), static_cast<int>(patches.size()), pres.data(), pown.data(), host.mask(),
-                      sigma, config, index, peaks);
+                      host.noise(), config, index, peaks);
   }
   return peaks;
 }
