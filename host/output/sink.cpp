@@ -582,6 +582,19 @@ void ResultSink::write_frames_csv() {
   for (const FrameSummary& f : frames_) append_csv_frame(text, f);
   write_all(out.get(), text, frames_csv_path_);
   if (std::fclose(out.release()) != 0) throw Error(frames_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+
+  // CSV files cannot carry attributes: the provenance the results file holds goes beside them.
+  const std::string prov_path = (fs::path(options_.csv_dir) / "provenance.txt").string();
+  File prov(open_file(prov_path, "wb", "create the provenance file"));
+  std::string p = "# laueproc process: how peaks.csv and frames.csv were made (same as the root attributes of " +
+                  options_.results_h5 + ")\n";
+  p += "version: " + info_.program_version + "\ngit_commit: " + info_.git_commit + "\ncommand_line: " +
+       info_.command_line + "\nstarted_utc: " + info_.started_utc + "\nbackend: " + info_.backend +
+       "\ndataset: " + info_.dataset + "\n";
+  for (const auto& [name, value] : info_.settings) p += "settings." + name + ": " + value + "\n";
+  for (const auto& f : info_.input_files) p += "input_file: " + f + "\n";
+  write_all(prov.get(), p, prov_path);
+  if (std::fclose(prov.release()) != 0) throw Error(prov_path + ": write failed (" + std::strerror(errno) + ")");
 }
 
 void ResultSink::finish(const ScanMaps& maps) {

@@ -39,6 +39,10 @@ TEST_F(Cli, StackAndPerFrameFilesGiveTheSameResults) {
   EXPECT_EQ(first_line(peaks_a).rfind(kPeaksHeader, 0), 0u) << first_line(peaks_a);
   EXPECT_EQ(first_line(frames_a).rfind(kFramesHeader, 0), 0u) << first_line(frames_a);
   EXPECT_EQ(count_lines(frames_a), 1 + 6);
+  const std::string provenance = read_file(dir_ + "/a/provenance.txt");
+  EXPECT_NE(provenance.find("git_commit: "), std::string::npos) << provenance;
+  EXPECT_NE(provenance.find("settings.threshold.k_high: 6"), std::string::npos) << provenance;
+  EXPECT_NE(provenance.find("input_file: " + dir_ + "/stack/scan.h5"), std::string::npos) << provenance;
   EXPECT_GT(count_lines(peaks_a), 1 + 6 * 10);
   // Same pixels, other layout, other thread count: the same peaks and frames.
   EXPECT_EQ(peaks_a, read_file(dir_ + "/b/peaks.csv"));
