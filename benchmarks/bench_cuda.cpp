@@ -15,6 +15,7 @@
 #include "laueproc/sim.hpp"
 
 #ifdef LAUEPROC_HAVE_CUDA
+#include "cuda/batch_arrays.hpp"
 #include "cuda/cuda_util.hpp"
 #include "cuda/grid_tables.hpp"
 #include "label.cuh"
@@ -97,45 +98,21 @@ void BM_GpuResidentKernels(benchmark::State& state) {
     params[f].high = math::sigma_threshold(host.noise(), config.threshold.k_high);
     params[f].has_mask = host.mask() ? 1 : 0;
   }
-  cuda::DeviceBuffer<std::uint16_t> d_raw(fn);
-  cuda::DeviceBuffer<std::uint8_t> d_mask(fn);
-  cuda::DeviceBuffer<float> d_res(fn), d_coarse(coarse.size()), d_colw(col_w.size());
-  cuda::DeviceBuffer<int> d_label(fn), d_npix(fn), d_box(4 * fn), d_kidx(fn), d_cell(kSize), d_count(kFrames);
-  cuda::DeviceBuffer<unsigned long long> d_best(fn);
-  cuda::DeviceBuffer<kernels::FrameParams> d_params(kFrames);
-  cuda::DeviceBuffer<kernels::KeptComponent> d_kept(static_cast<std::size_t>(kFrames) * 4096);
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_raw.get(), raw.data(), fn * 2, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_mask.get(), mask.data(), fn, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_coarse.get(), coarse.data(), coarse.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_colw.get(), col_w.data(), col_w.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_cell.get(), col_cell.data(), col_cell.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d_params.get(), params.data(), kFrames * sizeof(params[0]), cudaMemcpyHostToDevice));
-  kernels::BatchView b;
-  b.width = b.height = kSize;
-  b.frames = kFrames;
-  b.raw = d_raw.get();
-  b.mask = d_mask.get();
-  b.residual = d_res.get();
-  b.label = d_label.get();
-  b.npix = d_npix.get();
-  b.best = d_best.get();
-  b.box = d_box.get();
-  b.kidx = d_kidx.get();
-  b.coarse = d_coarse.get();
-  b.coarse_stride = stride;
-  b.col_cell = d_cell.get();
-  b.col_w = d_colw.get();
-  b.params = d_params.get();
-  b.kept = d_kept.get();
-  b.kept_count = d_count.get();
-  b.kept_cap = 4096;
-  b.min_pixels = config.threshold.min_pixels;
+  cuda::BatchArrays d;
+  d.allocate(kSize, kSize, kFrames, stride, 4096);
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.raw.get(), raw.data(), fn * 2, cudaMemcpyHostToDevice));
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.mask.get(), mask.data(), fn, cudaMemcpyHostToDevice));
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.coarse.get(), coarse.data(), coarse.size() * 4, cudaMemcpyHostToDevice));
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_w.get(), col_w.data(), col_w.size() * 4, cudaMemcpyHostToDevice));
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_cell.get(), col_cell.data(), col_cell.size() * 4, cudaMemcpyHostToDevice));
+  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.params.get(), params.data(), kFrames * sizeof(params[0]), cudaMemcpyHostToDevice));
+  const kernels::BatchView b = d.view(kSize, kSize, kFrames, stride, 4096, config.threshold.min_pixels);
   cuda::Stream s;
   cuda::Event t0, t1;
   double ms_total = 0;
   for (auto _ : state) {
     t0.record(s.get());
-    LAUEPROC_CUDA_CHECK(cudaMemsetAsync(d_count.get(), 0, kFrames * sizeof(int), s.get()));
+    LAUEPROC_CUDA_CHECK(cudaMemsetAsync(d.kept_count.get(), 0, kFrames * sizeof(int), s.get()));
     kernels::launch_residual_threshold(s.get(), b);
     kernels::launch_label_merge(s.get(), b);
     kernels::launch_label_flatten_stats(s.get(), b);

@@ -24,6 +24,7 @@
 #include <memory>
 
 #include "background.cuh"
+#include "cuda/batch_arrays.hpp"
 #include "cuda/cuda_util.hpp"
 #include "cuda/grid_tables.hpp"
 #include "cuda/patches.hpp"
@@ -44,17 +45,11 @@ using kernels::PatchDesc;
 constexpr int kKeptCap = 4096;
 
 // One stream with its device arena and pinned staging for up to `capacity` frames of one size.
-struct Slot {
+struct Slot : BatchArrays {
   Stream stream;
   Event listed;  // kept lists copied back
   int width = 0, height = 0, capacity = 0, coarse_stride = 0;
-  DeviceBuffer<std::uint16_t> raw;
-  DeviceBuffer<std::uint8_t> mask;
-  DeviceBuffer<float> residual, coarse, col_w;
-  DeviceBuffer<int> label, npix, box, kidx, col_cell, kept_count, kidx_lists;
-  DeviceBuffer<unsigned long long> best;
-  DeviceBuffer<FrameParams> params;
-  DeviceBuffer<KeptComponent> kept;
+  DeviceBuffer<int> kidx_lists;
   DeviceBuffer<PatchDesc> patches;
   DeviceBuffer<float> patch_residual;
   DeviceBuffer<int> patch_owner;
@@ -82,28 +77,8 @@ struct Slot {
   };
   std::vector<Item> items;
 
-  BatchView view() const {
-    BatchView b;
-    b.width = width;
-    b.height = height;
-    b.frames = static_cast<int>(items.size());
-    b.raw = raw.get();
-    b.mask = mask.get();
-    b.residual = residual.get();
-    b.label = label.get();
-    b.npix = npix.get();
-    b.best = best.get();
-    b.box = box.get();
-    b.kidx = kidx.get();
-    b.coarse = coarse.get();
-    b.coarse_stride = coarse_stride;
-    b.col_cell = col_cell.get();
-    b.col_w = col_w.get();
-    b.params = params.get();
-    b.kept = kept.get();
-    b.kept_count = kept_count.get();
-    b.kept_cap = kKeptCap;
-    return b;
+  BatchView view(int min_pixels) const {
+    return BatchArrays::view(width, height, static_cast<int>(items.size()), coarse_stride, kKeptCap, min_pixels);
   }
 
   // Frees the arena (after an out-of-memory).
@@ -115,16 +90,7 @@ struct Slot {
     h_values.reset();
     h_sigmas.reset();
     h_prev.reset();
-    raw.reset();
-    mask.reset();
-    residual.reset();
-    label.reset();
-    npix.reset();
-    best.reset();
-    box.reset();
-    kidx.reset();
-    coarse.reset();
-    kept.reset();
+    BatchArrays::release();
     h_raw.reset();
     h_mask.reset();
     h_coarse.reset();
@@ -136,21 +102,8 @@ struct Slot {
     if (w == width && h == height && cap <= capacity && stride <= coarse_stride && ncells <= cells) return;
     const std::size_t n = static_cast<std::size_t>(w) * h, fn = n * static_cast<std::size_t>(cap);
     width = height = capacity = coarse_stride = 0;  // stays unusable if an allocation throws
-    raw.allocate(fn);
-    mask.allocate(fn);
-    residual.allocate(fn);
-    label.allocate(fn);
-    npix.allocate(fn);
-    best.allocate(fn);
-    box.allocate(4 * fn);
-    kidx.allocate(fn);
+    BatchArrays::allocate(w, h, cap, stride, kKeptCap);
     const std::size_t cn = static_cast<std::size_t>(cap) * h * stride;
-    coarse.allocate(cn);
-    col_w.allocate(4 * static_cast<std::size_t>(w));
-    col_cell.allocate(static_cast<std::size_t>(w));
-    params.allocate(static_cast<std::size_t>(cap));
-    kept.allocate(static_cast<std::size_t>(cap) * kKeptCap);
-    kept_count.allocate(static_cast<std::size_t>(cap));
     h_raw.allocate(fn);
     h_mask.allocate(fn);
     h_coarse.allocate(cn);
@@ -383,8 +336,7 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
 
     // 4. Residual, threshold, labels, filter; the kept lists come back (finish() waits for them).
     LAUEPROC_CUDA_CHECK(cudaMemsetAsync(slot.kept_count.get(), 0, f * sizeof(int), s));
-    BatchView b = slot.view();
-    b.min_pixels = config_.threshold.min_pixels;
+    const BatchView b = slot.view(config_.threshold.min_pixels);
     kernels::launch_residual_threshold(s, b);
     LAUEPROC_CUDA_CHECK(cudaGetLastError());
     kernels::launch_label_merge(s, b);
@@ -499,7 +451,7 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
                                           cudaMemcpyHostToDevice, s));
       LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.kidx_lists.get(), lists, 3 * np * sizeof(int),
                                           cudaMemcpyHostToDevice, s));
-      BatchView b = slot.view();
+      const BatchView b = slot.view(config_.threshold.min_pixels);
       const int* d_lists = slot.kidx_lists.get();
       kernels::launch_assign_kept_index(s, b, d_lists, d_lists + np, d_lists + 2 * np, np);
       LAUEPROC_CUDA_CHECK(cudaGetLastError());

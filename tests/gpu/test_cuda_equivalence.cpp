@@ -13,6 +13,7 @@
 #include <random>
 
 #include "background.cuh"
+#include "cuda/batch_arrays.hpp"
 #include "cuda/cuda_util.hpp"
 #include "cuda/grid_tables.hpp"
 #include "label.cuh"
@@ -192,45 +193,20 @@ TEST(CudaKernels, ResidualLabelsAndFilterMatchCpu) {
     std::vector<float> col_w(4 * static_cast<std::size_t>(w)), coarse(static_cast<std::size_t>(h) * stride);
     cuda::column_tables(*grid, w, col_cell.data(), col_w.data());
     cuda::coarse_rows(*grid, h, stride, coarse.data());
-    cuda::DeviceBuffer<std::uint16_t> d_raw(n);
-    cuda::DeviceBuffer<std::uint8_t> d_mask(n);
-    cuda::DeviceBuffer<float> d_res(n), d_coarse(coarse.size()), d_colw(col_w.size());
-    cuda::DeviceBuffer<int> d_label(n), d_npix(n), d_box(4 * n), d_kidx(n), d_cell(col_cell.size()), d_count(1);
-    cuda::DeviceBuffer<unsigned long long> d_best(n);
-    cuda::DeviceBuffer<kernels::FrameParams> d_params(1);
-    cuda::DeviceBuffer<kernels::KeptComponent> d_kept(4096);
+    cuda::BatchArrays d;
+    d.allocate(w, h, 1, stride, 4096);
     kernels::FrameParams p;
     p.low = low;
     p.high = high;
     p.has_mask = mask ? 1 : 0;
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(d_raw.get(), frame.pixels.data(), n * 2, cudaMemcpyHostToDevice));
-    if (mask) LAUEPROC_CUDA_CHECK(cudaMemcpy(d_mask.get(), mask, n, cudaMemcpyHostToDevice));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(d_coarse.get(), coarse.data(), coarse.size() * 4, cudaMemcpyHostToDevice));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(d_colw.get(), col_w.data(), col_w.size() * 4, cudaMemcpyHostToDevice));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(d_cell.get(), col_cell.data(), col_cell.size() * 4, cudaMemcpyHostToDevice));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(d_params.get(), &p, sizeof p, cudaMemcpyHostToDevice));
-    LAUEPROC_CUDA_CHECK(cudaMemset(d_count.get(), 0, sizeof(int)));
-    kernels::BatchView b;
-    b.width = w;
-    b.height = h;
-    b.frames = 1;
-    b.raw = d_raw.get();
-    b.mask = d_mask.get();
-    b.residual = d_res.get();
-    b.label = d_label.get();
-    b.npix = d_npix.get();
-    b.best = d_best.get();
-    b.box = d_box.get();
-    b.kidx = d_kidx.get();
-    b.coarse = d_coarse.get();
-    b.coarse_stride = stride;
-    b.col_cell = d_cell.get();
-    b.col_w = d_colw.get();
-    b.params = d_params.get();
-    b.kept = d_kept.get();
-    b.kept_count = d_count.get();
-    b.kept_cap = 4096;
-    b.min_pixels = config.threshold.min_pixels;
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(d.raw.get(), frame.pixels.data(), n * 2, cudaMemcpyHostToDevice));
+    if (mask) LAUEPROC_CUDA_CHECK(cudaMemcpy(d.mask.get(), mask, n, cudaMemcpyHostToDevice));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(d.coarse.get(), coarse.data(), coarse.size() * 4, cudaMemcpyHostToDevice));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_w.get(), col_w.data(), col_w.size() * 4, cudaMemcpyHostToDevice));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_cell.get(), col_cell.data(), col_cell.size() * 4, cudaMemcpyHostToDevice));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(d.params.get(), &p, sizeof p, cudaMemcpyHostToDevice));
+    LAUEPROC_CUDA_CHECK(cudaMemset(d.kept_count.get(), 0, sizeof(int)));
+    const kernels::BatchView b = d.view(w, h, 1, stride, 4096, config.threshold.min_pixels);
     kernels::launch_residual_threshold(nullptr, b);
     kernels::launch_label_merge(nullptr, b);
     kernels::launch_label_flatten_stats(nullptr, b);
@@ -239,9 +215,9 @@ TEST(CudaKernels, ResidualLabelsAndFilterMatchCpu) {
     LAUEPROC_CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<float> gres(n);
     std::vector<int> glab(n), count(1);
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(gres.data(), d_res.get(), n * 4, cudaMemcpyDeviceToHost));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(glab.data(), d_label.get(), n * 4, cudaMemcpyDeviceToHost));
-    LAUEPROC_CUDA_CHECK(cudaMemcpy(count.data(), d_count.get(), 4, cudaMemcpyDeviceToHost));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(gres.data(), d.residual.get(), n * 4, cudaMemcpyDeviceToHost));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(glab.data(), d.label.get(), n * 4, cudaMemcpyDeviceToHost));
+    LAUEPROC_CUDA_CHECK(cudaMemcpy(count.data(), d.kept_count.get(), 4, cudaMemcpyDeviceToHost));
     std::size_t res_diff = 0, fg_diff = 0;
     for (std::size_t i = 0; i < n; ++i) {
       res_diff += gres[i] != res[i];
@@ -267,7 +243,7 @@ TEST(CudaKernels, ResidualLabelsAndFilterMatchCpu) {
     ASSERT_EQ(count[0], kept.count()) << "kept components";
     std::vector<kernels::KeptComponent> gk(static_cast<std::size_t>(count[0]));
     if (count[0] > 0)
-      LAUEPROC_CUDA_CHECK(cudaMemcpy(gk.data(), d_kept.get(), gk.size() * sizeof(gk[0]), cudaMemcpyDeviceToHost));
+      LAUEPROC_CUDA_CHECK(cudaMemcpy(gk.data(), d.kept.get(), gk.size() * sizeof(gk[0]), cudaMemcpyDeviceToHost));
     std::sort(gk.begin(), gk.end(), [](auto& x, auto& y) { return x.root < y.root; });
     for (int c = 0; c < kept.count(); ++c) {
       const PixelRun& r0 = kept.runs[static_cast<std::size_t>(kept.begin[c])];
