@@ -147,10 +147,10 @@ void BM_AnalyzeGaussian(benchmark::State& state) { analyze_bench(state, Backgrou
 BENCHMARK(BM_Analyze)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AnalyzeGaussian)->Unit(benchmark::kMillisecond);
 
-// The real Ge frame (../shared/data/laue), for the comparison with LaueGo's peaksearch (0.67 s
+// The real Ge frame (tests/data/laue), for the comparison with LaueGo's peaksearch (0.67 s
 // on one core, docs/anchors.md): analysis only, the frame read once before timing.
 void BM_AnalyzeRealGe(benchmark::State& state) {
-  static const std::string path = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/Ge_blanc_0000_as34ide.h5";
+  static const std::string path = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/Ge_blanc_0000_as34ide.h5";
   std::unique_ptr<FrameSource> source;
   try {
     source = open_scan(path);

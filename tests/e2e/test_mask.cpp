@@ -26,7 +26,7 @@ namespace {
 
 using namespace e2e;
 
-const std::string kDir = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/";
+const std::string kDir = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/";
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -87,7 +87,7 @@ TEST_F(MaskCli, BadInputIsOneLine) {
 
 TEST(MaskRealData, GermaniumSpotsAreNeverFlagged) {
   const std::string image = kDir + "Ge_blanc_0000_as34ide.h5";
-  if (!exists(image)) GTEST_SKIP() << "no ../shared/data/laue (a user's clone has none)";
+  ASSERT_TRUE(exists(image)) << image << " is missing: tests/data is part of the repository";
   auto source = open_scan(image);
   Frame frame;
   source->read(0, frame);

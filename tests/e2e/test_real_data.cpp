@@ -1,5 +1,5 @@
 // The real Ge Laue frame (MarCCD at ESRF BM32, in the 34-ID-E layout) against LaueTools' and
-// LaueGo's own peak lists on it (../shared/data/laue/README.md).
+// LaueGo's own peak lists on it (tests/data/README.md).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -20,7 +20,7 @@
 namespace laueproc {
 namespace {
 
-const std::string kDir = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/";
+const std::string kDir = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/";
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -65,7 +65,7 @@ double median(std::vector<double> v) {
 
 TEST(RealData, GermaniumFrameAgreesWithLaueToolsAndLaueGo) {
   const std::string image = kDir + "Ge_blanc_0000_as34ide.h5";
-  if (!exists(image)) GTEST_SKIP() << "no ../shared/data/laue (a user's clone has none)";
+  ASSERT_TRUE(exists(image)) << image << " is missing: tests/data is part of the repository";
   auto source = open_scan(image);
   Frame frame;
   source->read(0, frame);

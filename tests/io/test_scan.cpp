@@ -557,8 +557,8 @@ TEST(BadInput, FirstPerFrameFileValidatedFully) {
 // ---- the real APS 34-ID-E frame ---------------------------------------------------------------------
 
 TEST(RealData, Ge34ideFrame) {
-  std::string file = std::string(LAUEPROC_SHARED_DIR) + "/data/laue/Ge_blanc_0000_as34ide.h5";
-  if (!fs::exists(file)) GTEST_SKIP() << "absent: " << file;
+  std::string file = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/Ge_blanc_0000_as34ide.h5";
+  ASSERT_TRUE(fs::exists(file)) << file << " is missing: tests/data is part of the repository";
   auto src = open_scan(file);
   const ScanInfo& info = src->info();
   EXPECT_EQ(info.layout, ScanLayout::per_frame_files);

@@ -15,7 +15,7 @@ namespace xa = laueproc::xanes;
 
 namespace {
 
-std::string data_file(const std::string& name) { return std::string(LAUEPROC_SHARED_DIR) + "/data/xanes/" + name; }
+std::string data_file(const std::string& name) { return std::string(LAUEPROC_TEST_DATA_DIR) + "/xanes/" + name; }
 
 xa::FitSettings settings(int order, double lo, double hi, bool normalise) {
   xa::FitSettings s;
