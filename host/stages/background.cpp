@@ -289,10 +289,8 @@ void background_gaussian(const FrameView& frame, const std::uint8_t* mask, const
   }
   // 2. Exact separable Gaussian (truncated at 3.5 sigma) on sums and weights: the ratio is a
   //    normalised convolution (Knutsson & Westin 1993), unbiased at edges and masked cells.
-  const double sd = std::max(0.5, config.gaussian_sigma_px / kDecim);
-  const int radius = static_cast<int>(std::ceil(3.5 * sd));
-  std::vector<float> kernel(static_cast<std::size_t>(2 * radius + 1));
-  for (int k = -radius; k <= radius; ++k) kernel[k + radius] = static_cast<float>(std::exp(-0.5 * k * k / (sd * sd)));
+  thread_local std::vector<float> kernel;
+  const int radius = detail::gaussian_taps(config, kernel);
   tmp_s.assign(nd, 0.0f);
   tmp_c.assign(nd, 0.0f);
   for (int y = 0; y < dh; ++y) {  // along x
@@ -355,6 +353,15 @@ double robust_sigma(std::vector<float>& values) {
 }
 
 namespace detail {
+int gaussian_taps(const BackgroundConfig& config, std::vector<float>& taps) {
+  constexpr int kDecim = 4;
+  const double sd = std::max(0.5, config.gaussian_sigma_px / kDecim);
+  const int radius = static_cast<int>(std::ceil(3.5 * sd));
+  taps.resize(static_cast<std::size_t>(2 * radius + 1));
+  for (int k = -radius; k <= radius; ++k) taps[k + radius] = static_cast<float>(std::exp(-0.5 * k * k / (sd * sd)));
+  return radius;
+}
+
 // Robust sigma of (frame - grid) on every 4th pixel of every 8th row (1/32 of the frame:
 // ~130k samples at 2048^2, sigma to ~0.4 %), masked pixels excluded.
 math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std::vector<float>& backgrounds,

@@ -1,0 +1,125 @@
+#pragma once
+/// @file
+/// @brief Phased bodies of the Gaussian low-pass background (background_gaussian) as a
+/// separable filter on the device, bit for bit the CPU's: every output sums its terms in the
+/// CPU's order (a thread per output, no reassociation, no FMA contraction):
+///   GaussDecimate  4x4 cell sums of the frame with bright pixels clipped to the block
+///                  background (+ 3 sigma), masked pixels left out, and the cell counts;
+///   GaussAlongX    the truncated Gaussian along x of sums and counts;
+///   GaussAlongY    along y, then the normalised value (or the block grid where no pixel counted).
+/// kernels/gaussian_fft.cu does the same convolution with cuFFT (within a stated tolerance).
+
+#include "frame_batch.cuh"
+#include "laueproc/math/background.hpp"
+
+namespace laueproc::kernels {
+
+constexpr int kGaussDecim = 4;          ///< background_gaussian's kDecim
+constexpr unsigned kGaussThreads = 128;
+
+/// @brief Grid (ceil(dw / kGaussThreads), dh, frames), block kGaussThreads. Reads the block
+/// grid's coarse rows (v.coarse) and column tables (v.col_cell, v.col_w).
+struct GaussDecimate {
+  struct Params {
+    BatchView v;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const BatchView& v = P.v;
+    const BatchShape& sh = v.shape;
+    const int cy = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long cxl = at.global_x();
+    const FrameState& st = v.state[f];
+    if (st.constant || cxl >= sh.dw) return;
+    const int cx = static_cast<int>(cxl);
+    const std::uint16_t* raw = v.raw + frame_base(sh, f);
+    const std::uint8_t* mask = st.has_mask ? v.mask + frame_base(sh, f) : nullptr;
+    const float clip = static_cast<float>(3.0 * st.clip_sigma);
+    float sum = 0.0f, cnt = 0.0f;
+    const int y1 = kGaussDecim * cy + kGaussDecim < sh.height ? kGaussDecim * cy + kGaussDecim : sh.height;
+    const int x1 = kGaussDecim * cx + kGaussDecim < sh.width ? kGaussDecim * cx + kGaussDecim : sh.width;
+    for (int y = kGaussDecim * cy; y < y1; ++y) {
+      const float* row = v.coarse + (1ll * f * sh.height + y) * sh.coarse_stride;
+      for (int x = kGaussDecim * cx; x < x1; ++x) {
+        const long long i = 1ll * y * sh.width + x;
+        if (mask && mask[i]) continue;
+        const float value = raw[i];
+        const float b = render_at(row, v.col_cell, v.col_w, sh.width, x);
+        sum += value > b + clip ? b : value;
+        cnt += 1.0f;
+      }
+    }
+    const long long o = 1ll * f * sh.gauss_cells() + 1ll * cy * sh.dw + cx;
+    v.gsum[o] = sum;
+    v.gcnt[o] = cnt;
+  }
+};
+
+/// @brief Along x: tmp = sum_k kernel[k + r] * in[x + k], k in [max(-r, -x), min(r, dw - 1 - x)].
+/// Grid (ceil(dw / kGaussThreads), dh, frames).
+struct GaussAlongX {
+  struct Params {
+    BatchView v;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const BatchView& v = P.v;
+    const BatchShape& sh = v.shape;
+    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long xl = at.global_x();
+    if (v.state[f].constant || xl >= sh.dw) return;
+    const int x = static_cast<int>(xl), r = v.config.gauss_radius;
+    const long long row = 1ll * f * sh.gauss_cells() + 1ll * y * sh.dw;
+    const float* s = v.gsum + row;
+    const float* c = v.gcnt + row;
+    const int k0 = -r > -x ? -r : -x, k1 = r < sh.dw - 1 - x ? r : sh.dw - 1 - x;
+    float as = 0, ac = 0;
+    for (int k = k0; k <= k1; ++k) {
+      as += v.gauss_kernel[k + r] * s[x + k];
+      ac += v.gauss_kernel[k + r] * c[x + k];
+    }
+    v.gtmp_s[row + x] = as;
+    v.gtmp_c[row + x] = ac;
+  }
+};
+
+/// @brief Along y, then grid = sum / count where count > 1e-3, else the block grid's bicubic
+/// value at the cell centre. Grid (ceil(dw / kGaussThreads), dh, frames). Writes v.ggrid.
+struct GaussAlongY {
+  struct Params {
+    BatchView v;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const BatchView& v = P.v;
+    const BatchShape& sh = v.shape;
+    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long xl = at.global_x();
+    if (v.state[f].constant || xl >= sh.dw) return;
+    const int x = static_cast<int>(xl), r = v.config.gauss_radius;
+    const long long base = 1ll * f * sh.gauss_cells();
+    const int k0 = -r > -y ? -r : -y, k1 = r < sh.dh - 1 - y ? r : sh.dh - 1 - y;
+    float os = 0.0f, oc = 0.0f;
+    for (int k = k0; k <= k1; ++k) {
+      const float g = v.gauss_kernel[k + r];
+      os += g * v.gtmp_s[base + 1ll * (y + k) * sh.dw + x];
+      oc += g * v.gtmp_c[base + 1ll * (y + k) * sh.dw + x];
+    }
+    float value;
+    if (oc > 1e-3f) {
+      value = os / oc;
+    } else {
+      const math::GridView rv{v.grid + 1ll * f * sh.cells(), sh.nx, sh.ny, sh.cell_x, sh.cell_y};
+      value = math::grid_value(rv, kGaussDecim * x + 1.5, kGaussDecim * y + 1.5);
+    }
+    v.ggrid[base + 1ll * y * sh.dw + x] = value;
+  }
+};
+
+}  // namespace laueproc::kernels
