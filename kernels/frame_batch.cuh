@@ -115,9 +115,9 @@ struct BatchShape {
   int root_cap = 0, kept_cap = 0, peak_cap = 0;
   long long pool_cap = 0;       ///< scratch words per frame for the per-component code
 
-  long long pixels() const { return 1ll * width * height; }
-  int cells() const { return nx * ny; }
-  int gauss_cells() const { return dw * dh; }
+  LAUEPROC_HD long long pixels() const { return 1ll * width * height; }
+  LAUEPROC_HD int cells() const { return nx * ny; }
+  LAUEPROC_HD int gauss_cells() const { return dw * dh; }
 };
 
 /// @brief Pointers of one batch (device memory on the GPU, host memory in the executor tests).

@@ -3,7 +3,10 @@
 /// @brief The whole-frame pipeline of one batch, as a sequence of phased kernel launches:
 /// masks -> block background (2 passes + fills) -> [Gaussian background] -> noise -> residual,
 /// threshold, labels -> filter -> per-component measurement. Generic over a Launcher:
-///   struct Launcher { template <class K> void run(grid::Dim grid, grid::Dim block, const typename K::Params&); };
+///   struct Launcher {
+///     template <class K> void run(grid::Dim grid, grid::Dim block, const typename K::Params&);
+///     bool gaussian_convolution(const BatchView&);  // true: done another way (cuFFT), else the separable filter
+///   };
 /// On the GPU (kernels/pipeline.cu) every run() is an asynchronous launch on one stream: the
 /// host only uploads the frames, launches, and copies back the frame states and peak records.
 /// In CI (tests/kernels) the same sequence runs on the CPU grid executor, so the order of the
@@ -61,8 +64,10 @@ void launch_front_end(Launcher& L, const BatchView& v) {
     L.template run<NoiseFit>({F}, {kNoiseThreads}, {v, 0});
     const grid::Dim gauss_grid{blocks_for(s.dw, kGaussThreads), static_cast<unsigned>(s.dh), F};
     L.template run<GaussDecimate>(gauss_grid, {kGaussThreads}, {v});
-    L.template run<GaussAlongX>(gauss_grid, {kGaussThreads}, {v});
-    L.template run<GaussAlongY>(gauss_grid, {kGaussThreads}, {v});
+    if (!L.gaussian_convolution(v)) {
+      L.template run<GaussAlongX>(gauss_grid, {kGaussThreads}, {v});
+      L.template run<GaussAlongY>(gauss_grid, {kGaussThreads}, {v});
+    }
     L.template run<CoarseRows>({H, F}, {64},
                                {v, v.ggrid, s.gauss_cells(), s.dw, s.dh, double(kGaussDecim), double(kGaussDecim)});
     L.template run<Samples>({F}, {kNoiseThreads}, {v, v.gcol_cell, v.gcol_w});

@@ -87,8 +87,16 @@ struct GaussAlongX {
   }
 };
 
-/// @brief Along y, then grid = sum / count where count > 1e-3, else the block grid's bicubic
-/// value at the cell centre. Grid (ceil(dw / kGaussThreads), dh, frames). Writes v.ggrid.
+/// @brief background_gaussian's value of coarse cell (x, y) from its filtered sum and count:
+/// sum / count where count > 1e-3, else the block grid's bicubic value at the cell centre.
+LAUEPROC_HD inline float gauss_value(const BatchView& v, int f, int x, int y, float sum, float count) {
+  if (count > 1e-3f) return sum / count;
+  const BatchShape& sh = v.shape;
+  const math::GridView rv{v.grid + 1ll * f * sh.cells(), sh.nx, sh.ny, sh.cell_x, sh.cell_y};
+  return math::grid_value(rv, kGaussDecim * x + 1.5, kGaussDecim * y + 1.5);
+}
+
+/// @brief Along y, then gauss_value. Grid (ceil(dw / kGaussThreads), dh, frames). Writes v.ggrid.
 struct GaussAlongY {
   struct Params {
     BatchView v;
@@ -111,14 +119,84 @@ struct GaussAlongY {
       os += g * v.gtmp_s[base + 1ll * (y + k) * sh.dw + x];
       oc += g * v.gtmp_c[base + 1ll * (y + k) * sh.dw + x];
     }
-    float value;
-    if (oc > 1e-3f) {
-      value = os / oc;
-    } else {
-      const math::GridView rv{v.grid + 1ll * f * sh.cells(), sh.nx, sh.ny, sh.cell_x, sh.cell_y};
-      value = math::grid_value(rv, kGaussDecim * x + 1.5, kGaussDecim * y + 1.5);
-    }
-    v.ggrid[base + 1ll * y * sh.dw + x] = value;
+    v.ggrid[base + 1ll * y * sh.dw + x] = gauss_value(v, f, x, y, os, oc);
+  }
+};
+
+// ---- the cuFFT variant (kernels/gaussian_fft.cu): pad, multiply by the kernel's spectrum, unpad
+
+/// @brief Padded FFT layout: frame f's sums at real array 2f, counts at 2f + 1, each ny x nx
+/// (nx >= dw + radius, ny >= dh + radius, so the circular convolution does not wrap into the
+/// frame), spectra ny x (nx / 2 + 1) complex.
+struct FftLayout {
+  int nx, ny;
+  float* real;            ///< [2 frames][ny][nx]
+  float* spectrum;        ///< [2 frames][ny][nx / 2 + 1][2] (interleaved complex)
+  const float* kernel;    ///< [ny][nx / 2 + 1]: the kernel's (real) spectrum / (nx ny)
+};
+
+/// @brief Sums and counts into the zero-padded arrays. Grid (ceil(nx / kGaussThreads), ny, frames).
+struct GaussPad {
+  struct Params {
+    BatchView v;
+    FftLayout fft;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const BatchShape& sh = P.v.shape;
+    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long xl = at.global_x();
+    if (xl >= P.fft.nx) return;
+    const int x = static_cast<int>(xl);
+    const bool in = x < sh.dw && y < sh.dh && !P.v.state[f].constant;
+    const long long cell = 1ll * f * sh.gauss_cells() + 1ll * y * sh.dw + x;
+    const long long plane = 1ll * P.fft.nx * P.fft.ny, o = 1ll * y * P.fft.nx + x;
+    P.fft.real[2 * f * plane + o] = in ? P.v.gsum[cell] : 0.0f;
+    P.fft.real[(2 * f + 1) * plane + o] = in ? P.v.gcnt[cell] : 0.0f;
+  }
+};
+
+/// @brief Spectra times the kernel's spectrum (real: the kernel is symmetric), scale included.
+/// Grid (ceil((nx / 2 + 1) / kGaussThreads), ny, 2 frames).
+struct GaussSpectrum {
+  struct Params {
+    FftLayout fft;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const int half = P.fft.nx / 2 + 1;
+    const long long u = at.global_x();
+    if (u >= half) return;
+    const long long o = 1ll * at.block.y * half + u;
+    const float k = P.fft.kernel[o];
+    float* c = P.fft.spectrum + 2 * (1ll * at.block.z * P.fft.ny * half + o);
+    c[0] *= k;
+    c[1] *= k;
+  }
+};
+
+/// @brief Filtered sums and counts -> gauss_value -> v.ggrid. Grid (ceil(dw / kGaussThreads), dh, frames).
+struct GaussUnpad {
+  struct Params {
+    BatchView v;
+    FftLayout fft;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const BatchShape& sh = P.v.shape;
+    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long xl = at.global_x();
+    if (P.v.state[f].constant || xl >= sh.dw) return;
+    const int x = static_cast<int>(xl);
+    const long long plane = 1ll * P.fft.nx * P.fft.ny, o = 1ll * y * P.fft.nx + x;
+    const float sum = P.fft.real[2 * f * plane + o], count = P.fft.real[(2 * f + 1) * plane + o];
+    P.v.ggrid[1ll * f * sh.gauss_cells() + 1ll * y * sh.dw + x] = gauss_value(P.v, f, x, y, sum, count);
   }
 };
 

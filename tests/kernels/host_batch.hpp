@@ -24,6 +24,7 @@ struct CpuLauncher {
   void run(grid::Dim grid_dim, grid::Dim block_dim, const typename K::Params& params) {
     run_grid_on_cpu<K>(grid_dim, block_dim, params, order);
   }
+  bool gaussian_convolution(const kernels::BatchView&) { return false; }  // the separable filter
 };
 
 /// @brief Frames of one size, their device layout in a host arena (filled with garbage first,
