@@ -126,9 +126,10 @@ void time_batches(benchmark::State& state, cuda::Stream& s, Launch&& launch) {
   state.counters["raw_GBps"] = done * 2.0 * kSize * kSize / (ms_total / 1e3) / 1e9;
 }
 
-// The whole pipeline on frames already on the device. Arg: 0 block background, 1 Gaussian
-// (separable), 2 Gaussian (cuFFT).
-void BM_GpuResidentPipeline(benchmark::State& state) {
+// Frames already on the device, arg: 0 block background, 1 Gaussian (separable), 2 Gaussian
+// (cuFFT); the whole pipeline, or the front end alone (masks .. noise: with the Gaussian method
+// minus without is the Gaussian background's own cost).
+void gpu_resident(benchmark::State& state, bool front_only) {
   if (!have_device(state)) return;
   ProcessConfig config;
   if (state.range(0) > 0) config.background.method = BackgroundMethod::gaussian;
@@ -140,28 +141,15 @@ void BM_GpuResidentPipeline(benchmark::State& state) {
   kernels::GaussianFft fft;
   kernels::GaussianFft* use_fft = state.range(0) == 2 ? &fft : nullptr;
   cuda::Stream s;
-  time_batches(state, s, [&] { kernels::launch_batch(s.get(), b.v, use_fft); });
+  time_batches(state, s, [&] {
+    if (front_only) kernels::launch_front_end(s.get(), b.v, use_fft);
+    else kernels::launch_batch(s.get(), b.v, use_fft);
+  });
   state.SetLabel(state.range(0) == 0 ? "block background" : state.range(0) == 1 ? "gaussian separable" : "gaussian cuFFT");
 }
+void BM_GpuResidentPipeline(benchmark::State& state) { gpu_resident(state, false); }
+void BM_GpuFrontEnd(benchmark::State& state) { gpu_resident(state, true); }
 BENCHMARK(BM_GpuResidentPipeline)->Arg(0)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
-
-// The front end alone (masks .. noise): with the Gaussian method minus without is the Gaussian
-// background's own cost. Arg as BM_GpuResidentPipeline.
-void BM_GpuFrontEnd(benchmark::State& state) {
-  if (!have_device(state)) return;
-  ProcessConfig config;
-  if (state.range(0) > 0) config.background.method = BackgroundMethod::gaussian;
-  if (state.range(0) == 2 && !kernels::GaussianFft::unavailable().empty()) {
-    state.SkipWithError(kernels::GaussianFft::unavailable().c_str());
-    return;
-  }
-  DeviceBatch b(config);
-  kernels::GaussianFft fft;
-  kernels::GaussianFft* use_fft = state.range(0) == 2 ? &fft : nullptr;
-  cuda::Stream s;
-  time_batches(state, s, [&] { kernels::launch_front_end(s.get(), b.v, use_fft); });
-  state.SetLabel(state.range(0) == 0 ? "block background" : state.range(0) == 1 ? "gaussian separable" : "gaussian cuFFT");
-}
 BENCHMARK(BM_GpuFrontEnd)->Arg(0)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
 
 // analyze() from host memory: frames/s and host CPU ms per frame (getrusage over the timed part).

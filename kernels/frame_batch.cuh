@@ -277,4 +277,23 @@ LAUEPROC_HD inline float render_at(const float* coarse_row, const int* col_cell,
   return col_w[x] * c[0] + col_w[width + x] * c[1] + col_w[2 * width + x] * c[2] + col_w[3 * width + x] * c[3];
 }
 
+/// @brief A one-phase body with one thread per element of a row of a frame: x = the global x
+/// index, y = blockIdx.y, frame = blockIdx.z; constant frames and x past Derived::row_length(shape)
+/// do nothing. Derived defines `static void element(const BatchView&, int x, int y, int frame)`.
+template <class Derived>
+struct RowElementBody {
+  struct Params {
+    BatchView v;
+  };
+  struct Shared {};
+  struct Local {};
+  static constexpr int kPhases = 1;
+  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
+    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
+    const long long x = at.global_x();
+    if (P.v.state[f].constant || x >= Derived::row_length(P.v.shape)) return;
+    Derived::element(P.v, static_cast<int>(x), y, f);
+  }
+};
+
 }  // namespace laueproc::kernels

@@ -19,21 +19,11 @@ constexpr unsigned kGaussThreads = 128;
 
 /// @brief Grid (ceil(dw / kGaussThreads), dh, frames), block kGaussThreads. Reads the block
 /// grid's coarse rows (v.coarse) and column tables (v.col_cell, v.col_w).
-struct GaussDecimate {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
-  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
-    const BatchView& v = P.v;
+struct GaussDecimate : RowElementBody<GaussDecimate> {
+  LAUEPROC_HD static int row_length(const BatchShape& sh) { return sh.dw; }
+  LAUEPROC_HD static void element(const BatchView& v, int cx, int cy, int f) {
     const BatchShape& sh = v.shape;
-    const int cy = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
-    const long long cxl = at.global_x();
     const FrameState& st = v.state[f];
-    if (st.constant || cxl >= sh.dw) return;
-    const int cx = static_cast<int>(cxl);
     const std::uint16_t* raw = v.raw + frame_base(sh, f);
     const std::uint8_t* mask = st.has_mask ? v.mask + frame_base(sh, f) : nullptr;
     const float clip = static_cast<float>(3.0 * st.clip_sigma);
@@ -59,20 +49,11 @@ struct GaussDecimate {
 
 /// @brief Along x: tmp = sum_k kernel[k + r] * in[x + k], k in [max(-r, -x), min(r, dw - 1 - x)].
 /// Grid (ceil(dw / kGaussThreads), dh, frames).
-struct GaussAlongX {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
-  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
-    const BatchView& v = P.v;
+struct GaussAlongX : RowElementBody<GaussAlongX> {
+  LAUEPROC_HD static int row_length(const BatchShape& sh) { return sh.dw; }
+  LAUEPROC_HD static void element(const BatchView& v, int x, int y, int f) {
     const BatchShape& sh = v.shape;
-    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
-    const long long xl = at.global_x();
-    if (v.state[f].constant || xl >= sh.dw) return;
-    const int x = static_cast<int>(xl), r = v.config.gauss_radius;
+    const int r = v.config.gauss_radius;
     const long long row = 1ll * f * sh.gauss_cells() + 1ll * y * sh.dw;
     const float* s = v.gsum + row;
     const float* c = v.gcnt + row;
@@ -97,20 +78,11 @@ LAUEPROC_HD inline float gauss_value(const BatchView& v, int f, int x, int y, fl
 }
 
 /// @brief Along y, then gauss_value. Grid (ceil(dw / kGaussThreads), dh, frames). Writes v.ggrid.
-struct GaussAlongY {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
-  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
-    const BatchView& v = P.v;
+struct GaussAlongY : RowElementBody<GaussAlongY> {
+  LAUEPROC_HD static int row_length(const BatchShape& sh) { return sh.dw; }
+  LAUEPROC_HD static void element(const BatchView& v, int x, int y, int f) {
     const BatchShape& sh = v.shape;
-    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
-    const long long xl = at.global_x();
-    if (v.state[f].constant || xl >= sh.dw) return;
-    const int x = static_cast<int>(xl), r = v.config.gauss_radius;
+    const int r = v.config.gauss_radius;
     const long long base = 1ll * f * sh.gauss_cells();
     const int k0 = -r > -y ? -r : -y, k1 = r < sh.dh - 1 - y ? r : sh.dh - 1 - y;
     float os = 0.0f, oc = 0.0f;

@@ -177,22 +177,13 @@ struct BorderMerge {
 
 /// @brief Every foreground pixel points at its root; each root takes a slot (RootStats reset).
 /// Grid (ceil(width / kPixelThreads), height, frames), block kPixelThreads.
-struct Flatten {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
-  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
-    const BatchView& v = P.v;
+struct Flatten : RowElementBody<Flatten> {
+  LAUEPROC_HD static int row_length(const BatchShape& sh) { return sh.width; }
+  LAUEPROC_HD static void element(const BatchView& v, int x, int y, int f) {
     const BatchShape& sh = v.shape;
-    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
     FrameState& st = v.state[f];
-    const long long xl = at.global_x();
-    if (st.constant || xl >= sh.width) return;
     int* label = v.label + frame_base(sh, f);
-    const int i = y * sh.width + static_cast<int>(xl);
+    const int i = y * sh.width + x;
     if (label[i] < 0) return;
     const int root = find_root_compress<GlobalLabels>(label, i);
     if (root != i) {
@@ -218,21 +209,11 @@ struct Flatten {
 
 /// @brief npix, brightest pixel (ties: first in raster order) and bounding box at each root.
 /// Same grid as Flatten. Frames whose roots overflowed are left to the CPU.
-struct RootStatsAdd {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
-  LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
-    const BatchView& v = P.v;
+struct RootStatsAdd : RowElementBody<RootStatsAdd> {
+  LAUEPROC_HD static int row_length(const BatchShape& sh) { return sh.width; }
+  LAUEPROC_HD static void element(const BatchView& v, int x, int y, int f) {
     const BatchShape& sh = v.shape;
-    const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
-    const FrameState& st = v.state[f];
-    const long long xl = at.global_x();
-    if (st.constant || st.overflow || xl >= sh.width) return;
-    const int x = static_cast<int>(xl);
+    if (v.state[f].overflow) return;
     const long long base = frame_base(sh, f);
     const int i = y * sh.width + x;
     const int root = v.label[base + i];

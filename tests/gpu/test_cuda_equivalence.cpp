@@ -25,6 +25,7 @@ namespace laueproc {
 namespace {
 
 using testing::HostBatch;
+using testing::ptrs;
 
 #define REQUIRE_DEVICE()                                                                      \
   do {                                                                                        \
@@ -32,12 +33,6 @@ using testing::HostBatch;
     if (!probe_.problem.empty()) FAIL() << "CUDA driver present but unusable: " << probe_.problem; \
     if (probe_.count == 0) GTEST_SKIP() << "no CUDA device (no driver or no GPU)";            \
   } while (0)
-
-std::vector<const Frame*> ptrs(const std::vector<Frame>& frames) {
-  std::vector<const Frame*> p;
-  for (const Frame& f : frames) p.push_back(&f);
-  return p;
-}
 
 TEST(CudaDevice, ProbeReportsDriverProblemsLoudly) {
   const cuda::DeviceProbe p = cuda::probe_devices();

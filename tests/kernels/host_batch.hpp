@@ -17,6 +17,13 @@
 
 namespace laueproc::testing {
 
+/// @brief Pointers to the frames, as BatchAnalyzer::analyze takes them.
+inline std::vector<const Frame*> ptrs(const std::vector<Frame>& frames) {
+  std::vector<const Frame*> p;
+  for (const Frame& f : frames) p.push_back(&f);
+  return p;
+}
+
 /// @brief Runs every launch on the CPU grid executor (blocks and threads forward or reverse).
 struct CpuLauncher {
   GridOrder order = GridOrder::forward;

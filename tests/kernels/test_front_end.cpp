@@ -16,12 +16,7 @@ namespace {
 
 using testing::GridOrder;
 using testing::HostBatch;
-
-std::vector<const Frame*> ptrs(const std::vector<Frame>& frames) {
-  std::vector<const Frame*> p;
-  for (const Frame& f : frames) p.push_back(&f);
-  return p;
-}
+using testing::ptrs;
 
 std::size_t count_diff(const float* a, const float* b, std::size_t n) {
   std::size_t d = 0;

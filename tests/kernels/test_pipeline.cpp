@@ -19,12 +19,7 @@ namespace {
 
 using testing::GridOrder;
 using testing::HostBatch;
-
-std::vector<const Frame*> ptrs(const std::vector<Frame>& frames) {
-  std::vector<const Frame*> p;
-  for (const Frame& f : frames) p.push_back(&f);
-  return p;
-}
+using testing::ptrs;
 
 // Everything but the frame number, bit for bit.
 void expect_same_peaks(const PeakList& want, const PeakList& got) {
