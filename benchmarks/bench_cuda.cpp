@@ -49,14 +49,15 @@ const std::vector<Frame>& frames2k() {
   return frames;
 }
 
+#ifdef LAUEPROC_HAVE_CUDA
+
+// User + system CPU seconds of every thread of this process so far.
 double process_cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
-
-#ifdef LAUEPROC_HAVE_CUDA
 
 bool have_device(benchmark::State& state) {
   const cuda::DeviceProbe p = cuda::probe_devices();

@@ -190,8 +190,11 @@ else
 fi
 
 # 7. The e2e suite with CUDA hidden: the CPU path of the program (CI runs it too; here it checks
-#    the bundle's libraries and data). The CUDA path is checked by steps 2 and 6.
-run_step e2e_tests "$LOG" env CUDA_VISIBLE_DEVICES= "$B/bin/laueproc_e2e_tests" --gtest_output="json:$OUTDIR/e2e_tests.json"
+#    the bundle's libraries, plugins and data on this machine). The CUDA path is checked by steps
+#    2 and 6. Left out: the report and silx tests, which need Python packages and a browser the
+#    GPU image may not have (CI runs them).
+run_step e2e_tests "$LOG" env CUDA_VISIBLE_DEVICES= "$B/bin/laueproc_e2e_tests" \
+  --gtest_filter='-Report.*:Cli.ResultsAreValidNexusForSilx' --gtest_output="json:$OUTDIR/e2e_tests.json"
 
 # 8. summary.json
 END=$(date +%s)
