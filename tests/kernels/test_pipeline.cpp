@@ -202,6 +202,10 @@ TEST(KernelPipeline, StaticMaskGaussianBackgroundAndFlatNoise) {
   config.threshold.local_noise = false;
   config.background.method = BackgroundMethod::block_percentile;
   expect_same_analyses(frames, config, &mask, GridOrder::reverse);
+  // Everything masked: no cell, no sample, no peak (a flat grid, sigma at its floor).
+  const BadPixelMask all(300, 211, std::vector<std::uint8_t>(300u * 211u, 1));
+  config.background.method = BackgroundMethod::gaussian;
+  EXPECT_EQ(expect_same_analyses(frames, config, &all), 0u);
 }
 
 // Thousands of peaks in one frame: past the default kept-list capacity the frame is flagged (the
