@@ -6,10 +6,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake pkg-config git
-  libhdf5-dev hdf5-tools hdf5-filter-plugin bitshuffle zlib1g-dev liblz4-dev
+  libhdf5-dev hdf5-tools hdf5-filter-plugin bitshuffle zlib1g-dev liblz4-dev libdeflate-dev libzstd-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-silx chromium
+  python3 python3-numpy python3-h5py python3-hdf5plugin python3-matplotlib python3-scipy python3-silx chromium
 )
 
 missing=()
