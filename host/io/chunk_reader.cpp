@@ -93,7 +93,10 @@ void ChunkCodec::decode(const std::uint8_t* in, std::size_t n, std::uint32_t mas
     if (j + 1 < active.size() && cur_n != out_size)
       throw DecodeError("chunk of " + std::to_string(cur_n) + " bytes before " + filter_label(f.id));
     switch (f.id) {
-      case H5Z_FILTER_DEFLATE: decode_zlib(cur, cur_n, dst, out_size); break;
+      case H5Z_FILTER_DEFLATE:
+        if (inflate_with_zlib) decode_zlib_with_zlib(cur, cur_n, dst, out_size);
+        else decode_zlib(cur, cur_n, dst, out_size);
+        break;
       case kZstdFilter: decode_zstd(cur, cur_n, dst, out_size); break;
       case H5Z_FILTER_SHUFFLE: {
         if (cur_n != out_size)
@@ -128,9 +131,8 @@ void ChunkCodec::decode(const std::uint8_t* in, std::size_t n, std::uint32_t mas
 // ---- ChunkReader -------------------------------------------------------------------------------
 
 std::unique_ptr<ChunkReader> ChunkReader::plan(hid_t ds, const std::string& file, const std::string& path,
-                                               const std::vector<hsize_t>& dims, std::size_t elem_size,
-                                               const std::vector<FilterSpec>& filters, bool native_order,
-                                               std::string* why) {
+                                               const std::vector<hsize_t>& dims, ChunkCodec codec,
+                                               bool native_order, std::string* why) {
   auto fail = [why](const std::string& reason) {
     if (why) *why = reason;
     return std::unique_ptr<ChunkReader>();
@@ -142,9 +144,10 @@ std::unique_ptr<ChunkReader> ChunkReader::plan(hid_t ds, const std::string& file
   r->file_ = file;
   r->path_ = path;
   r->dims_ = dims;
-  r->elem_size_ = elem_size;
-  r->codec_.filters = filters;
-  r->codec_.elem_size = elem_size;
+  r->elem_size_ = codec.elem_size;
+  r->codec_ = std::move(codec);
+  const std::size_t elem_size = r->elem_size_;
+  const std::vector<FilterSpec>& filters = r->codec_.filters;
 
   h5::Handle dcpl = h5::wrap(H5Dget_create_plist(ds), H5Pclose, file, "cannot read the layout of " + path);
   const H5D_layout_t layout = H5Pget_layout(dcpl);

@@ -32,6 +32,7 @@ std::string filter_label(H5Z_filter_t id);
 struct ChunkCodec {
   std::vector<FilterSpec> filters;  ///< in pipeline (write) order
   std::size_t elem_size = 2;
+  bool inflate_with_zlib = false;   ///< zlib's inflate instead of libdeflate (comparisons only)
 
   /// @brief Empty when every chunk can be decoded here; else why not (unknown filter...).
   std::string unsupported() const;
@@ -58,8 +59,7 @@ class ChunkReader {
   /// with HDF5 lock held. Returns null and sets `why` when it cannot be done (compact layout,
   /// external storage, unsupported filter, non-native byte order, file not openable...).
   static std::unique_ptr<ChunkReader> plan(hid_t ds, const std::string& file, const std::string& path,
-                                           const std::vector<hsize_t>& dims, std::size_t elem_size,
-                                           const std::vector<FilterSpec>& filters, bool native_order,
+                                           const std::vector<hsize_t>& dims, ChunkCodec codec, bool native_order,
                                            std::string* why);
   ~ChunkReader();
   ChunkReader(const ChunkReader&) = delete;

@@ -63,14 +63,45 @@ inline void transpose_bytes8x8(std::uint64_t w[8]) {
   }
 }
 
-// Bit rows 8j..8j+7 (each n8 bytes, row k at rows + k * n8) -> byte plane j (8 * n8 bytes).
+// 8x8 bit transpose inside every byte column of eight words at once: bit m of byte b of w[k]
+// <-> bit k of byte b of w[m] (three swap stages across word pairs).
+inline void transpose_bits_across8(std::uint64_t w[8]) {
+  for (int k : {0, 1, 2, 3}) {
+    const std::uint64_t t = ((w[k] >> 4) ^ w[k + 4]) & 0x0F0F0F0F0F0F0F0Full;
+    w[k + 4] ^= t;
+    w[k] ^= t << 4;
+  }
+  for (int k : {0, 1, 4, 5}) {
+    const std::uint64_t t = ((w[k] >> 2) ^ w[k + 2]) & 0x3333333333333333ull;
+    w[k + 2] ^= t;
+    w[k] ^= t << 2;
+  }
+  for (int k : {0, 2, 4, 6}) {
+    const std::uint64_t t = ((w[k] >> 1) ^ w[k + 1]) & 0x5555555555555555ull;
+    w[k + 1] ^= t;
+    w[k] ^= t << 1;
+  }
+}
+
+// Bit rows 8j..8j+7 (each n8 bytes, row k at rows + k * n8) -> byte plane j (8 * n8 bytes). Per 64
+// elements: row words w[k] (bit e = element e); the bit transpose makes byte b of w[k] element
+// 8b+k, the byte transpose puts elements 8b..8b+7 in word b. Compiled for AVX2 and AVX-512 too
+// (chosen at run time), so the loop over groups runs 4 or 8 groups per instruction.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LAUEPROC_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LAUEPROC_SIMD_CLONES
+#endif
+
+LAUEPROC_SIMD_CLONES
 void rows_to_plane(const std::uint8_t* rows, std::size_t n8, std::uint8_t* plane) {
   const std::size_t groups = n8 / 8;
   for (std::size_t g = 0; g < groups; ++g) {
     std::uint64_t w[8];
     for (int k = 0; k < 8; ++k) w[k] = load64(rows + k * n8 + 8 * g);
+    transpose_bits_across8(w);
     transpose_bytes8x8(w);
-    for (int b = 0; b < 8; ++b) store64(plane + 64 * g + 8 * b, transpose_bits8x8(w[b]));
+    for (int b = 0; b < 8; ++b) store64(plane + 64 * g + 8 * b, w[b]);
   }
   for (std::size_t i8 = groups * 8; i8 < n8; ++i8) {  // fewer than 64 elements left
     std::uint64_t x = 0;
@@ -79,13 +110,14 @@ void rows_to_plane(const std::uint8_t* rows, std::size_t n8, std::uint8_t* plane
   }
 }
 
-// The inverse: byte plane j -> its 8 bit rows.
+// The inverse: byte plane j -> its 8 bit rows (both transposes are their own inverse).
 void plane_to_rows(const std::uint8_t* plane, std::size_t n8, std::uint8_t* rows) {
   const std::size_t groups = n8 / 8;
   for (std::size_t g = 0; g < groups; ++g) {
     std::uint64_t w[8];
-    for (int b = 0; b < 8; ++b) w[b] = transpose_bits8x8(load64(plane + 64 * g + 8 * b));
+    for (int b = 0; b < 8; ++b) w[b] = load64(plane + 64 * g + 8 * b);
     transpose_bytes8x8(w);
+    transpose_bits_across8(w);
     for (int k = 0; k < 8; ++k) store64(rows + k * n8 + 8 * g, w[k]);
   }
   for (std::size_t i8 = groups * 8; i8 < n8; ++i8) {
@@ -95,6 +127,7 @@ void plane_to_rows(const std::uint8_t* plane, std::size_t n8, std::uint8_t* rows
 }
 
 // Planes (plane j at planes + j * n) -> n elements of elem_size bytes.
+LAUEPROC_SIMD_CLONES
 void interleave_planes(const std::uint8_t* planes, std::uint8_t* out, std::size_t n, std::size_t elem_size) {
   if (elem_size == 2) {
     const std::uint8_t* p0 = planes;

@@ -197,7 +197,8 @@ struct FrameDataset {
 };
 
 // Call with the HDF5 lock held.
-FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct) {
+FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct,
+                                bool inflate_with_zlib = false) {
   FrameDataset d;
   d.file = file;
   d.path = path;
@@ -236,8 +237,13 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
     cd.resize(std::min<std::size_t>(n, 16));
     d.filters.push_back(FilterSpec{id, std::move(cd)});
   }
-  if (want_direct)
-    d.chunks = ChunkReader::plan(d.ds, file, path, d.dims, dtype_size(d.dtype), d.filters, native_order, nullptr);
+  if (want_direct) {
+    ChunkCodec codec;
+    codec.filters = d.filters;
+    codec.elem_size = dtype_size(d.dtype);
+    codec.inflate_with_zlib = inflate_with_zlib;
+    d.chunks = ChunkReader::plan(d.ds, file, path, d.dims, std::move(codec), native_order, nullptr);
+  }
   hsize_t mdims[2] = {ny, nx};
   d.mem_space = h5::wrap(H5Screate_simple(2, mdims, nullptr), H5Sclose, file, "cannot create a dataspace");
   return d;
@@ -307,6 +313,7 @@ void fill_info_from(ScanInfo& info, const FrameDataset& d) {
   info.filters.clear();
   for (const auto& f : d.filters) info.filters.push_back(filter_label(f.id));
   info.chunk_direct = d.chunks != nullptr;
+  info.stored_bytes = H5Dget_storage_size(d.ds);
 }
 
 std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counters& c) {
@@ -429,9 +436,10 @@ class StackSource final : public FrameSource {
 
 class PerFrameSource final : public FrameSource {
  public:
-  PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct)
+  PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct,
+                 bool inflate_with_zlib)
       : info_(std::move(info)), per_file_(per_file), x_path_(std::move(x_path)), y_path_(std::move(y_path)),
-        want_direct_(want_direct) {}
+        want_direct_(want_direct), zlib_(inflate_with_zlib) {}
   ~PerFrameSource() override {
     Lock lock(h5::library_mutex());  // the states close their HDF5 files
     pool_.clear();
@@ -489,7 +497,7 @@ class PerFrameSource final : public FrameSource {
     const std::string& name = info_.files[static_cast<std::size_t>(fi)];
     Open o;
     o.file = h5::open_read(name);
-    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_);
+    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_, zlib_);
     if (o.d.height != info_.height || o.d.width != info_.width || o.d.frames != per_file_)
       throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
                                  std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
@@ -504,6 +512,7 @@ class PerFrameSource final : public FrameSource {
   std::int64_t per_file_;
   std::string x_path_, y_path_;
   bool want_direct_;
+  bool zlib_;
   StatePool<State> pool_;
   Counters counters_;
 };
@@ -573,7 +582,7 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   if (!first.valid()) first = h5::open_read(name);
   std::string dataset = options.dataset.empty() ? kPerFrameDataset : options.dataset;
   PerFrameSource::Open o;
-  o.d = open_frame_dataset(first, name, dataset, options.chunk_direct);
+  o.d = open_frame_dataset(first, name, dataset, options.chunk_direct, options.inflate_with_zlib);
   std::string xp = options.x_path.empty() ? kPerFrameX : options.x_path;
   std::string yp = options.y_path.empty() ? kPerFrameY : options.y_path;
   o.x = read_numbers(first, xp, name);
@@ -584,7 +593,8 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   const std::int64_t per_file = o.d.frames;
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
   info.has_positions = !o.x.empty() && !o.y.empty();
-  auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct);
+  auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct,
+                                              options.inflate_with_zlib);
   src->adopt(std::move(o));
   return src;
 }
@@ -601,7 +611,7 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
       throw InputError(path, std::string("no dataset at ") + kStackDatasets[0] + " (nor at " + kStackDatasets[1] +
                                  " or " + kStackDatasets[2] + "; give --dataset)");
   }
-  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct);
+  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct, options.inflate_with_zlib);
   ScanInfo info;
   info.layout = ScanLayout::stack;
   info.files = {path};

@@ -24,6 +24,7 @@ struct ScanOptions {
   std::string x_path;    ///< positions; empty = layout default (/entry/sample/x or /entry1/sample/sampleX)
   std::string y_path;
   bool chunk_direct = true;  ///< read and decode stored chunks ourselves when possible (see docs/input.md)
+  bool inflate_with_zlib = false;  ///< chunk-direct deflate with zlib instead of libdeflate (benchmarks)
 };
 
 /// @brief What a scan holds (the `info` subcommand prints this).
@@ -39,6 +40,7 @@ struct ScanInfo {
   std::vector<std::string> filters;  ///< e.g. "deflate", "bitshuffle(32008)"
   bool has_positions = false;
   bool chunk_direct = false;       ///< frames are read chunk-direct (own pread + decoders)
+  std::uint64_t stored_bytes = 0;  ///< bytes the image dataset takes in its file (per-frame: the first file)
 };
 
 /// @brief Random-access source of frames. Implementations throw InputError for problems with
