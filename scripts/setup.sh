@@ -24,5 +24,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# nvCOMP (optional; GPU decoding of compressed chunks): NVIDIA's PyPI wheel, downloaded and
+# unpacked into the git-ignored .whl/ (the system Python is not touched). Only where CUDA is.
+nvcomp_wheel="nvidia-libnvcomp-cu13==6.0.0.12"
+if { command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; } &&
+   [ ! -f "$here/.whl/nvcomp/nvidia/libnvcomp/include/nvcomp.h" ]; then
+  if python3 -m pip download "$nvcomp_wheel" --no-deps -q -d "$here/.whl" >/dev/null 2>&1 &&
+     python3 -m zipfile -e "$here"/.whl/nvidia_libnvcomp_cu13-*.whl "$here/.whl/nvcomp"; then
+    echo "setup: nvCOMP unpacked into .whl/nvcomp" >&2
+  else
+    echo "setup: nvCOMP wheel not fetched: compressed chunks will be decoded on the host" >&2
+  fi
+fi
+
 [ "${1:-}" = "--no-build" ] && exit 0
 "$here/scripts/build.sh"

@@ -288,6 +288,32 @@ void read_frame(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s,
   read_frame_hyperslab(d, k, out, s, c);  // not chunk-direct, or a chunk never written (fill value)
 }
 
+// The codec a device decoder can take frame k's chunk in, or none (then decode here).
+EncodedFrame::Codec device_codec(const FrameDataset& d) {
+  if (!d.chunks || d.dtype != Dtype::u16 || !d.chunks->one_chunk_per_frame() || d.filters.size() != 1)
+    return EncodedFrame::Codec::none;
+  const FilterSpec& f = d.filters[0];
+  if (f.id == H5Z_FILTER_DEFLATE) return EncodedFrame::Codec::zlib;
+  if (f.id == kBitshuffleFilter && f.cd.size() > 4 && f.cd[4] == kBitshuffleLz4 && (f.cd[2] == 2 || f.cd[2] == 0))
+    return EncodedFrame::Codec::bitshuffle_lz4;
+  return EncodedFrame::Codec::none;
+}
+
+// Reads frame k: still compressed into out.encoded when `keep_encoded` and the device can decode
+// it, else decoded into out.pixels.
+void read_frame_into(FrameDataset& d, std::int64_t k, Frame& out, bool keep_encoded, Scratch& s, Counters& c) {
+  if (keep_encoded) {
+    const EncodedFrame::Codec codec = device_codec(d);
+    std::uint32_t mask = 0;
+    if (codec != EncodedFrame::Codec::none && d.chunks->read_stored_chunk(k, out.encoded.bytes, mask) && mask == 0) {
+      out.encoded.codec = codec;
+      out.pixels.clear();
+      return;
+    }
+  }
+  read_frame(d, k, out.pixels.data(), s, c);
+}
+
 // Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
 std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file) {
   if (!h5::exists(f, path)) return {};
@@ -334,6 +360,7 @@ void start_frame(Frame& out, std::int64_t index, const std::string& source, std:
   out.meta.source = source;
   out.meta.index_in_file = in_file;
   out.error.clear();
+  out.encoded.codec = EncodedFrame::Codec::none;
   out.width = w;
   out.height = h;
   out.pixels.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));  // keeps capacity
@@ -394,8 +421,10 @@ class StatePool {
 
 class StackSource final : public FrameSource {
  public:
-  StackSource(h5::Handle file, FrameDataset d, std::vector<double> x, std::vector<double> y, ScanInfo info)
-      : file_(std::move(file)), d_(std::move(d)), x_(std::move(x)), y_(std::move(y)), info_(std::move(info)) {}
+  StackSource(h5::Handle file, FrameDataset d, std::vector<double> x, std::vector<double> y, ScanInfo info,
+              bool keep_encoded)
+      : file_(std::move(file)), d_(std::move(d)), x_(std::move(x)), y_(std::move(y)), info_(std::move(info)),
+        keep_encoded_(keep_encoded) {}
   ~StackSource() override {
     Lock lock(h5::library_mutex());
     d_ = FrameDataset{};
@@ -417,7 +446,7 @@ class StackSource final : public FrameSource {
     }
     auto scratch = pool_.take();
     try {
-      read_frame(d_, index, out.pixels.data(), *scratch, counters_);
+      read_frame_into(d_, index, out, keep_encoded_, *scratch, counters_);
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
@@ -428,6 +457,7 @@ class StackSource final : public FrameSource {
   FrameDataset d_;
   std::vector<double> x_, y_;  // micrometres, empty when absent
   ScanInfo info_;
+  bool keep_encoded_;
   StatePool<Scratch> pool_;
   Counters counters_;
 };
@@ -437,9 +467,9 @@ class StackSource final : public FrameSource {
 class PerFrameSource final : public FrameSource {
  public:
   PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct,
-                 bool inflate_with_zlib)
+                 bool inflate_with_zlib, bool keep_encoded)
       : info_(std::move(info)), per_file_(per_file), x_path_(std::move(x_path)), y_path_(std::move(y_path)),
-        want_direct_(want_direct), zlib_(inflate_with_zlib) {}
+        want_direct_(want_direct), zlib_(inflate_with_zlib), keep_encoded_(keep_encoded) {}
   ~PerFrameSource() override {
     Lock lock(h5::library_mutex());  // the states close their HDF5 files
     pool_.clear();
@@ -483,7 +513,7 @@ class PerFrameSource final : public FrameSource {
       };
       out.meta.has_position = pick(cur.x, out.meta.x_um) && pick(cur.y, out.meta.y_um);
       if (!out.meta.has_position) out.meta.x_um = out.meta.y_um = 0.0;
-      read_frame(cur.d, k, out.pixels.data(), state->scratch, counters_);
+      read_frame_into(cur.d, k, out, keep_encoded_, state->scratch, counters_);
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
@@ -513,6 +543,7 @@ class PerFrameSource final : public FrameSource {
   std::string x_path_, y_path_;
   bool want_direct_;
   bool zlib_;
+  bool keep_encoded_;
   StatePool<State> pool_;
   Counters counters_;
 };
@@ -594,7 +625,7 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
   info.has_positions = !o.x.empty() && !o.y.empty();
   auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct,
-                                              options.inflate_with_zlib);
+                                              options.inflate_with_zlib, options.keep_encoded);
   src->adopt(std::move(o));
   return src;
 }
@@ -634,7 +665,8 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
                                    std::to_string(d.frames) + " frames");
     info.has_positions = true;
   }
-  return std::make_unique<StackSource>(std::move(f), std::move(d), std::move(x), std::move(y), std::move(info));
+  return std::make_unique<StackSource>(std::move(f), std::move(d), std::move(x), std::move(y), std::move(info),
+                                       options.keep_encoded);
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ struct ScanOptions {
   std::string y_path;
   bool chunk_direct = true;  ///< read and decode stored chunks ourselves when possible (see docs/input.md)
   bool inflate_with_zlib = false;  ///< chunk-direct deflate with zlib instead of libdeflate (benchmarks)
+  /// Deliver uint16 frames stored one chunk per frame with bitshuffle/LZ4 or deflate alone as
+  /// Frame::encoded (still compressed), for a backend that decodes on its device.
+  bool keep_encoded = false;
 };
 
 /// @brief What a scan holds (the `info` subcommand prints this).
