@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "io/chunk_reader.hpp"
+#include "io/decode.hpp"
 #include "io/h5.hpp"
 #include "io/scan.hpp"
 

@@ -381,3 +381,55 @@ TEST(Zstd, ChunksWrittenDirectlyReadBack) {
 
 }  // namespace
 }  // namespace laueproc
+
+namespace laueproc {
+namespace {
+
+// keep_encoded: one-chunk uint16 frames with bitshuffle/LZ4 or deflate arrive still compressed;
+// decoding those bytes gives the frame; other layouts arrive as pixels.
+TEST(KeepEncoded, FramesCarryTheirStoredChunk) {
+  TempDir dir;
+  const int n = 3, ny = 24, nx = 40;
+  auto data = test::pattern_stack(n, ny, nx);
+  const std::size_t bytes = static_cast<std::size_t>(ny) * nx * 2;
+  ScanOptions o;
+  o.keep_encoded = true;
+  // deflate, one chunk per frame -> zlib; tiles -> pixels
+  const std::string gz = dir / "gz.h5", tiles = dir / "tiles.h5";
+  test::write_stack(gz, data, n, ny, nx, test::frame_chunks(ny, nx, 4));
+  test::write_stack(tiles, data, n, ny, nx, [](hid_t dcpl) {
+    hsize_t c[3] = {1, 8, 8};
+    H5Pset_chunk(dcpl, 3, c);
+    H5Pset_deflate(dcpl, 1);
+  });
+  Frame f;
+  auto src = open_scan(gz, o);
+  for (int k = 0; k < n; ++k) {
+    src->read(k, f);
+    ASSERT_TRUE(f.ok()) << f.error;
+    ASSERT_EQ(f.encoded.codec, EncodedFrame::Codec::zlib);
+    EXPECT_TRUE(f.pixels.empty());
+    std::vector<std::uint16_t> px(static_cast<std::size_t>(ny) * nx);
+    io::decode_zlib(f.encoded.bytes.data(), f.encoded.bytes.size(), reinterpret_cast<std::uint8_t*>(px.data()), bytes);
+    EXPECT_TRUE(std::equal(px.begin(), px.end(), data.begin() + static_cast<std::ptrdiff_t>(k) * ny * nx));
+  }
+  auto tiled = open_scan(tiles, o);
+  tiled->read(1, f);
+  ASSERT_TRUE(f.ok()) << f.error;
+  EXPECT_EQ(f.encoded.codec, EncodedFrame::Codec::none);
+  EXPECT_TRUE(std::equal(f.pixels.begin(), f.pixels.end(), data.begin() + ny * nx));
+  // bitshuffle/LZ4 from the h5py fixture: one-frame chunks
+  ScanOptions b = o;
+  b.dataset = "/uint16_frame";
+  auto bs = open_scan(std::string(LAUEPROC_TEST_DATA_DIR) + "/io/bitshuffle_h5py.h5", b);
+  bs->read(1, f);
+  ASSERT_TRUE(f.ok()) << f.error;
+  ASSERT_EQ(f.encoded.codec, EncodedFrame::Codec::bitshuffle_lz4);
+  std::vector<std::uint8_t> px(21 * 27 * 2);
+  io::decode_bitshuffle_lz4(f.encoded.bytes.data(), f.encoded.bytes.size(), px.data(), px.size(), 2);
+  const Bytes truth = fixture_values(kTypes[1], 2, 21, 27);
+  EXPECT_EQ(std::memcmp(px.data(), truth.data() + px.size(), px.size()), 0);
+}
+
+}  // namespace
+}  // namespace laueproc
