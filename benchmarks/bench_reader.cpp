@@ -58,14 +58,19 @@ struct Rate {
   double gb_per_cpu = 0; // per CPU-second
 };
 
-std::vector<std::vector<std::uint16_t>> render(int n) {
+// n simulated 2048^2 frames in a row, mixed scenarios, seed 1.
+laueproc::sim::SimConfig sim_config(int n) {
   laueproc::sim::SimConfig c;
   c.width = kSize;
   c.height = kSize;
   c.grid_nx = n;
   c.grid_ny = 1;
   c.seed = 1;
-  const laueproc::sim::ScanSimulator sim(c);
+  return c;
+}
+
+std::vector<std::vector<std::uint16_t>> render(int n) {
+  const laueproc::sim::ScanSimulator sim(sim_config(n));
   std::vector<std::vector<std::uint16_t>> frames(static_cast<std::size_t>(n));
   std::vector<std::thread> pool;
   const int threads = std::max(1u, std::thread::hardware_concurrency());
@@ -228,17 +233,11 @@ int main(int argc, char** argv) {
     cases.push_back({"bitshuffle/LZ4", p, raw / static_cast<double>(stored), false});
   }
   {
-    laueproc::sim::SimConfig c;
-    c.width = kSize;
-    c.height = kSize;
-    c.grid_nx = n;
-    c.grid_ny = 1;
-    c.seed = 1;
     laueproc::sim::WriteOptions w;
     w.layout = laueproc::ScanLayout::per_frame_files;
     w.out = dir + "/files";
     w.compression = "gzip";
-    laueproc::sim::write_scan(c, w);
+    laueproc::sim::write_scan(sim_config(n), w);
     auto src = laueproc::open_scan(w.out);
     cases.push_back({"34-ID-E files, gzip 1", w.out,
                      static_cast<double>(kFrameBytes) / static_cast<double>(src->info().stored_bytes), true});

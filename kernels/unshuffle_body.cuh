@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "laueproc/math/bitshuffle.hpp"
 #include "laueproc/math/grid.hpp"
 
 namespace laueproc::kernels {
@@ -19,17 +20,7 @@ struct UnshuffleBlock {
   unsigned elem_size;             ///< 1..8 bytes
 };
 
-/// @brief 8x8 bit transpose of a little-endian word: bit m of byte k <-> bit k of byte m (the
-/// plugin's TRANS_BIT_8X8).
-LAUEPROC_HD inline std::uint64_t transpose_bits8x8(std::uint64_t x) {
-  std::uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
-  x = x ^ t ^ (t << 7);
-  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
-  x = x ^ t ^ (t << 14);
-  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
-  x = x ^ t ^ (t << 28);
-  return x;
-}
+using math::transpose_bits8x8;
 
 /// @brief One CUDA block per bitshuffle block (blockIdx.x). Phase 0 stages the block's bytes in
 /// shared memory (coalesced reads); phase 1 gives each thread groups of 8 elements: for each byte

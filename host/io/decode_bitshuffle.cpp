@@ -15,7 +15,9 @@
 #include <string>
 
 #include "io/decode.hpp"
+#include "io/decode_simd.hpp"
 #include "io/decode_util.hpp"
+#include "laueproc/math/bitshuffle.hpp"
 
 #ifdef LAUEPROC_HAVE_ZSTD
 #include <zstd.h>
@@ -33,16 +35,7 @@ inline std::uint64_t load64(const std::uint8_t* p) {
 }
 inline void store64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 
-// 8x8 bit transpose: bit m of byte k <-> bit k of byte m (the plugin's TRANS_BIT_8X8).
-inline std::uint64_t transpose_bits8x8(std::uint64_t x) {
-  std::uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
-  x = x ^ t ^ (t << 7);
-  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
-  x = x ^ t ^ (t << 14);
-  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
-  x = x ^ t ^ (t << 28);
-  return x;
-}
+using math::transpose_bits8x8;
 
 // 8x8 byte transpose of eight words: byte b of w[k] <-> byte k of w[b].
 inline void transpose_bytes8x8(std::uint64_t w[8]) {
@@ -87,12 +80,6 @@ inline void transpose_bits_across8(std::uint64_t w[8]) {
 // elements: row words w[k] (bit e = element e); the bit transpose makes byte b of w[k] element
 // 8b+k, the byte transpose puts elements 8b..8b+7 in word b. Compiled for AVX2 and AVX-512 too
 // (chosen at run time), so the loop over groups runs 4 or 8 groups per instruction.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LAUEPROC_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LAUEPROC_SIMD_CLONES
-#endif
-
 LAUEPROC_SIMD_CLONES
 void rows_to_plane(const std::uint8_t* rows, std::size_t n8, std::uint8_t* plane) {
   const std::size_t groups = n8 / 8;
@@ -123,32 +110,6 @@ void plane_to_rows(const std::uint8_t* plane, std::size_t n8, std::uint8_t* rows
   for (std::size_t i8 = groups * 8; i8 < n8; ++i8) {
     std::uint64_t x = transpose_bits8x8(load64(plane + 8 * i8));
     for (int k = 0; k < 8; ++k) rows[k * n8 + i8] = static_cast<std::uint8_t>(x >> (8 * k));
-  }
-}
-
-// Planes (plane j at planes + j * n) -> n elements of elem_size bytes.
-LAUEPROC_SIMD_CLONES
-void interleave_planes(const std::uint8_t* planes, std::uint8_t* out, std::size_t n, std::size_t elem_size) {
-  if (elem_size == 2) {
-    const std::uint8_t* p0 = planes;
-    const std::uint8_t* p1 = planes + n;
-    for (std::size_t i = 0; i < n; ++i) {
-      out[2 * i] = p0[i];
-      out[2 * i + 1] = p1[i];
-    }
-  } else if (elem_size == 4) {
-    const std::uint8_t *p0 = planes, *p1 = planes + n, *p2 = planes + 2 * n, *p3 = planes + 3 * n;
-    for (std::size_t i = 0; i < n; ++i) {
-      out[4 * i] = p0[i];
-      out[4 * i + 1] = p1[i];
-      out[4 * i + 2] = p2[i];
-      out[4 * i + 3] = p3[i];
-    }
-  } else {
-    for (std::size_t j = 0; j < elem_size; ++j) {
-      const std::uint8_t* p = planes + j * n;
-      for (std::size_t i = 0; i < n; ++i) out[i * elem_size + j] = p[i];
-    }
   }
 }
 
@@ -197,7 +158,7 @@ void bit_unshuffle_block(const std::uint8_t* in, std::uint8_t* out, std::size_t 
   }
   std::uint8_t* planes = block_scratch(n_elems * elem_size, 0);
   for (std::size_t j = 0; j < elem_size; ++j) rows_to_plane(in + 8 * j * n8, n8, planes + j * n_elems);
-  interleave_planes(planes, out, n_elems, elem_size);
+  byte_unshuffle(planes, out, n_elems * elem_size, elem_size);  // planes -> elements
 }
 
 void bit_shuffle_block(const std::uint8_t* in, std::uint8_t* out, std::size_t n_elems, std::size_t elem_size) {

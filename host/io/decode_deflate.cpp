@@ -10,6 +10,7 @@
 #include <string>
 
 #include "io/decode.hpp"
+#include "io/decode_simd.hpp"
 #include "io/decode_util.hpp"
 
 #ifdef LAUEPROC_HAVE_ZSTD
@@ -125,6 +126,7 @@ void decode_zstd(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::
 #endif
 }
 
+LAUEPROC_SIMD_CLONES
 void byte_unshuffle(const std::uint8_t* in, std::uint8_t* out, std::size_t nbytes, std::size_t elem_size) {
   if (elem_size <= 1) {
     std::memcpy(out, in, nbytes);
@@ -137,6 +139,14 @@ void byte_unshuffle(const std::uint8_t* in, std::uint8_t* out, std::size_t nbyte
     for (std::size_t i = 0; i < n; ++i) {
       out[2 * i] = lo[i];
       out[2 * i + 1] = hi[i];
+    }
+  } else if (elem_size == 4) {
+    const std::uint8_t *p0 = in, *p1 = in + n, *p2 = in + 2 * n, *p3 = in + 3 * n;
+    for (std::size_t i = 0; i < n; ++i) {
+      out[4 * i] = p0[i];
+      out[4 * i + 1] = p1[i];
+      out[4 * i + 2] = p2[i];
+      out[4 * i + 3] = p3[i];
     }
   } else {
     for (std::size_t b = 0; b < elem_size; ++b) {
