@@ -8,7 +8,9 @@
 // (one thread), open_scan + FrameStream over all frames (as `laueproc process` reads), and for
 // gzip the same reader with zlib's inflate instead of libdeflate.
 //
-//   build/benchmarks/bench_reader [--frames N] [--reps R] [--readers 1,2] [--json FILE]
+//   build/benchmarks/bench_reader [--frames N] [--passes P] [--reps R] [--readers 1,2] [--json FILE]
+// Each timed read goes P times (default 3) over the N frames in one stream, so frame buffers are
+// reused as in a long run rather than allocated (page faults) frame after frame.
 //
 // Prints a table (median and min-max over the repetitions) and one JSON line per measurement.
 // "per reader" = wall-time rate / reader threads (a per-core rate when each reader has a free
@@ -130,7 +132,7 @@ struct Case {
 };
 
 // memcpy of n frames' bytes, one thread: the reference every read rate is compared with.
-Rate memcpy_rate(int n) {
+Rate memcpy_rate(int n) {  // n frames' worth
   static std::vector<std::uint8_t> src(kFrameBytes, 1), dst(kFrameBytes);
   const double c0 = cpu_seconds();
   const auto t0 = Clock::now();
@@ -143,14 +145,16 @@ Rate memcpy_rate(int n) {
   return {static_cast<double>(n) * kFrameBytes / s / 1e9, static_cast<double>(n) * kFrameBytes / c / 1e9};
 }
 
-Rate read_rate(const std::string& path, int readers, bool zlib, int& frames_read) {
+// Reads every frame `passes` times in one stream, so frame buffers are reused as in a long run.
+Rate read_rate(const std::string& path, int readers, bool zlib, int passes, int& frames_read) {
   laueproc::ScanOptions o;
   o.inflate_with_zlib = zlib;
   auto src = laueproc::open_scan(path, o);
   if (!src->info().chunk_direct) throw std::runtime_error(path + ": not chunk-direct");
   const std::int64_t n = src->info().n_frames;
-  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::vector<std::int64_t> order;
+  for (int p = 0; p < passes; ++p)
+    for (std::int64_t i = 0; i < n; ++i) order.push_back(i);
   const double c0 = cpu_seconds();
   const auto t0 = Clock::now();
   laueproc::FrameStream stream(*src, order, 8, readers);
@@ -178,7 +182,7 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n = 16, reps = 5;
+  int n = 16, reps = 5, passes = 3;
   std::vector<int> reader_counts = {1, 2};
   std::string json_path;
   for (int i = 1; i < argc; ++i) {
@@ -189,6 +193,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--frames") n = std::max(1, std::stoi(value()));
     else if (a == "--reps") reps = std::max(1, std::stoi(value()));
+    else if (a == "--passes") passes = std::max(1, std::stoi(value()));
     else if (a == "--json") json_path = value();
     else if (a == "--readers") {
       reader_counts.clear();
@@ -199,7 +204,7 @@ int main(int argc, char** argv) {
         p = c == std::string::npos ? list.size() : c + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: bench_reader [--frames N] [--reps R] [--readers 1,2] [--json FILE]\n");
+      std::fprintf(stderr, "usage: bench_reader [--frames N] [--passes P] [--reps R] [--readers 1,2] [--json FILE]\n");
       return 2;
     }
   }
@@ -249,16 +254,16 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < reps; ++rep) {
     for (const Case& c : cases)
       for (int readers : reader_counts) {
-        const Rate memr = memcpy_rate(n);
+        const Rate memr = memcpy_rate(n * passes);
         const double mem = memr.gbps;
         int got = 0;
-        const Rate r = read_rate(c.path, readers, false, got);
+        const Rate r = read_rate(c.path, readers, false, passes, got);
         const double g = r.gbps;
         Rate rz;
         double gz = 0;
         if (c.has_zlib) {
           int got_z = 0;
-          rz = read_rate(c.path, readers, true, got_z);
+          rz = read_rate(c.path, readers, true, passes, got_z);
           gz = rz.gbps;
         }
         const std::string key = c.name + " | " + std::to_string(readers);
