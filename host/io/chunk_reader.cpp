@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -140,6 +141,8 @@ std::unique_ptr<ChunkReader> ChunkReader::plan(hid_t ds, const std::string& file
   if (!native_order) return fail("byte order differs from this machine's");
   if (dims.size() != 2 && dims.size() != 3) return fail("rank " + std::to_string(dims.size()));
   std::unique_ptr<ChunkReader> r(new ChunkReader());
+  static std::atomic<std::uint64_t> next_id{1};
+  r->id_ = next_id++;
   r->ds_ = ds;
   r->file_ = file;
   r->path_ = path;
@@ -200,6 +203,12 @@ bool ChunkReader::locate(const std::vector<std::vector<hsize_t>>& offsets, std::
     if (H5Dget_chunk_info_by_coord(ds_, offsets[i].data(), &at[i].mask, &at[i].addr, &at[i].size) < 0)
       throw InputError(file_, "cannot locate a chunk of " + path_ + " (" + h5::last_error() + ")");
     if (at[i].addr == HADDR_UNDEF || at[i].size == 0) return false;
+    // No encoding of a chunk is more than twice its size: a larger figure is a damaged index,
+    // refused before any buffer is sized from it.
+    if (at[i].size > 2 * chunk_bytes_ + 4096)
+      throw InputError(file_, "a chunk of " + path_ + " claims " + std::to_string(at[i].size) +
+                                  " stored bytes, more than any encoding of its " + std::to_string(chunk_bytes_) +
+                                  " bytes (damaged file)");
   }
   return true;
 }
@@ -236,7 +245,7 @@ bool ChunkReader::read_frame(std::int64_t k, std::uint8_t* out, ChunkScratch& s)
   // Several frames per chunk: keep the decoded row for the next frames (bounded memory).
   const bool cache = per > 1 && tiles * chunk_bytes_ <= (std::size_t{256} << 20);
 
-  if (!(cache && s.cached_first_frame == first)) {
+  if (!(cache && s.cached_owner == id_ && s.cached_first_frame == first)) {
     std::vector<std::vector<hsize_t>> offsets(tiles, std::vector<hsize_t>(r, 0));
     for (std::size_t t = 0; t < tiles; ++t) {
       if (r == 3) offsets[t][0] = static_cast<hsize_t>(first);
@@ -283,7 +292,10 @@ bool ChunkReader::read_frame(std::int64_t k, std::uint8_t* out, ChunkScratch& s)
                       w * elem_size_);
       }
     }
-    if (cache) s.cached_first_frame = first;
+    if (cache) {
+      s.cached_owner = id_;
+      s.cached_first_frame = first;
+    }
   }
   if (cache) {
     for (std::size_t t = 0; t < tiles; ++t) {

@@ -47,6 +47,7 @@ struct ChunkCodec {
 /// last chunk row when a chunk holds several frames.
 struct ChunkScratch {
   std::vector<std::uint8_t> raw, a, b, tile;
+  std::uint64_t cached_owner = 0;                   ///< id of the ChunkReader the cached row belongs to
   std::int64_t cached_first_frame = -1;             ///< first frame of the cached chunk row
   std::vector<std::vector<std::uint8_t>> cached;    ///< decoded chunks of that row, one per tile
 };
@@ -93,6 +94,7 @@ class ChunkReader {
   void fetch(const Stored& at, std::uint8_t* dst, const std::string& what) const;
   std::string where(std::int64_t k) const;
 
+  std::uint64_t id_ = 0;         // unique per reader: keys the chunk-row cache of a ChunkScratch
   hid_t ds_ = H5I_INVALID_HID;  // owned by the caller's FrameDataset, which outlives this reader
   std::string file_, path_;
   int fd_ = -1;

@@ -175,8 +175,6 @@ void convert(Dtype t, const void* in, std::size_t n, std::uint16_t* out, Counter
   }
 }
 
-// ---- filters -------------------------------------------------------------------------------
-
 // ---- one image dataset ---------------------------------------------------------------------
 
 struct FrameDataset {

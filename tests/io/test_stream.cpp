@@ -202,3 +202,44 @@ TEST(FrameStream, StreamsAnHdf5Stack) {
 
 }  // namespace
 }  // namespace laueproc
+
+namespace laueproc {
+namespace {
+
+// Per-frame files holding several frames in one chunk: a reader's cached chunk row must never
+// serve another file's frame (same frame numbers inside each file).
+TEST(FrameStream, ChunkRowCacheNeverCrossesFiles) {
+  test::TempDir dir;
+  const int per = 3, ny = 12, nx = 10, files = 4;
+  std::vector<std::vector<std::uint16_t>> data;
+  std::string list_text;
+  for (int i = 0; i < files; ++i) {
+    data.push_back(test::pattern_stack(per, ny, nx));
+    for (auto& v : data.back()) v = static_cast<std::uint16_t>(v + 1000 * i);
+    const std::string file = dir / ("f_" + std::to_string(i) + ".h5");
+    h5::Handle f = h5::create(file);
+    test::write_dataset(f, "/entry1/data/data", H5T_NATIVE_UINT16, data.back().data(), {per, ny, nx}, [](hid_t dcpl) {
+      hsize_t c[3] = {per, ny, nx};
+      H5Pset_chunk(dcpl, 3, c);
+      H5Pset_deflate(dcpl, 1);
+    });
+  }
+  auto src = open_scan(dir.path());
+  ASSERT_EQ(src->info().n_frames, per * files);
+  ASSERT_TRUE(src->info().chunk_direct);
+  std::vector<std::int64_t> order;
+  for (std::int64_t k = 0; k < per * files; ++k) order.push_back(k);
+  for (int readers : {1, 2}) {
+    FrameStream stream(*src, order, 2, readers);
+    Frame f;
+    for (std::int64_t k : order) {
+      ASSERT_TRUE(stream.next(f));
+      ASSERT_TRUE(f.ok()) << f.error;
+      const auto& d = data[static_cast<std::size_t>(k / per)];
+      EXPECT_TRUE(std::equal(f.pixels.begin(), f.pixels.end(), d.begin() + (k % per) * ny * nx)) << "frame " << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace laueproc
