@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds laueproc with CUDA (sm_90, Release) and gathers what a GPU machine without a compiler,
-# a toolchain or network needs into gpu-bundle/ (git-ignored, < 60 MiB):
+# a toolchain or network needs into gpu-bundle/ (git-ignored, < 60 MiB). bin/, lib/, plugins/ and
+# compute-sanitizer/ travel packed in payload.tar.gz (gpu-check.sh unpacks it; nvCOMP alone is 25 MB):
 #   bin/      laueproc, laueproc_gpu_tests, laueproc_e2e_tests, bench_cuda, bench_stages (stripped)
 #   lib/      every shared library ldd resolves for them and for the HDF5 plugins, except the C
 #             runtime, the loader and the NVIDIA driver's own (libcuda, libnvidia-*), which must
@@ -69,6 +70,9 @@ for cs in /usr/local/cuda/compute-sanitizer /usr/local/cuda/extras/compute-sanit
   if [ -d "$cs" ] && [ "$(du -sm "$cs" | cut -f1)" -lt 40 ]; then cp -r "$cs" "$OUT/compute-sanitizer"; break; fi
 done
 [ -d "$OUT/compute-sanitizer" ] || echo "bundle: note: no compute-sanitizer here; gpu-check uses the GPU machine's if it has one" >&2
+# Pack what compresses (programs, host libraries) so the bundle stays far under the carry limit.
+tar czf "$OUT/payload.tar.gz" -C "$OUT" bin lib plugins $( [ -d "$OUT/compute-sanitizer" ] && echo compute-sanitizer)
+rm -rf "$OUT/bin" "$OUT/lib" "$OUT/plugins" "$OUT/compute-sanitizer"
 mkdir -p "$OUT/scripts"  # laueproc demo/report run scripts/report.py (LAUEPROC_SCRIPTS)
 cp "$ROOT"/scripts/*.py "$OUT/scripts/" 2>/dev/null || true
 cp "$ROOT/scripts/gpu-check.sh" "$OUT/gpu-check.sh"

@@ -22,7 +22,7 @@ OUTDIR=${1:?usage: gpu-check.sh OUTDIR}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 B=$(cd "$(dirname "$0")" && pwd)
-[ -d "$B/bin" ] || B=$(cd "$B/.." && pwd)/gpu-bundle  # run from scripts/ of a checkout
+[ -f "$B/VERSION" ] || B=$(cd "$B/.." && pwd)/gpu-bundle  # run from scripts/ of a checkout
 LOG=$OUTDIR/gpu-check.log
 : >"$LOG"
 START=$(date +%s)
@@ -30,6 +30,16 @@ BUDGET=${GPU_CHECK_BUDGET_S:-420}
 DEADLINE=$((START + BUDGET))
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# The programs and libraries travel packed (bundle-for-gpu.sh): P is where they are.
+P=$B
+if [ -f "$B/payload.tar.gz" ]; then
+  P=$TMP/payload
+  mkdir -p "$P"
+  if ! tar xzf "$B/payload.tar.gz" -C "$P"; then
+    echo "gpu-check: cannot unpack $B/payload.tar.gz" | tee -a "$LOG"
+    exit 2
+  fi
+fi
 STEPS=$OUTDIR/steps.tsv
 : >"$STEPS"
 
@@ -41,12 +51,12 @@ declare -A LIMIT=(
 SUM=0
 for k in "${!LIMIT[@]}"; do SUM=$((SUM + LIMIT[$k])); done
 
-export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:/usr/local/cuda/lib64"
-export HDF5_PLUGIN_PATH="$B/plugins"
+export LD_LIBRARY_PATH="$P/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:/usr/local/cuda/lib64"
+export HDF5_PLUGIN_PATH="$P/plugins"
 export LAUEPROC_SCRIPTS="$B/scripts"
 export PATH="$PATH:/usr/local/cuda/bin"
-[ -d "$B/compute-sanitizer" ] && export PATH="$B/compute-sanitizer:$PATH"
-L=$B/bin/laueproc
+[ -d "$P/compute-sanitizer" ] && export PATH="$P/compute-sanitizer:$PATH"
+L=$P/bin/laueproc
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
 
@@ -132,14 +142,14 @@ HAVE_GPU=0
 [ "$STATUS" = ok ] && HAVE_GPU=1
 
 # 2. GPU tests (they fail, not skip, on an unusable driver), JSON report.
-run_step gpu_tests "$LOG" "$B/bin/laueproc_gpu_tests" --gtest_output="json:$OUTDIR/gpu_tests.json"
+run_step gpu_tests "$LOG" "$P/bin/laueproc_gpu_tests" --gtest_output="json:$OUTDIR/gpu_tests.json"
 
 # 3. Sanitizers on a small batch (the test runs every kernel and analyze()).
 : >"$OUTDIR/sanitizer.log"
 if [ "$HAVE_GPU" = 1 ] && command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck synccheck; do
     run_step "$tool" "$OUTDIR/sanitizer.log" compute-sanitizer --tool "$tool" --error-exitcode 9 \
-      "$B/bin/laueproc_gpu_tests" --gtest_filter='CudaSanitize.*'
+      "$P/bin/laueproc_gpu_tests" --gtest_filter='CudaSanitize.*'
   done
 else
   why="no GPU"; [ "$HAVE_GPU" = 1 ] && why="compute-sanitizer not found"
@@ -149,7 +159,7 @@ fi
 
 # 4. Benchmarks: floors, GPU-resident pipeline (block / Gaussian separable / Gaussian cuFFT),
 #    analyze() from host memory with host CPU ms per frame, CPU baseline.
-run_step bench_cuda "$LOG" "$B/bin/bench_cuda" --benchmark_format=console \
+run_step bench_cuda "$LOG" "$P/bin/bench_cuda" --benchmark_format=console \
   --benchmark_out="$OUTDIR/bench_cuda.json" --benchmark_out_format=json
 
 # 5. laueproc bench: CPU and CUDA in the same run (speed-up), host_cpu_ms_per_frame.
@@ -193,7 +203,7 @@ fi
 #    the bundle's libraries, plugins and data on this machine). The CUDA path is checked by steps
 #    2 and 6. Left out: the report and silx tests, which need Python packages and a browser the
 #    GPU image may not have (CI runs them).
-run_step e2e_tests "$LOG" env CUDA_VISIBLE_DEVICES= "$B/bin/laueproc_e2e_tests" \
+run_step e2e_tests "$LOG" env CUDA_VISIBLE_DEVICES= "$P/bin/laueproc_e2e_tests" \
   --gtest_filter='-Report.*:Cli.ResultsAreValidNexusForSilx' --gtest_output="json:$OUTDIR/e2e_tests.json"
 
 # 8. summary.json
