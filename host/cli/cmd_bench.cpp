@@ -305,6 +305,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       note("CUDA backend, batch " + std::to_string(batch) + ", " + std::to_string(workers) + " host workers");
       cuda::CudaOptions cuda_options;
       cuda_options.batch = batch;
+      cuda_options.memory_share = 0.8 / workers;  // every worker has its own analyzer on device 0
       const Rate gpu = run_workers(frames, workers, batch, batch, [&config, &cuda_options] {
         return cuda::make_cuda_analyzer(config, nullptr, cuda_options);
       });

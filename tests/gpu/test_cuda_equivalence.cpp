@@ -188,7 +188,7 @@ TEST(CudaKernels, DeviceEqualsExecutorOnEveryArray) {
   std::vector<Frame> frames{testing::sim_frame(256, 256, 0), testing::sim_frame(256, 256, 1, 7, 200, 12.0),
                             testing::blobs_and_streaks(256, 256), testing::flat_frame(256, 256, 1234)};
   expect_device_equals_executor(frames, ProcessConfig{});
-  std::vector<Frame> odd{testing::sim_frame(1000, 777, 2), testing::sim_frame(1000, 777, 3)};
+  std::vector<Frame> odd{testing::sim_frame(601, 433, 2), testing::sim_frame(601, 433, 3)};  // partial tiles and cells
   ProcessConfig gauss;
   gauss.background.method = BackgroundMethod::gaussian;
   expect_device_equals_executor(odd, gauss);
@@ -336,8 +336,7 @@ TEST(CudaGaussianFft, WithinToleranceOfTheSeparableFilter) {
   REQUIRE_DEVICE();
   const std::string missing = kernels::GaussianFft::unavailable();
   if (!missing.empty()) GTEST_SKIP() << missing;
-  std::vector<Frame> frames{testing::sim_frame(1024, 1024, 0), testing::sim_frame(1024, 1024, 1),
-                            testing::blobs_and_streaks(1024, 1024)};
+  std::vector<Frame> frames{testing::sim_frame(640, 512, 0), testing::blobs_and_streaks(640, 512)};
   ProcessConfig config;
   config.background.method = BackgroundMethod::gaussian;
   HostBatch host(ptrs(frames), config);
