@@ -280,14 +280,18 @@ LAUEPROC_HD inline float render_at(const float* coarse_row, const int* col_cell,
 /// @brief A one-phase body with one thread per element of a row of a frame: x = the global x
 /// index, y = blockIdx.y, frame = blockIdx.z; constant frames and x past Derived::row_length(shape)
 /// do nothing. Derived defines `static void element(const BatchView&, int x, int y, int frame)`.
-template <class Derived>
-struct RowElementBody {
+/// @brief What a one-phase body over a batch has: the view as Params, no shared memory, no locals.
+struct BatchBody {
   struct Params {
     BatchView v;
   };
   struct Shared {};
   struct Local {};
   static constexpr int kPhases = 1;
+};
+
+template <class Derived>
+struct RowElementBody : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const int y = static_cast<int>(at.block.y), f = static_cast<int>(at.block.z);
     const long long x = at.global_x();

@@ -146,13 +146,7 @@ struct ResidualTile {
 };
 
 /// @brief Unites the foreground pairs that cross tile borders. Same grid as ResidualTile.
-struct BorderMerge {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
+struct BorderMerge : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const BatchView& v = P.v;
     const BatchShape& sh = v.shape;
@@ -234,13 +228,7 @@ struct RootStatsAdd : RowElementBody<RootStatsAdd> {
 /// pixel is above k_high sigma at its background (raw - residual), and it is not a lone hot pixel
 /// (npix <= 9 and brightest > 5 x its highest 8-neighbour). Kept components are appended to the
 /// frame's list (any order). Grid (ceil(root_cap / kPixelThreads), frames).
-struct Filter {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
+struct Filter : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const BatchView& v = P.v;
     const BatchShape& sh = v.shape;

@@ -17,13 +17,7 @@ constexpr int kColumnRowsPerBlock = 64;   ///< rows one LineCols block reduces
 
 /// @brief Resets frame f's state and column statistics (and the batch's peak count).
 /// Grid (frames), block kMaskThreads.
-struct FrameInit {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
+struct FrameInit : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const int f = static_cast<int>(at.block.x);
     const BatchShape& s = P.v.shape;
@@ -254,13 +248,7 @@ struct ZeroRows {
 /// @brief The frame's mask: static | dead row | dead column | a zero pixel within the margin
 /// (Chebyshev distance: zero_near of the rows within the margin). Block (0, 0) of each frame
 /// also sets FrameState::has_mask. Grid (ceil(width / kMaskThreads), height, frames).
-struct MaskFinal {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
+struct MaskFinal : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const BatchView& v = P.v;
     const BatchShape& sh = v.shape;

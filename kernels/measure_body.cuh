@@ -18,13 +18,7 @@ namespace laueproc::kernels {
 constexpr unsigned kMeasureThreads = 32;
 
 /// @brief Grid (ceil(kept_cap / kMeasureThreads), frames), block kMeasureThreads.
-struct Measure {
-  struct Params {
-    BatchView v;
-  };
-  struct Shared {};
-  struct Local {};
-  static constexpr int kPhases = 1;
+struct Measure : BatchBody {
   LAUEPROC_HD static void phase(int, const grid::Index& at, Shared&, Local&, const Params& P) {
     const BatchView& v = P.v;
     const BatchShape& sh = v.shape;
