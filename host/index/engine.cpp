@@ -19,6 +19,8 @@ namespace {
 constexpr double kDeg = 3.14159265358979323846 / 180.0;
 constexpr double kHc = 12.398419843320026;
 constexpr int kCubeGrid = 64;
+constexpr int kStaleCandidates = 300;
+constexpr std::size_t kProbeSpots = 40;  // spots scored before a candidate with no support is dropped  // candidates without a better score before a clear grain is taken
 
 int gcd3(int a, int b, int c) { return std::gcd(std::gcd(std::abs(a), std::abs(b)), std::abs(c)); }
 
@@ -162,7 +164,7 @@ struct Indexer::Tables {
     for (const auto& b : bins) bin_items.insert(bin_items.end(), b.begin(), b.end());
   }
 
-  // Reference set of the pair look-up: the low-|q| directions (about 120, whole shells), one
+  // Reference set of the pair look-up: the low-|q| directions (n_pair_directions, whole shells), one
   // representative per symmetry family as the first spot of a pair.
   void build_pairs() {
     std::vector<int> order(q1.size());
@@ -170,7 +172,7 @@ struct Indexer::Tables {
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return q_low(a) < q_low(b); });
     double q_pair = set.q_pair;
     if (q_pair <= 0) {
-      const std::size_t want = std::min<std::size_t>(120, order.size());
+      const std::size_t want = std::min<std::size_t>(static_cast<std::size_t>(std::max(2, set.n_pair_directions)), order.size());
       q_pair = q_low(order[want - 1]) * (1 + 1e-9);
     }
     std::vector<int> ref;
@@ -390,15 +392,20 @@ FrameIndex Indexer::index(const std::vector<SpotInput>& spots) const {
   for (int g = 0; g < set.max_grains; ++g) {
     const int n_active = static_cast<int>(std::count(w.active.begin(), w.active.end(), 1));
     if (n_active < set.min_matched) break;
-    std::vector<int> top;
+    std::vector<int> top, scan;  // brightest spots for pairs; every active spot, brightest first
     for (int i : by_intensity)
-      if (w.active[static_cast<std::size_t>(i)] && static_cast<int>(top.size()) < set.n_brightest) top.push_back(i);
+      if (w.active[static_cast<std::size_t>(i)]) {
+        if (static_cast<int>(top.size()) < set.n_brightest) top.push_back(i);
+        scan.push_back(i);
+      }
 
     double best_score = -1;
     int best_count = 0;
     Mat3 best_rot;
     int n_cand = 0;
     const int good_enough = std::max(2 * set.min_matched, static_cast<int>(0.7 * n_active));
+    const int clear_grain = std::max(2 * set.min_matched, static_cast<int>(0.25 * n_active));
+    int best_at = 0;
     bool done = false;
     for (std::size_t a = 0; a < top.size() && !done; ++a)
       for (std::size_t b = 0; b < a && !done; ++b) {
@@ -413,15 +420,21 @@ FrameIndex Indexer::index(const std::vector<SpotInput>& spots) const {
             const Mat3 lab_to_crystal = math::transpose(rot);
             double score = 0;
             int count = 0;
-            for (std::size_t i = 0; i < w.n.size(); ++i) {
-              if (!w.active[i]) continue;
+            for (std::size_t k = 0; k < scan.size(); ++k) {
               int d = -1;
-              const double s = math::score_spot(w.view, lab_to_crystal, w.n[i], score_ss, &d);
+              const double s = math::score_spot(w.view, lab_to_crystal, w.n[static_cast<std::size_t>(scan[k])], score_ss, &d);
               if (d >= 0) score += s, ++count;
+              // A wrong candidate matches little beyond its own pair: give up after the
+              // brightest kProbeSpots when it has found nothing else.
+              if (k + 1 == kProbeSpots && count <= 2) break;
             }
             ++n_cand;
-            if (score > best_score) best_score = score, best_count = count, best_rot = rot;
-            if (best_count >= good_enough || n_cand >= set.max_candidates) done = true;
+            if (score > best_score) best_score = score, best_count = count, best_rot = rot, best_at = n_cand;
+            // Stop at a candidate that explains most spots, or at a clear grain (a quarter of
+            // the spots: chance gives a few percent) that nothing has beaten for a while.
+            if (best_count >= good_enough || n_cand >= set.max_candidates ||
+                (best_count >= clear_grain && n_cand - best_at >= kStaleCandidates))
+              done = true;
           }
         }
       }

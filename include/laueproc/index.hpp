@@ -134,7 +134,8 @@ struct IndexSettings {
   /// Pair-matching: the brightest spots used for angle pairs, and the reference reflections
   /// (|q| of the lowest allowed harmonic <= q_pair) their angles are compared with.
   int n_brightest = 15;
-  double q_pair = 0.0;          ///< 0 = automatic (about 30 reference directions per family set)
+  double q_pair = 0.0;          ///< 0 = automatic: the n_pair_directions lowest-|q| directions (whole shells)
+  int n_pair_directions = 300;
   double pair_tolerance_deg = 0.15;   ///< angle between two spots vs. the table
   double match_tolerance_deg = 0.20;  ///< scattering-direction tolerance while scoring
   double final_tolerance_deg = 0.08;  ///< after refinement (assigns hkl to spots)
@@ -206,6 +207,35 @@ struct PredictedSpot {
 /// and lands on the detector, one per spot (harmonics merged into the lowest one).
 std::vector<PredictedSpot> predict_spots(const Geometry& g, const Material& material, const Mat3& ub_b0,
                                          double energy_min_kev, double energy_max_kev, double q_max);
+
+/// @brief A uniformly random rotation (Shoemake's quaternion method), deterministic per seed.
+Mat3 random_rotation(std::uint64_t seed);
+/// @brief Rotation by angle_deg about the unit lab axis.
+Mat3 axis_angle(Vec3 axis, double angle_deg);
+
+/// @brief Synthetic spot lists with truth (engine tests and benchmarks; `simulate --material`
+/// renders the same predictions into frames).
+struct SyntheticOptions {
+  double energy_min_kev = 5, energy_max_kev = 23;
+  double q_max = 2.5;                ///< reflections predicted up to this |q|
+  double spurious_fraction = 0.0;    ///< extra random spots, as a share of the real ones
+  double position_sigma_px = 0.1;    ///< Gaussian centroid error
+  double margin_px = 10;             ///< spots this close to the frame edge are dropped
+  std::uint64_t seed = 1;
+};
+struct SyntheticSpot {
+  SpotInput spot;                    ///< what the engine sees
+  int grain = -1;                    ///< -1: spurious
+  int h = 0, k = 0, l = 0;
+  double energy_kev = 0;
+};
+/// @brief Predicted spots of every orientation (intensity falling with |q|, random factor), a
+/// position error, spurious spots; shuffled so that input order says nothing.
+std::vector<SyntheticSpot> synthetic_spots(const Geometry& g, const Material& material,
+                                           const std::vector<Mat3>& orientations, const SyntheticOptions& options);
+/// @brief A 34-ID-E-like geometry when no file is given: detector on top (2theta = 90 deg at its
+/// centre), `distance_mm` from the sample, square pixels of `pitch_mm`.
+Geometry top_detector(int nx, int ny, double pitch_mm, double distance_mm);
 
 // ---- orientation arithmetic --------------------------------------------------------------------
 
