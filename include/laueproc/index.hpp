@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -255,5 +256,75 @@ std::array<double, 3> ipf_colour(const Mat3& ub_b0, const Material& material, Ve
 /// @brief A LaueTools .dat peak list (1-based pixels, converted to 0-based) or a LaueGo peaksearch
 /// list (0-based), decided by content. Throws InputError.
 std::vector<SpotInput> read_peak_list(const std::string& path);
+
+// ---- scans: many frames, maps, files --------------------------------------------------------
+
+/// @brief One frame's peaks to index, with its place on the raster.
+struct FramePeaks {
+  std::int64_t frame = 0;
+  int ix = -1, iy = -1;                ///< raster cell (-1: unknown)
+  std::vector<SpotInput> spots;
+  std::vector<std::int32_t> peak_ids;  ///< the `peak` column for indexed.csv (row of a list, or /peaks peak)
+};
+
+/// @brief Peaks of a `laueproc process` results file (/peaks, /frames ix iy) and its raster
+/// (/maps nx, ny and axes), or a peak list (one frame). Throws InputError.
+struct ScanPeaks {
+  std::vector<FramePeaks> frames;
+  int nx = 1, ny = 1;
+  std::vector<double> x_um, y_um;      ///< map axes (length nx, ny)
+  bool from_results = false;
+};
+ScanPeaks read_scan_peaks(const std::string& path);
+
+/// @brief Per-frame orientation maps over the raster (row-major iy * nx + ix).
+struct OrientationMaps {
+  int nx = 0, ny = 0;
+  std::vector<std::int8_t> n_grains;      ///< -1 where no frame
+  std::vector<std::uint8_t> single_crystal;  ///< 1 where exactly one grain was indexed
+  std::vector<std::int32_t> particle;     ///< 0 none; 1.. connected regions of one orientation
+  std::vector<float> misorientation_deg;  ///< main grain to its particle's mean orientation (NaN: none)
+  std::vector<float> kam_deg;             ///< kernel average misorientation to 4-neighbours (NaN: none)
+  std::vector<float> ipf_rgb;             ///< ny * nx * 3, colour of the beam direction (x) in the crystal
+};
+
+/// @brief Everything `laueproc index` computes for a scan.
+struct ScanIndex {
+  std::vector<std::int64_t> frames;       ///< frame numbers, as FramePeaks
+  std::vector<FrameIndex> results;        ///< one per frame
+  std::vector<std::vector<std::int32_t>> peak_ids;
+  std::vector<int> ix, iy;
+  OrientationMaps maps;
+  std::vector<double> x_um, y_um;
+  /// Per frame and grain: misorientation to the particle mean and KAM (main grain; NaN otherwise).
+  std::vector<std::vector<double>> grain_misorientation_deg, grain_kam_deg;
+};
+
+/// @brief Maps settings: neighbours closer than this belong to one particle and enter the KAM.
+struct MapSettings {
+  double particle_threshold_deg = 5.0;
+  Vec3 ipf_direction{1, 0, 0};  ///< lab direction coloured (default: the incident beam)
+};
+
+/// @brief Indexes every frame on `threads` threads (0 = all cores; results do not depend on it),
+/// then builds the maps. `progress(done, total)` runs on the calling thread.
+ScanIndex index_scan(const ScanPeaks& scan, const Indexer& indexer, int threads, const MapSettings& maps = {},
+                     const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+
+/// @brief Provenance of an index run (root attributes of the file, provenance.txt of the CSVs).
+struct IndexProvenance {
+  std::string command_line, input, geometry_file;
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+std::vector<std::pair<std::string, std::string>> describe(const IndexSettings& s, const Material& m);
+
+/// @brief Writes /index (grains and indexed tables) and the maps (/maps/<name> NXdata) into
+/// `path`: a new file (create = true, with root provenance) or an existing results file (the
+/// groups are added; index provenance goes on /index). Throws Error.
+void write_index_h5(const std::string& path, const ScanIndex& index, const IndexProvenance& provenance, bool create);
+/// @brief DIR/grains.csv, DIR/indexed.csv and DIR/index_provenance.txt.
+void write_index_csv(const std::string& dir, const ScanIndex& index, const IndexProvenance& provenance);
+extern const char* const kGrainsCsvHeader;
+extern const char* const kIndexedCsvHeader;
 
 }  // namespace laueproc::index
