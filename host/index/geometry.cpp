@@ -247,6 +247,21 @@ LaueGoGeometry to_laue_go(const Geometry& g) {
   return lg;
 }
 
+void write_laue_go_xml(const std::string& path, const LaueGoGeometry& g) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) throw Error(path + ": cannot create the geometry file");
+  std::fprintf(f,
+               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<geoN xmlns=\"http://sector34.xray.aps.anl.gov/34ide/geoN\">\n"
+               "\t<Detectors Ndetectors=\"1\">\n\t\t<Detector N=\"0\">\n"
+               "\t\t\t<Npixels>%d %d</Npixels>\n\t\t\t<size unit=\"mm\">%.17g %.17g</size>\n"
+               "\t\t\t<R unit=\"radian\">%.17g %.17g %.17g</R>\n\t\t\t<P unit=\"mm\">%.17g %.17g %.17g</P>\n"
+               "\t\t\t<ID>laueproc</ID>\n\t\t</Detector>\n\t</Detectors>\n</geoN>\n",
+               g.nx, g.ny, g.size_x_mm, g.size_y_mm, g.rotation.x, g.rotation.y, g.rotation.z, g.translation.x,
+               g.translation.y, g.translation.z);
+  if (std::ferror(f) | std::fclose(f)) throw Error(path + ": write failed");
+}
+
 Geometry read_geometry(const std::string& path) {
   const std::string text = read_text(path);
   const auto first = text.find_first_not_of(" \t\r\n");

@@ -82,6 +82,8 @@ Geometry to_geometry(const LaueGoGeometry& geo);
 /// @brief The same detector in LaueGo's model (frame change (x, y, z)_LT = (Z, X, Y)_beamline);
 /// exact when the model's pixel axes are orthogonal (always for .det and LaueGo sources).
 LaueGoGeometry to_laue_go(const Geometry& g);
+/// @brief Writes a LaueGo geoN XML file (one detector, N="0"); read_geometry reads it back.
+void write_laue_go_xml(const std::string& path, const LaueGoGeometry& g);
 /// @brief A multi-line description for `laueproc geometry`.
 std::string describe(const Geometry& g);
 
