@@ -21,6 +21,9 @@ constexpr double kHc = 12.398419843320026;
 constexpr int kCubeGrid = 64;
 constexpr int kStaleCandidates = 300;
 constexpr std::size_t kProbeSpots = 40;  // spots scored before a candidate with no support is dropped  // candidates without a better score before a clear grain is taken
+// Deviatoric strain (5 more parameters) only from this many spots: fewer leave it poorly
+// determined, and a wrong strain tilts the orientation.
+constexpr std::size_t kMinStrainSpots = 30;
 
 int gcd3(int a, int b, int c) { return std::gcd(std::gcd(std::abs(a), std::abs(b)), std::abs(c)); }
 
@@ -313,7 +316,19 @@ Mat3 refine_step(const Work& w, const Mat3& m, const std::vector<Match>& matches
   std::vector<double> jtj(static_cast<std::size_t>(n_params * n_params), 0.0), jtr(static_cast<std::size_t>(n_params), 0.0);
   Mat3 gens[8];
   for (int k = 0; k < n_params; ++k) gens[k] = generator(k);
+  // Cauchy weights on a scale of 2.5 median residuals: a spot pulled by a touching neighbour
+  // (split and merged spots) counts less than the well-measured majority.
+  std::vector<double> res;
+  res.reserve(matches.size());
+  for (const Match& mt : matches)
+    res.push_back(math::norm(w.n[static_cast<std::size_t>(mt.spot)] -
+                             math::normalized(m * as_vec(w.t->hkl[static_cast<std::size_t>(mt.dir)]))));
+  std::vector<double> sorted = res;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+  const double scale = std::max(2.5 * sorted[sorted.size() / 2], 1e-7);
+  std::size_t idx = 0;
   for (const Match& mt : matches) {
+    const double u = res[idx++] / scale, weight = 1.0 / (1.0 + u * u);
     const Vec3 p = math::normalized(m * as_vec(w.t->hkl[static_cast<std::size_t>(mt.dir)]));
     const Vec3 r = w.n[static_cast<std::size_t>(mt.spot)] - p;
     Vec3 j[8];
@@ -322,8 +337,8 @@ Mat3 refine_step(const Work& w, const Mat3& m, const std::vector<Match>& matches
       j[k] = g - math::dot(p, g) * p;  // (I - p p^T) G p
     }
     for (int a = 0; a < n_params; ++a) {
-      jtr[static_cast<std::size_t>(a)] += math::dot(j[a], r);
-      for (int b = 0; b < n_params; ++b) jtj[static_cast<std::size_t>(a * n_params + b)] += math::dot(j[a], j[b]);
+      jtr[static_cast<std::size_t>(a)] += weight * math::dot(j[a], r);
+      for (int b = 0; b < n_params; ++b) jtj[static_cast<std::size_t>(a * n_params + b)] += weight * math::dot(j[a], j[b]);
     }
   }
   for (int a = 0; a < n_params; ++a) jtj[static_cast<std::size_t>(a * n_params + a)] *= 1.0 + 1e-9;
@@ -355,7 +370,7 @@ std::vector<Match> refine(const Work& w, Mat3& m, const Material& mat, const Ind
   for (int it = 0; it < 6; ++it) {
     matches = match_spots(w, m, mat, tols[it], set);
     if (matches.size() < 3) return matches;
-    const int n_params = set.refine_strain && it >= 2 && matches.size() >= 12 ? 8 : 3;
+    const int n_params = set.refine_strain && it >= 2 && matches.size() >= kMinStrainSpots ? 8 : 3;
     m = refine_step(w, m, matches, n_params);
   }
   return match_spots(w, m, mat, set.final_tolerance_deg, set);
@@ -475,7 +490,7 @@ FrameIndex Indexer::index(const std::vector<SpotInput>& spots) const {
     for (std::size_t i = 0; i < spots.size(); ++i)
       if (owner[i] >= 0) per_grain[static_cast<std::size_t>(owner[i])].push_back(owner_match[i]);
     for (std::size_t g = 0; g < accepted.size(); ++g) {
-      if (per_grain[g].size() >= 12 && set.refine_strain)
+      if (per_grain[g].size() >= kMinStrainSpots && set.refine_strain)
         accepted[g] = refine_step(w, accepted[g], per_grain[g], 8);
       else if (per_grain[g].size() >= 3)
         accepted[g] = refine_step(w, accepted[g], per_grain[g], 3);

@@ -226,13 +226,24 @@ void place_physical(const SimConfig& cfg, Rng& rng, Layout& L, double amin, doub
   const index::Vec3 bend = random_axis(rng);
   const double spread = streak ? rng.uniform(cc.gnd_spread_min_deg, cc.gnd_spread_max_deg) * kPi / 180.0 : 0.0;
   f.misorientation_deg = tilt_deg;
+  if (streak) {
+    L.crystal.bend_axis = bend;
+    L.crystal.gnd_spread_deg = spread * 180.0 / kPi;
+  }
+  L.crystal.tilt_deg = tilt_deg;
 
   std::vector<double> split_len;
   std::vector<std::pair<double, double>> split_vec;
   int reflection = 0;
   for (std::size_t g = 0; g < crystals.size(); ++g) {
-    L.crystal.grains.push_back({static_cast<int>(g), crystals[g] * cc.material.b0});
     const index::Mat3 m = crystals[g] * cc.material.b0;
+    // Truth grain of each split half: the crystal, and its tilted sub-grain as a grain of its own.
+    int truth_grain[2] = {static_cast<int>(L.crystal.grains.size()), -1};
+    L.crystal.grains.push_back({truth_grain[0], m});
+    if (split) {
+      truth_grain[1] = static_cast<int>(L.crystal.grains.size());
+      L.crystal.grains.push_back({truth_grain[1], subs[1].rot * m});
+    }
     for (const index::PredictedSpot& p : index::predict_spots(geo, cc.material, m, cc.energy_min_kev, cc.energy_max_kev, cc.q_max)) {
       const int hkl[3] = {p.h, p.k, p.l};
       std::vector<Component> comps;
@@ -305,7 +316,7 @@ void place_physical(const SimConfig& cfg, Rng& rng, Layout& L, double amin, doub
         for (const auto& c : comps) tp.n_sub += c.truth == t ? 1 : 0;
         tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
         L.peaks.push_back(tp);
-        L.crystal.spots.push_back({tp.peak, static_cast<int>(g), p.h, p.k, p.l, p.energy_kev});
+        L.crystal.spots.push_back({tp.peak, truth_grain[t], p.h, p.k, p.l, p.energy_kev});
       }
       if (split) {
         split_len.push_back(std::hypot(mo[1].x - mo[0].x, mo[1].y - mo[0].y));

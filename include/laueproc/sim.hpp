@@ -68,8 +68,11 @@ struct CrystalTruth {
     int h = 0, k = 0, l = 0;
     double energy_kev = 0;
   };
-  std::vector<GrainTruth> grains;
+  std::vector<GrainTruth> grains;    ///< crystals; a tilt boundary's second sub-grain is a grain of its own
   std::vector<SpotTruth> spots;
+  index::Vec3 bend_axis;             ///< GND curvature axis (lab), gnd and mixed frames
+  double gnd_spread_deg = 0;         ///< rotation spread about it
+  double tilt_deg = 0;               ///< tilt boundary misorientation (tilt_boundary, mixed)
 };
 
 /// @brief Everything that defines a simulated scan (all of it is stored as provenance).
