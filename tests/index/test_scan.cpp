@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include "e2e/program.hpp"
 #include "io/h5.hpp"
@@ -223,6 +226,76 @@ TEST(IndexCommands, GeometryIndexAndProcessWithIndex) {
   EXPECT_TRUE(h5::exists(file, "/maps/kam_deg/kam_deg"));
   EXPECT_TRUE(h5::exists(file, "/maps/se/se"));
   EXPECT_TRUE(h5::exists(file, "/index/grains"));
+}
+
+}  // namespace
+}  // namespace laueproc::index
+
+namespace laueproc::index {
+namespace {
+
+int particle_pixels(const std::string& csv) {
+  // particles.csv: state,particle,n_pixels,...; sum of n_pixels over rows.
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  int total = 0;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string state, particle, n;
+    std::getline(row, state, ',');
+    std::getline(row, particle, ',');
+    std::getline(row, n, ',');
+    total += std::stoi(n);
+  }
+  return total;
+}
+
+TEST(IndexCommands, CorrelateSingleCrystalOnlyScreensMultiCrystalPoints) {
+  namespace fs = std::filesystem;
+  const std::string dir = ::testing::TempDir() + "laueproc_index_correlate";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto r = e2e::run("simulate --out " + dir + "/scan.h5 --grid 6x6 --size 512 --material LiCoO2 --scenario defect_free "
+                    "--second-grain-fraction 0.3 --seed 3 -q");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("process " + dir + "/scan.h5 -o " + dir + "/res.h5 -q --index --geometry " + dir +
+               "/geometry.xml --material LiCoO2 --energy 7:30");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("index " + dir + "/res.h5 -o " + dir + "/idx.h5 -q --geometry " + dir +
+               "/geometry.xml --material LiCoO2 --energy 7:30");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("xanes --simulate " + dir + "/stack.h5 --se-map " + dir + "/res.h5 --particles 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("xanes " + dir + "/stack.h5 -o " + dir + "/x.h5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("correlate --process " + dir + "/res.h5 --xanes " + dir + "/x.h5 -o " + dir + "/c_all.h5 --csv " + dir + "/all");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("correlate --process " + dir + "/res.h5 --xanes " + dir + "/x.h5 -o " + dir + "/c_one.h5 --csv " + dir +
+               "/one --single-crystal-only");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = e2e::run("correlate --process " + dir + "/res.h5 --xanes " + dir + "/x.h5 -o " + dir + "/c_idx.h5 --csv " + dir +
+               "/idx --single-crystal-only --index " + dir + "/idx.h5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  // Truth: frames the simulator gave a second crystal are the ones screened out.
+  const std::string truth = e2e::read_file(dir + "/truth_grains.csv");
+  std::set<int> multi;
+  std::map<int, int> per_frame;
+  std::istringstream in(truth);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) ++per_frame[std::stoi(line.substr(0, line.find(',')))];
+  for (auto [frame, n] : per_frame)
+    if (n > 1) multi.insert(frame);
+  ASSERT_FALSE(multi.empty());
+  const int all = particle_pixels(e2e::read_file(dir + "/all/particles.csv"));
+  const int one = particle_pixels(e2e::read_file(dir + "/one/particles.csv"));
+  EXPECT_LT(one, all);
+  EXPECT_GE(all - one, 1);
+  EXPECT_LE(all - one, static_cast<int>(multi.size()));  // only multi-crystal points go (inside the particle)
+  EXPECT_EQ(e2e::read_file(dir + "/idx/particles.csv"), e2e::read_file(dir + "/one/particles.csv"));
+  r = e2e::run("correlate --process " + dir + "/scan_missing.h5 --xanes " + dir + "/x.h5 --single-crystal-only");
+  EXPECT_EQ(r.code, 2);
 }
 
 }  // namespace
