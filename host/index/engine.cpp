@@ -227,6 +227,8 @@ const Geometry& Indexer::geometry() const { return t_->geo; }
 const Material& Indexer::material() const { return t_->mat; }
 const IndexSettings& Indexer::settings() const { return t_->set; }
 std::size_t Indexer::n_reference_directions() const { return t_->q1.size(); }
+math::DirectionTableView Indexer::direction_table() const { return t_->view(); }
+Indexer::TableSizes Indexer::table_sizes() const { return {t_->q1.size(), t_->bin_start.size(), t_->bin_items.size()}; }
 
 // ---- orientation arithmetic --------------------------------------------------------------------
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "laueproc/math/index_score.hpp"
 #include "laueproc/math/laue.hpp"
 
 namespace laueproc::index {
@@ -189,6 +190,13 @@ class Indexer {
   FrameIndex index(const std::vector<SpotInput>& spots) const;
   /// @brief Reference directions in the table (for the docs and tests).
   std::size_t n_reference_directions() const;
+  /// @brief The reference-direction table as the scoring kernel reads it (host pointers, valid
+  /// while the Indexer lives); sizes of its arrays for a device copy.
+  math::DirectionTableView direction_table() const;
+  struct TableSizes {
+    std::size_t dirs, bin_starts, bin_items;
+  };
+  TableSizes table_sizes() const;
   struct Tables;  ///< reference tables (host/index/engine.cpp)
   const Tables& tables() const { return *t_; }
 
