@@ -226,6 +226,14 @@ TEST(IndexCommands, GeometryIndexAndProcessWithIndex) {
   EXPECT_TRUE(h5::exists(file, "/maps/kam_deg/kam_deg"));
   EXPECT_TRUE(h5::exists(file, "/maps/se/se"));
   EXPECT_TRUE(h5::exists(file, "/index/grains"));
+  file.reset();
+  // The report has an indexing section with the maps.
+  r = e2e::run("report --process " + dir + "/res.h5 --frames-per-scenario 0 -o " + dir + "/report.html");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string html = e2e::read_file(dir + "/report.html");
+  EXPECT_NE(html.find("Crystal orientations (indexing)"), std::string::npos);
+  for (const char* png : {"map_n_grains.png", "map_kam_deg.png", "map_misorientation_deg.png", "map_ipf.png"})
+    EXPECT_TRUE(fs::exists(dir + "/report_figures/" + png)) << png;
 }
 
 }  // namespace
