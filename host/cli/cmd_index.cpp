@@ -1,6 +1,7 @@
 // laueproc index: crystal orientations per frame from a results file or a peak list;
 // laueproc geometry: what a detector geometry file says, in laueproc's model.
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/cli.hpp"
 #include "cli/index_options.hpp"
@@ -43,6 +44,9 @@ int cmd_index(const std::vector<std::string>& args) {
     return 0;
   finish_index_options(o);
   if (threads < 0) throw UsageError("--threads must not be negative");
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(out, input, ec))
+    throw UsageError("--out " + out + " is the input: give another file (process --index adds the index to a results file)");
   run_index(input, out, true, csv, o, threads, join("index", args), quiet);
   return 0;
 }

@@ -164,6 +164,52 @@ double unit_peak(const std::vector<Component>& shape, double ox, double oy, doub
   return best;
 }
 
+/// Spot height amin (amax/amin)^u, u = draw() per attempt, redrawn while a truth peak's top would
+/// fall in the band near saturation (so `saturated` never depends on the noise).
+template <class Draw>
+double spot_amplitude(double amin, double amax, const double* unit, const double* bgc, int n_truth, Draw draw) {
+  double amp = amin;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    amp = amin * std::pow(amax / amin, draw());
+    bool ambiguous = false;
+    for (int t = 0; t < n_truth; ++t) {
+      const double top = bgc[t] + amp * unit[t];
+      if (top > kAmbiguousLow && top < kAmbiguousHigh) ambiguous = true;
+    }
+    if (!ambiguous) break;
+  }
+  return amp;
+}
+
+/// The truth peaks of one placed shape (components relative to (ox, oy), heights relative) and
+/// its components, in counts, into the layout. Returns the number of its first truth peak.
+int add_reflection(Layout& L, std::int64_t frame, int reflection, const std::vector<Component>& shape, const Moments* m,
+                   const double* unit, const double* bgc, int n_truth, double amp, double ox, double oy) {
+  const int first_peak = static_cast<int>(L.peaks.size());
+  for (int t = 0; t < n_truth; ++t) {
+    TruthPeak tp;
+    tp.frame = frame;
+    tp.peak = first_peak + t;
+    tp.reflection = reflection;
+    tp.x = ox + m[t].x;
+    tp.y = oy + m[t].y;
+    tp.amplitude = amp * unit[t];
+    ellipse(m[t], tp.a, tp.b, tp.theta_deg);
+    tp.n_sub = 0;
+    for (const auto& c : shape) tp.n_sub += c.truth == t ? 1 : 0;
+    tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
+    L.peaks.push_back(tp);
+  }
+  for (auto c : shape) {
+    c.x += ox;
+    c.y += oy;
+    c.height *= amp;
+    c.truth += first_peak;
+    L.comps.push_back(c);
+  }
+  return first_peak;
+}
+
 // ---- physical spots (SimConfig::crystal) -------------------------------------------------------
 
 /// Pixel where reflection hkl of orientation m lands; false when it cannot diffract or misses.
@@ -291,42 +337,14 @@ void place_physical(const SimConfig& cfg, Rng& rng, Layout& L, double amin, doub
       }
       // Brighter at low |q| (structure factors and the spectrum fall), with a random factor.
       const double qn = math::norm(m * index::Vec3{double(p.h), double(p.k), double(p.l)});
-      double amp = amin;
-      for (int attempt = 0; attempt < 64; ++attempt) {
-        const double w = std::min(1.0, std::exp(-qn * qn / 1.2) * rng.uniform(0.4, 1.3));
-        amp = amin * std::pow(amax / amin, w);
-        bool ambiguous = false;
-        for (int t = 0; t < n_truth; ++t) {
-          const double top = bgc[t] + amp * unit[t];
-          if (top > kAmbiguousLow && top < kAmbiguousHigh) ambiguous = true;
-        }
-        if (!ambiguous) break;
-      }
-      const int first_peak = static_cast<int>(L.peaks.size());
-      for (int t = 0; t < n_truth; ++t) {
-        TruthPeak tp;
-        tp.frame = f.frame;
-        tp.peak = first_peak + t;
-        tp.reflection = reflection;
-        tp.x = ox + mo[t].x;
-        tp.y = oy + mo[t].y;
-        tp.amplitude = amp * unit[t];
-        ellipse(mo[t], tp.a, tp.b, tp.theta_deg);
-        tp.n_sub = 0;
-        for (const auto& c : comps) tp.n_sub += c.truth == t ? 1 : 0;
-        tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
-        L.peaks.push_back(tp);
-        L.crystal.spots.push_back({tp.peak, truth_grain[t], p.h, p.k, p.l, p.energy_kev});
-      }
+      const double amp = spot_amplitude(amin, amax, unit, bgc, n_truth, [&] {
+        return std::min(1.0, std::exp(-qn * qn / 1.2) * rng.uniform(0.4, 1.3));
+      });
+      const int first_peak = add_reflection(L, f.frame, reflection, comps, mo, unit, bgc, n_truth, amp, ox, oy);
+      for (int t = 0; t < n_truth; ++t) L.crystal.spots.push_back({first_peak + t, truth_grain[t], p.h, p.k, p.l, p.energy_kev});
       if (split) {
         split_len.push_back(std::hypot(mo[1].x - mo[0].x, mo[1].y - mo[0].y));
         split_vec.push_back({mo[1].x - mo[0].x, mo[1].y - mo[0].y});
-      }
-      for (auto c : comps) {
-        c.x += ox, c.y += oy;
-        c.height *= amp;
-        c.truth += first_peak;
-        L.comps.push_back(c);
       }
       ++reflection;
     }
@@ -505,38 +523,11 @@ Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSim
       unit[t] = unit_peak(shape, px, py, px + m[t].x, py + m[t].y, search);
       bgc[t] = bg.at(px + m[t].x, py + m[t].y);
     }
-    double amp = amin;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      amp = amin * std::pow(amax / amin, rng.uniform());
-      bool ambiguous = false;
-      for (int t = 0; t < n_truth; ++t) {
-        const double top = bgc[t] + amp * unit[t];
-        if (top > kAmbiguousLow && top < kAmbiguousHigh) ambiguous = true;
-      }
-      if (!ambiguous) break;
-    }
-    const int first_peak = static_cast<int>(L.peaks.size());
+    const double amp = spot_amplitude(amin, amax, unit, bgc, n_truth, [&] { return rng.uniform(); });
+    const int first_peak = add_reflection(L, index, reflection, shape, m, unit, bgc, n_truth, amp, px, py);
     for (int t = 0; t < n_truth; ++t) {
-      TruthPeak tp;
-      tp.frame = index;
-      tp.peak = first_peak + t;
-      tp.reflection = reflection;
-      tp.x = px + m[t].x;
-      tp.y = py + m[t].y;
-      tp.amplitude = amp * unit[t];
-      ellipse(m[t], tp.a, tp.b, tp.theta_deg);
-      tp.n_sub = 0;
-      for (const auto& c : shape) tp.n_sub += c.truth == t ? 1 : 0;
-      tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
-      L.peaks.push_back(tp);
+      const TruthPeak& tp = L.peaks[static_cast<std::size_t>(first_peak + t)];
       placed.push_back({tp.x, tp.y, extent[t]});
-    }
-    for (auto c : shape) {
-      c.x += px;
-      c.y += py;
-      c.height *= amp;
-      c.truth += first_peak;
-      L.comps.push_back(c);
     }
     ++reflection;
   }
