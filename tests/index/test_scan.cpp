@@ -203,6 +203,25 @@ TEST(IndexCommands, GeometryIndexAndProcessWithIndex) {
   EXPECT_EQ(e2e::first_line(e2e::read_file(dir + "/ge/grains.csv")), kGrainsCsvHeader);
   EXPECT_EQ(e2e::first_line(e2e::read_file(dir + "/ge/indexed.csv")), kIndexedCsvHeader);
   EXPECT_NE(e2e::read_file(dir + "/ge/grains.csv").find("\n0,0,95,97,"), std::string::npos);
+  // process --index on the real frame: laueproc's own peaks, LaueTools' 95 among the indexed.
+  r = e2e::run("process " + data + "Ge_blanc_0000_as34ide.h5 -q -o " + dir + "/ge_res.h5 --csv " + dir +
+               "/ge_res --index --geometry " + data + "calibGe111.det --material Ge");
+  ASSERT_EQ(r.code, 0) << r.out;
+  {
+    std::istringstream rows(e2e::read_file(dir + "/ge_res/grains.csv"));
+    std::string header, row, extra;
+    std::getline(rows, header);
+    ASSERT_TRUE(std::getline(rows, row));
+    EXPECT_FALSE(std::getline(rows, extra)) << "one crystal";
+    std::vector<std::string> f;
+    std::stringstream cells(row);
+    for (std::string c; std::getline(cells, c, ',');) f.push_back(c);
+    ASSERT_GE(f.size(), 5u);
+    EXPECT_GE(std::stoi(f[2]), 95) << row;
+    EXPECT_LE(std::stod(f[4]), 0.25) << row;
+  }
+  r = e2e::run("index " + dir + "/ge_res.h5 --geometry " + data + "calibGe111.det --material Ge -o " + dir + "/ge_res.h5");
+  EXPECT_EQ(r.code, 2) << "the input is never overwritten: " << r.out;
   r = e2e::run("index " + data + "Ge_blanc_0000_LT_5.dat --geometry " + data + "calibGe111.det --material Xx");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("not built in"), std::string::npos) << r.out;
