@@ -248,27 +248,40 @@ Mat3 nearest_rotation(const Mat3& a) {
   return u;
 }
 
-Mat3 closest_equivalent(const Mat3& m1, const Mat3& m2, const Material& material) {
+namespace {
+
+/// The symmetry operation S (index into material.symmetry) that brings M2 S closest to M1, and the
+/// rotation angle (rad) left. The polar factor of (M2 S) B0^-1 is U2 (B0 S B0^-1): B0 S B0^-1 is a
+/// rotation, so one polar decomposition per matrix serves all 24 (or 6) operations.
+std::size_t closest_operation(const Mat3& m1, const Mat3& m2, const Material& material, double& angle) {
   const Mat3 b0_inv = math::inverse(material.b0);
-  const Mat3 u1 = nearest_rotation(m1 * b0_inv);
-  double best = 1e300;
-  Mat3 out = m2;
-  for (const auto& s : material.symmetry) {
+  const Mat3 u1t = math::transpose(nearest_rotation(m1 * b0_inv));
+  const Mat3 u2 = nearest_rotation(m2 * b0_inv);
+  angle = 1e300;
+  std::size_t best = 0;
+  for (std::size_t k = 0; k < material.symmetry.size(); ++k) {
     Mat3 sm;
-    for (int i = 0; i < 9; ++i) sm.m[i] = s[static_cast<std::size_t>(i)];
-    const Mat3 m2s = m2 * sm;
-    const Mat3 u2 = nearest_rotation(m2s * b0_inv);
-    const double ang = math::rotation_angle(u2 * math::transpose(u1));
-    if (ang < best) best = ang, out = m2s;
+    for (int i = 0; i < 9; ++i) sm.m[i] = material.symmetry[k][static_cast<std::size_t>(i)];
+    const double a = math::rotation_angle(u2 * (material.b0 * sm * b0_inv) * u1t);
+    if (a < angle) angle = a, best = k;
   }
-  return out;
+  return best;
+}
+
+}  // namespace
+
+Mat3 closest_equivalent(const Mat3& m1, const Mat3& m2, const Material& material) {
+  double angle = 0;
+  const std::size_t k = closest_operation(m1, m2, material, angle);
+  Mat3 sm;
+  for (int i = 0; i < 9; ++i) sm.m[i] = material.symmetry[k][static_cast<std::size_t>(i)];
+  return m2 * sm;
 }
 
 double misorientation_deg(const Mat3& m1, const Mat3& m2, const Material& material) {
-  const Mat3 b0_inv = math::inverse(material.b0);
-  const Mat3 e = closest_equivalent(m1, m2, material);
-  const Mat3 u1 = nearest_rotation(m1 * b0_inv), u2 = nearest_rotation(e * b0_inv);
-  return math::rotation_angle(u2 * math::transpose(u1)) / kDeg;
+  double angle = 0;
+  closest_operation(m1, m2, material, angle);
+  return angle / kDeg;
 }
 
 // ---- indexing one frame ------------------------------------------------------------------------
