@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/index_options.hpp"
 #include "cli/process_options.hpp"
 #include "cli/progress.hpp"
 #include "cli/run_process.hpp"
@@ -190,6 +191,12 @@ int cmd_process(const std::vector<std::string>& args) {
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
   add_config_options(options, r.config, background_method);
+  bool do_index = false;  // --index: orientations of the peaks once the run is complete
+  IndexOptions index_options;
+  po::options_description indexing("Indexing (with --index; see laueproc index --help)");
+  indexing.add_options()("index", po::bool_switch(&do_index), "index every frame's peaks into the results file");
+  add_index_options(indexing, index_options);
+  options.add(indexing);
   po::positional_options_description positional;
   positional.add("input", 1);
   po::variables_map vm;
@@ -218,7 +225,18 @@ int cmd_process(const std::vector<std::string>& args) {
     }
   }
   r.command_line = join(args);
-  return run_process(std::move(r));
+  if (!do_index) return run_process(std::move(r));
+  finish_index_options(index_options);  // bad indexing options fail before any frame is processed
+  if (index_options.geometry.empty()) throw UsageError("--index needs --geometry FILE (.det or LaueGo XML)");
+  index::read_geometry(index_options.geometry);
+  resolve_material(index_options);
+  const std::string out = r.out_h5, csv = r.csv_dir, command_line = r.command_line;
+  const bool quiet = r.quiet;
+  const int threads = r.pipeline.threads;
+  const int code = run_process(std::move(r));
+  if (code != 0 && code != 3) return code;  // interrupted: no index of a partial scan
+  run_index(out, out, false, csv, index_options, threads, command_line, quiet);
+  return code;
 }
 
 }  // namespace laueproc::cli
