@@ -110,6 +110,9 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
         out[i].status = "empty frame";
         continue;
       }
+      if (f.pixels.size() < static_cast<std::size_t>(f.width) * static_cast<std::size_t>(f.height))
+        throw Error("CUDA backend: frame " + std::to_string(f.meta.index) +
+                    " carries no pixels (compressed frames for device decoding are not taken by this analyzer yet)");
       if (mask_ && (mask_->width() != f.width || mask_->height() != f.height)) {
         out[i] = cpu_.analyze(f.view(), f.meta.index);  // throws the CPU's InputError about the mask's shape
         continue;
