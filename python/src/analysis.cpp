@@ -208,19 +208,18 @@ py::list analyze_batch(const py::object& frames, int threads, const std::string&
   const ProcessConfig config = config_from(settings, kwargs);
   if (threads < 0) throw UsageError("--threads must not be negative");
   std::vector<FrameInput> inputs;
-  py::array stack = as_array(frames);
-  if (stack.ndim() == 3) {
-    for (py::ssize_t i = 0; i < stack.shape(0); ++i)
-      inputs.push_back(frame_input(py::array(stack[py::int_(i)])));
-  } else if (stack.ndim() != 3 && py::isinstance<py::sequence>(frames) && !py::isinstance<py::array>(frames)) {
-    for (const auto& item : frames.cast<py::sequence>()) {  // a list of frames of different shapes
+  if (py::isinstance<py::list>(frames) || py::isinstance<py::tuple>(frames)) {
+    for (const auto& item : frames.cast<py::sequence>()) {  // frames may differ in shape
       py::array a = as_array(py::reinterpret_borrow<py::object>(item));
       require_2d(a);
       inputs.push_back(frame_input(a));
     }
   } else {
-    throw UsageError("frames must be a 3-D array (frames, rows, columns) or a list of 2-D frames, not of shape " +
-                     shape_text(stack));
+    py::array stack = as_array(frames);
+    if (stack.ndim() != 3)
+      throw UsageError("frames must be a 3-D array (frames, rows, columns) or a list of 2-D frames, not of shape " +
+                       shape_text(stack));
+    for (py::ssize_t i = 0; i < stack.shape(0); ++i) inputs.push_back(frame_input(py::array(stack[py::int_(i)])));
   }
   std::vector<FrameView> views;
   for (const auto& in : inputs) views.push_back(in.view);
