@@ -1,5 +1,6 @@
 // laueproc.analyze, analyze_batch and process: frames from numpy (uint16 read in place), the
 // library's analyzers, results back as numpy structured arrays and dicts.
+#include <chrono>
 #include <climits>
 #include <filesystem>
 #include <memory>
@@ -334,7 +335,8 @@ ProcessReport process(const py::object& scan_arg, const py::object& out_arg, con
     try {
       run_interruptible([&] { report.run = run_pipeline(*source, config, pipeline, *sink); }, cancel, tick);
     } catch (py::error_already_set& e) {
-      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+      // A KeyboardInterrupt that came after the last frame leaves complete results: raised as is.
+      if (!e.matches(PyExc_KeyboardInterrupt) || !report.run.interrupted) throw;
       // Ctrl-C: the pipeline stopped after the frames already written; the journal keeps them.
       const std::string message = "laueproc.process: interrupted after " +
                                   std::to_string(report.run.frames_resumed + report.run.frames_processed) +
@@ -449,6 +451,25 @@ void bind_analysis(py::module_& m) {
         "process(scan, *, out='results.h5', csv=None, resume=False, progress=None, threads=0, grid=None, "
         "dataset=None, backend='auto', settings=None, **settings) -> ProcessReport\n\n"
         "Runs `laueproc process` on a scan.");
+  m.def(
+      "_time_cpp_analyze",
+      [](const py::array& frame, int repeats) {
+        // benchmarks/bench_python.py: the C++ calls of analyze() alone (the same cached analyzer,
+        // then the frame's summary), to measure what the Python layer adds around them.
+        const ProcessConfig config;
+        require_2d(frame);
+        FrameInput in = frame_input(frame);
+        std::vector<double> seconds;
+        py::gil_scoped_release release;
+        CpuFrameAnalyzer& analyzer = cached_analyzer(config);
+        for (int i = 0; i < repeats; ++i) {
+          const auto start = std::chrono::steady_clock::now();
+          FrameResult r = frame_result(FrameMeta{}, analyzer.analyze(in.view, 0), config.summary);
+          seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        return seconds;
+      },
+      py::arg("frame"), py::arg("repeats") = 1);
   m.def("_frame_copies", [] { return g_frame_copies.load(); },
         "Frames converted or copied before analysis since the module was loaded (tests).");
 }
