@@ -127,3 +127,6 @@ def test_process_errors(small_scan, tmp_path):
     if not laueproc.built_with_cuda:
         with pytest.raises(ValueError, match="built without CUDA"):
             laueproc.process(small_scan["path"], out=tmp_path / "r.h5", backend="cuda")
+    elif laueproc.cuda_devices() == 0:
+        with pytest.raises(ValueError, match="no CUDA device answered"):
+            laueproc.process(small_scan["path"], out=tmp_path / "r.h5", backend="cuda")
