@@ -94,22 +94,36 @@ def test_progress_and_interrupt_then_resume(long_scan, tmp_path):
 
 
 def test_sigint_stops_the_run_cleanly(long_scan, tmp_path):
-    scan = long_scan
     out = tmp_path / "r.h5"
-    first = threading.Event()
+    started, finished = threading.Event(), threading.Event()
+    interrupts = []
 
-    def progress(done, total):
-        first.set()
+    # Ctrl-C in Jupyter is SIGINT to the kernel, whose handler raises KeyboardInterrupt on the main
+    # thread, which laueproc.process wakes every 0.1 s while the pipeline runs without the GIL.
+    # SIGINT is sent every 0.05 s once the run has started until it has stopped; the handler raises
+    # KeyboardInterrupt for the first one only, so a late signal cannot hit the test itself.
+    def on_sigint(signum, frame):
+        interrupts.append(signum)
+        if len(interrupts) == 1:
+            raise KeyboardInterrupt
 
-    # Ctrl-C in Jupyter is SIGINT to the kernel: Python's handler runs on the main thread, which
-    # laueproc.process wakes every 0.1 s while the pipeline runs without the GIL.
-    timer = threading.Thread(target=lambda: (first.wait(30), os.kill(os.getpid(), signal.SIGINT)))
-    timer.start()
-    with pytest.raises(KeyboardInterrupt, match="interrupted after"):
-        laueproc.process(scan["path"], out=out, progress=progress, threads=1)
-    timer.join()
+    def interrupter():
+        started.wait(30)
+        while not finished.wait(0.05):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    thread = threading.Thread(target=interrupter)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted after"):
+            laueproc.process(long_scan["path"], out=out, progress=lambda done, total: started.set(), threads=1)
+    finally:
+        finished.set()
+        thread.join()
+        signal.signal(signal.SIGINT, previous)
     assert os.path.exists(str(out) + ".journal")
-    report = laueproc.process(scan["path"], out=out, resume=True, threads=2)
+    report = laueproc.process(long_scan["path"], out=out, resume=True, threads=2)
     assert 1 <= report.frames_resumed < 64 and report.frames_resumed + report.frames_processed == 64
 
 
