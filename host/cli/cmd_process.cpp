@@ -76,9 +76,11 @@ int run_process(ProcessRequest r, RunReport* report_out) {
 #endif
 
   if (!r.quiet) {
-    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers\n", r.input.c_str(),
-                 static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(), backend.c_str(),
-                 r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads));
+    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers, %d readers%s\n",
+                 r.input.c_str(), static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
+                 backend.c_str(), r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads),
+                 source->concurrent_reads() ? resolve_readers(r.pipeline.readers) : 1,
+                 info.chunk_direct ? " (chunk-direct)" : "");
   }
 
   const RunInfo run = make_run_info(r.input, info, r.config, r.pipeline.grid, backend,
@@ -155,6 +157,8 @@ int cmd_process(const std::vector<std::string>& args) {
       ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0), "worker threads (0 = all cores)")
+      ("readers", po::value(&r.pipeline.readers)->default_value(0),
+       "reader threads reading and decoding frames (0 = all cores); results do not depend on it")
       ("backend", po::value(&backend)->default_value("auto"),
        "auto (cuda when built with CUDA and a device answers), cpu or cuda")
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them")
@@ -179,6 +183,7 @@ int cmd_process(const std::vector<std::string>& args) {
   if (backend != "auto" && backend != "cpu" && backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
   r.backend = backend;
+  if (r.pipeline.readers < 0) throw UsageError("--readers must not be negative");
   if (!devices.empty()) {
     std::stringstream list(devices);
     std::string item;

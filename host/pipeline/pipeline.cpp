@@ -59,7 +59,8 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch));
+  // Reader threads decode while the workers analyse; frames arrive in order whatever the count.
+  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers));
   std::mutex mutex;
   std::condition_variable ready;      // a result arrived (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
