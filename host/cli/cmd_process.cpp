@@ -94,21 +94,9 @@ int run_process(ProcessRequest r, RunReport* report_out) {
                  info.chunk_direct ? " (chunk-direct)" : "");
   }
 
-  RunInfo run;
-  run.program_version = version();
-  run.git_commit = git_commit();
-  run.command_line = r.command_line;
-  run.started_utc = utc_timestamp();
-  run.backend = backend;
-  run.threads = r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads);
-  run.input_files = info.files;
-  run.dataset = info.dataset;
-  run.settings = describe(r.config);
-  run.settings.emplace_back("scan.input", r.input);
-  run.settings.emplace_back("scan.dataset", info.dataset);
-  run.settings.emplace_back("scan.grid", r.pipeline.grid.nx > 0 ? std::to_string(r.pipeline.grid.nx) + "x" +
-                                                                      std::to_string(r.pipeline.grid.ny)
-                                                                : "from positions");
+  const RunInfo run = make_run_info(r.input, info, r.config, r.pipeline.grid, backend,
+                                    r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads),
+                                    r.command_line);
 
   SinkOptions sink_options;
   sink_options.results_h5 = r.out_h5;

@@ -54,6 +54,14 @@ struct RunReport {
 /// @brief Resolves threads = 0 to the number of cores.
 int resolve_threads(int threads);
 
+/// @brief The provenance `laueproc process` stores in its outputs: version, commit, UTC start,
+/// input files, and every setting (describe(config) followed by scan.input, scan.dataset and
+/// scan.grid). The CLI and the Python module both build it here, so their files carry the same
+/// settings and run fingerprint.
+RunInfo make_run_info(const std::string& input, const ScanInfo& scan, const ProcessConfig& config,
+                      const GridSpec& grid, const std::string& backend, int threads,
+                      const std::string& command_line);
+
 /// @brief Runs the CPU pipeline over every frame of `source` that the sink does not already
 /// hold, then assigns the raster grid, builds the maps and finishes the sink. The output is
 /// identical for any thread count: frames reach the sink in frame order.
