@@ -53,30 +53,59 @@ struct QuantileSelector {
   }
 };
 
-// Quantiles of values near `base` (the residual pass): one 1024-bin histogram of v - base,
-// values outside the window counted at its ends. Falls back to the exact two-level selector
-// when a wanted rank lands in a clamped end (noise > ~100 counts).
-struct WindowSelector {
+// Exact continuous quantiles of one block's values, usually in one histogram pass: a window of
+// kBins bins starting just below the block's minimum (bin 0 stays empty), values beyond it
+// counted in the top bin; only the bins the block's spread reaches are cleared, merged and
+// scanned. A rank landing in the clamped top bin (a spread > ~1000 counts below the quantile)
+// falls back to the two-level selection. Every exact method gives the same numbers (the formula
+// uses only the count below a value and the count of the value), so the GPU twin
+// (kernels/background.cu: a fixed window at 32768 - 256 in pass 2, two-level in pass 1) computes
+// the same levels.
+class BlockQuantiles {
+ public:
   static constexpr int kBins = 1024;
-  std::uint32_t h[kBins];
-  int base = 0;
-  void build(const std::uint16_t* v, int n, int base_value) {
-    base = base_value;
-    // Two interleaved tables, for the same reason as QuantileSelector::build (the values crowd
-    // into a few dozen bins around the background).
-    static thread_local std::uint32_t other[kBins];
-    std::memset(h, 0, sizeof h);
-    std::memset(other, 0, sizeof other);
+  void build(const std::uint16_t* v, int n) {
+    values_ = v;
+    n_ = n;
+    exact_built_ = false;
+    std::uint16_t lo = 0xFFFF, hi = 0;
+    for (int i = 0; i < n; ++i) {  // branch-free: vectorises
+      lo = std::min(lo, v[i]);
+      hi = std::max(hi, v[i]);
+    }
+    base_ = static_cast<int>(lo) - 1;
+    // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
+    bins_ = std::min(kBins, static_cast<int>(hi) - base_ + 2);
+    const int top = bins_ - 1;
+    // Two interleaved tables, as in QuantileSelector::build.
+    std::fill_n(h_, bins_, 0u);
+    std::fill_n(other_, bins_, 0u);
     int i = 0;
     for (; i + 2 <= n; i += 2) {
-      ++h[std::clamp(static_cast<int>(v[i]) - base, 0, kBins - 1)];
-      ++other[std::clamp(static_cast<int>(v[i + 1]) - base, 0, kBins - 1)];
+      ++h_[std::min(static_cast<int>(v[i]) - base_, top)];
+      ++other_[std::min(static_cast<int>(v[i + 1]) - base_, top)];
     }
-    for (; i < n; ++i) ++h[std::clamp(static_cast<int>(v[i]) - base, 0, kBins - 1)];
-    for (int b = 0; b < kBins; ++b) h[b] += other[b];
+    for (; i < n; ++i) ++h_[std::min(static_cast<int>(v[i]) - base_, top)];
+    for (int b = 0; b < bins_; ++b) h_[b] += other_[b];
   }
-  // Returns false when the rank is in a clamped end bin.
-  bool select(double k, double& out) const { return math::select_window_value(h, kBins, base, k, out); }
+  /// Value at rank k of the values given to build().
+  double select(double k) {
+    k = math::clamp_rank(k, n_);
+    double out;
+    if (math::select_window_value(h_, bins_, base_, k, out)) return out;
+    if (!exact_built_) {
+      exact_.build(values_, n_);
+      exact_built_ = true;
+    }
+    return exact_.select(values_, n_, k);
+  }
+
+ private:
+  std::uint32_t h_[kBins], other_[kBins];
+  int base_ = 0, bins_ = 0, n_ = 0;
+  const std::uint16_t* values_ = nullptr;
+  bool exact_built_ = false;
+  QuantileSelector exact_;
 };
 
 }  // namespace
@@ -116,6 +145,54 @@ void fill_invalid(BackgroundGrid& grid, std::vector<float>& copy) {
   }
 }
 
+// Pass 2's value of a pixel: raw - background offset to 32768, rounded half up by truncation
+// of a positive number (lround is a libm call), on the uint16 histogram's range. The GPU twin
+// (kernels/background.cu) evaluates the same float expression.
+constexpr int kResidualOffset = 32768;
+inline std::uint16_t shifted_residual(std::uint16_t raw, float background) {
+  const float v = std::clamp(static_cast<float>(raw) - background + (kResidualOffset + 0.5f), 0.0f, 65535.0f);
+  return static_cast<std::uint16_t>(v);
+}
+
+// True when any of m[0..n) is nonzero (8 bytes at a time).
+bool any_set(const std::uint8_t* m, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, m + i, sizeof word);
+    if (word) return true;
+  }
+  for (; i < n; ++i)
+    if (m[i]) return true;
+  return false;
+}
+
+// Appends v[x0], v[x0 + step], ... (x < x1) to out, leaving out pixels whose mask byte is set
+// (mrow may be null); returns the new end.
+std::uint16_t* gather_unmasked(const std::uint16_t* v, const std::uint8_t* mrow, int x0, int x1, int step,
+                               std::uint16_t* out) {
+  if (!mrow || !any_set(mrow + x0, x1 - x0)) {
+    if (step == 1) return std::copy(v + x0, v + x1, out);
+    for (int x = x0; x < x1; x += step) *out++ = v[x];
+    return out;
+  }
+  for (int x = x0; x < x1; x += step) {
+    *out = v[x];  // branch-free compaction: always store, advance past unmasked pixels only
+    out += !mrow[x];
+  }
+  return out;
+}
+
+// Number of v[0..n) above `limit` (> limit is > floor(limit) for integers: a vectorised
+// integer compare instead of a conversion to double per value).
+int count_above(const std::uint16_t* v, int n, double limit) {
+  if (!(limit < 65535.0)) return 0;
+  const int floor_limit = limit < 0 ? -1 : static_cast<int>(limit);
+  int count = 0;
+  for (int i = 0; i < n; ++i) count += v[i] > floor_limit;
+  return count;
+}
+
 // One pass over the blocks. Without `prev`: quantiles of the raw pixels. With `prev`: quantiles
 // of (raw - prev background), offset to 32768 and rounded to stay on the integer histogram
 // (rounding adds 1/12 count^2 of variance, no bias); the result is prev + correction.
@@ -123,80 +200,61 @@ void fill_invalid(BackgroundGrid& grid, std::vector<float>& copy) {
 double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, const BackgroundGrid* prev,
                   BackgroundGrid& grid) {
   const int w = frame.width, h = frame.height;
-  constexpr int kOffset = 32768;
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
-  thread_local std::vector<std::uint16_t> gather;
-  thread_local std::vector<float> sigmas, bgrows;
-  thread_local QuantileSelector sel;
-  thread_local WindowSelector window;
+  thread_local std::vector<std::uint16_t> gather, shifted;
+  thread_local std::vector<float> sigmas, bgrow;
+  thread_local BlockQuantiles quantiles;
   thread_local detail::RowRenderer renderer;
   // Pass 1 only seeds pass 2, so it reads every 2nd pixel of every 2nd row (4x cheaper); pass 2
   // reads every pixel of every 2nd row: 512 samples of a 32 px block put the quantile within
   // 0.06 sigma, and half the rows halve the background rendering, the costliest part.
   const int step = prev ? 1 : 2;
   constexpr int kRowStep = 2;
-  if (prev) renderer.setup(*prev, w);
+  if (prev) {
+    renderer.setup(*prev, w);
+    bgrow.resize(static_cast<std::size_t>(w));
+  }
   sigmas.clear();
   for (int j = 0; j < grid.ny; ++j) {
     const int y0 = static_cast<int>(static_cast<long long>(j) * h / grid.ny);
     const int y1 = static_cast<int>(static_cast<long long>(j + 1) * h / grid.ny);
-    if (prev) {
-      bgrows.resize(static_cast<std::size_t>(y1 - y0) * w);
-      for (int y = y0; y < y1; y += kRowStep) renderer.row(y, bgrows.data() + static_cast<std::size_t>(y - y0) * w);
+    if (prev) {  // this block row's pass-2 values, whole rows at a time (vectorised)
+      shifted.resize(static_cast<std::size_t>(y1 - y0) * w);
+      for (int y = y0; y < y1; y += kRowStep) {
+        renderer.row(y, bgrow.data());
+        const std::uint16_t* row = frame.data + y * frame.stride;
+        std::uint16_t* out = shifted.data() + static_cast<std::size_t>(y - y0) * w;
+        for (int x = 0; x < w; ++x) out[x] = shifted_residual(row[x], bgrow[x]);
+      }
     }
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
       gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
-      // A local write cursor (not gather[n++] on the thread_local vector, which kept n in memory)
-      // and branch-free compaction: always store, advance past unmasked pixels only.
       std::uint16_t* const first = gather.data();
       std::uint16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
-        const std::uint16_t* row = frame.data + y * frame.stride;
         const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
-        if (prev) {
-          const float* b = bgrows.data() + static_cast<std::size_t>(y - y0) * w;
-          for (int x = x0; x < x1; ++x) {
-            // Round half up by truncation of a positive number (lround is a libm call).
-            const float v = std::clamp(static_cast<float>(row[x]) - b[x] + (kOffset + 0.5f), 0.0f, 65535.0f);
-            *out = static_cast<std::uint16_t>(v);
-            out += mrow ? !mrow[x] : 1;
-          }
-        } else {
-          for (int x = x0 + (y & 1); x < x1; x += step) {
-            *out = row[x];
-            out += mrow ? !mrow[x] : 1;
-          }
-        }
+        if (prev) out = gather_unmasked(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
+        else out = gather_unmasked(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
       }
       const int n = static_cast<int>(out - first);
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
       cell = std::numeric_limits<float>::quiet_NaN();
       // Too few good pixels for a trustworthy low quantile: filled from neighbours later.
       if (n < std::max(8, (x1 - x0) * (y1 - y0) / (4 * kRowStep * step))) continue;  // a quarter of the samples
-      double vq = 0, vlo = 0;
-      bool done = false;
-      if (prev) {
-        window.build(gather.data(), n, kOffset - WindowSelector::kBins / 4);
-        done = window.select(q * n, vq) && window.select(qlo * n, vlo);
-      }
-      if (!done) {
-        sel.build(gather.data(), n);
-        vq = sel.select(gather.data(), n, q * n);
-        vlo = sel.select(gather.data(), n, qlo * n);
-      }
+      quantiles.build(first, n);
+      const double vq = quantiles.select(q * n);
+      const double vlo = quantiles.select(qlo * n);
       double level, sigma;
       math::level_from_quantiles(vq, vlo, zq, zlo, level, sigma);
       if (prev) {
         // A block mostly covered by a peak (> 40 % of its pixels 5 sigma up) cannot show its
         // background: leave it to its neighbours.
         const double high = level + 5.0 * std::max(sigma, 1.0);
-        int nhigh = 0;
-        for (int k = 0; k < n; ++k) nhigh += gather[k] > high;
-        if (nhigh > 0.4 * n) continue;
-        level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kOffset);
+        if (count_above(first, n, high) > 0.4 * n) continue;
+        level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kResidualOffset);
       }
       cell = static_cast<float>(level);
       sigmas.push_back(static_cast<float>(sigma));
