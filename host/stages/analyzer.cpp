@@ -123,21 +123,31 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const int w = frame.width, h = frame.height;
   const std::uint8_t* mask = this->mask();
 
-  // 2. One pass: residual = raw - background (grid interpolated per row), then the runs above
-  //    the low threshold, while the row is in cache.
+  // 2. One pass: residual = raw - background (evaluated in registers, cell by cell), stored, and
+  //    flagged where above the low threshold and unmasked; then the row's runs of flags.
   thread_local detail::RowRenderer renderer;
   renderer.setup(*grid, w);
-  row_.resize(static_cast<std::size_t>(w));
+  flags_.assign(detail::flag_row_bytes(w), 0);
   runs_.clear();
   const math::SigmaThreshold low = math::sigma_threshold(noise_, config_.threshold.k_low);
+  const float k2var0 = low.k2var0, k2gain = low.k2gain;
+  std::uint8_t* const flags = flags_.data();
   for (int y = 0; y < h; ++y) {
-    renderer.row(y, row_.data());
     const std::uint16_t* raw = frame.data + y * frame.stride;
     float* r = residual_.data() + static_cast<std::size_t>(y) * w;
-    for (int x = 0; x < w; ++x) r[x] = static_cast<float>(raw[x]) - row_[x];
-    const std::size_t first = runs_.size();
-    detail::find_runs(r, row_.data(), mask ? mask + static_cast<std::size_t>(y) * w : nullptr, w, 1, low, runs_);
-    for (std::size_t k = first; k < runs_.size(); ++k) runs_[k].y = y;  // find_runs saw one row
+    renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+      for (int x = x0; x < x1; ++x) {  // vectorised
+        const float b = bg.at(x);
+        const float v = static_cast<float>(raw[x]) - b;
+        r[x] = v;
+        flags[x] = detail::above(v, b, k2var0, k2gain);
+      }
+    });
+    if (mask) {
+      const std::uint8_t* m = mask + static_cast<std::size_t>(y) * w;
+      for (int x = 0; x < w; ++x) flags[x] &= !m[x];
+    }
+    detail::append_flag_runs(flags, w, y, runs_);
   }
   timings_.residual_ms = ms_since(t);
 

@@ -305,7 +305,8 @@ class CpuFrameAnalyzer {
   std::vector<float> residual_;
   std::vector<std::int32_t> owner_;  ///< component id + 1 of surviving components; cleared sparsely
   BackgroundGrid grid_, gauss_grid_;
-  std::vector<float> samples_, bg_samples_, row_;
+  std::vector<float> samples_, bg_samples_;
+  std::vector<std::uint8_t> flags_;  ///< one row: above the low threshold and unmasked
   std::vector<PixelRun> runs_;
   std::vector<int> parent_;
   ComponentSet all_, kept_;
