@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
 #include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/grid_rows.hpp"
 
 namespace laueproc {
 
@@ -90,33 +92,42 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
     return 0;
   }
   thread_local std::vector<std::uint16_t> col_min, col_max;
+  thread_local std::vector<std::int16_t> col_lo, col_hi;
   thread_local std::vector<std::uint8_t> dead_row, dead_col;
   dead_row.assign(static_cast<std::size_t>(h), 0);
   if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
-  // Pass 1: every row and column over the whole frame (branch-free min/max, vectorises).
-  col_min.assign(static_cast<std::size_t>(w), 0xFFFF);
-  col_max.assign(static_cast<std::size_t>(w), 0);
+  // Pass 1: every row and column over the whole frame, branch-free. Values are flipped to signed
+  // (v ^ 0x8000 keeps their order) because SSE2 has min/max for signed 16-bit lanes only.
+  col_lo.assign(static_cast<std::size_t>(w), INT16_MAX);
+  col_hi.assign(static_cast<std::size_t>(w), INT16_MIN);
   std::uint16_t gmin = 0xFFFF, gmax = 0;
   int nrows = 0;
   for (int y = 0; y < h; ++y) {
     const std::uint16_t* row = frame.data + y * frame.stride;
-    std::uint16_t rmin = 0xFFFF, rmax = 0;
-    std::uint16_t* cmin = col_min.data();
-    std::uint16_t* cmax = col_max.data();
-    for (int x = 0; x < w; ++x) {
-      const std::uint16_t v = row[x];
-      rmin = std::min(rmin, v);
-      rmax = std::max(rmax, v);
-      cmin[x] = std::min(cmin[x], v);
-      cmax[x] = std::max(cmax[x], v);
+    std::int16_t rlo = INT16_MAX, rhi = INT16_MIN;
+    std::int16_t* clo = col_lo.data();
+    std::int16_t* chi = col_hi.data();
+    for (int x = 0; x < w; ++x) {  // vectorised
+      const auto v = static_cast<std::int16_t>(row[x] ^ 0x8000u);
+      rlo = std::min(rlo, v);
+      rhi = std::max(rhi, v);
+      clo[x] = std::min(clo[x], v);
+      chi[x] = std::max(chi[x], v);
     }
+    const auto rmin = static_cast<std::uint16_t>(rlo ^ 0x8000), rmax = static_cast<std::uint16_t>(rhi ^ 0x8000);
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
     // Zero pixels off the dead rows (the only ones mask_zero_pixels needs to look at).
     if (rows_with_zero) (*rows_with_zero)[static_cast<std::size_t>(y)] = rmin == 0 && rmax != 0;
     gmin = std::min(gmin, rmin);
     gmax = std::max(gmax, rmax);
+  }
+  col_min.resize(static_cast<std::size_t>(w));
+  col_max.resize(static_cast<std::size_t>(w));
+  for (int x = 0; x < w; ++x) {
+    col_min[x] = static_cast<std::uint16_t>(col_lo[x] ^ 0x8000);
+    col_max[x] = static_cast<std::uint16_t>(col_hi[x] ^ 0x8000);
   }
   if (constant_frame) *constant_frame = gmin == gmax;
   if (gmin == gmax) return 0;  // nothing to tell apart: the caller reports an empty frame
@@ -170,47 +181,44 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
                              std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
-  const std::size_t n = frame.pixel_count();
-  // Most frames hold no zero pixel: one branch-free pass decides, and nothing else is touched.
-  bool any = false;
-  for (int y = 0; y < h && !any; ++y) {
+  // Pass 1, per row: the unmasked zero pixels as runs (a vectorised flag row, skipped 8 pixels
+  // at a time where clear), each grown by m columns both ways; overlapping spans merge. The
+  // no-data area of an offset detector is a few long runs per row.
+  thread_local std::vector<std::pair<int, int>> spans;  // [x0, x1] of all rows
+  thread_local std::vector<std::size_t> row_spans;      // row y: spans[row_spans[y] .. row_spans[y + 1])
+  thread_local std::vector<PixelRun> zero_runs;
+  spans.clear();
+  row_spans.assign(static_cast<std::size_t>(h) + 1, 0);
+  scratch.assign(detail::flag_row_bytes(w), 0);
+  std::uint8_t* const zero = scratch.data();
+  std::size_t zeros = 0;
+  for (int y = 0; y < h; ++y) {
+    row_spans[static_cast<std::size_t>(y)] = spans.size();
     if (candidate_rows && !candidate_rows[y]) continue;
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    int hits = 0;
-    for (int x = 0; x < w; ++x) hits += (raw[x] == 0) & (mrow[x] == 0);
-    any = hits > 0;
-  }
-  if (!any) return 0;
-  scratch.assign(n, 0);  // 1: within m columns of a zero pixel of the same row
-  std::size_t zeros = 0;
-  std::vector<std::uint8_t> row_has(static_cast<std::size_t>(h), 0);
-  for (int y = 0; y < h; ++y) {
-    const std::uint16_t* raw = frame.data + y * frame.stride;
-    const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    std::uint8_t* out = scratch.data() + static_cast<std::size_t>(y) * w;
-    int last = -1 - m;  // column of the last zero seen, left to right
-    for (int x = 0; x < w; ++x) {
-      if (raw[x] == 0 && !mrow[x]) {
-        ++zeros;
-        last = x;
-        for (int k = std::max(0, x - m); k < x; ++k) out[k] = 1;  // the left margin
-      }
-      if (x - last <= m) out[x] = 1;
+    for (int x = 0; x < w; ++x) zero[x] = (raw[x] == 0) & (mrow[x] == 0);
+    zero_runs.clear();
+    detail::append_flag_runs(zero, w, y, zero_runs);
+    for (const PixelRun& r : zero_runs) {
+      zeros += static_cast<std::size_t>(r.x1 - r.x0 + 1);
+      const int x0 = std::max(0, r.x0 - m), x1 = std::min(w - 1, r.x1 + m);
+      if (spans.size() > row_spans[static_cast<std::size_t>(y)] && x0 <= spans.back().second + 1)
+        spans.back().second = x1;
+      else
+        spans.emplace_back(x0, x1);
     }
-    row_has[static_cast<std::size_t>(y)] = last >= 0;
   }
+  row_spans[static_cast<std::size_t>(h)] = spans.size();
   if (zeros == 0) return 0;
-  // Vertical margin: a pixel is masked when any row within m of it has the column marked.
+  // Pass 2: row y takes the spans of rows y - m .. y + m (the vertical margin).
   for (int y = 0; y < h; ++y) {
-    bool near = false;
-    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m) && !near; ++yy) near = row_has[static_cast<std::size_t>(yy)];
-    if (!near) continue;
     std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m); ++yy) {
-      if (!row_has[static_cast<std::size_t>(yy)]) continue;
-      const std::uint8_t* src = scratch.data() + static_cast<std::size_t>(yy) * w;
-      for (int x = 0; x < w; ++x) mrow[x] |= src[x];
+    const std::size_t first = row_spans[static_cast<std::size_t>(std::max(0, y - m))];
+    const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
+    for (std::size_t k = first; k < last; ++k) {
+      const int x0 = spans[k].first, x1 = spans[k].second;  // locals: the stores cannot alias them
+      for (int x = x0; x <= x1; ++x) mrow[x] |= 1;
     }
   }
   return zeros;
