@@ -154,6 +154,19 @@ inline std::uint16_t shifted_residual(std::uint16_t raw, float background) {
   return static_cast<std::uint16_t>(v);
 }
 
+// shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
+// (restrict: vectorised without run-time overlap checks).
+void shifted_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
+                     std::uint16_t* __restrict out) {
+  const float* __restrict w0 = bg.w0;
+  const float* __restrict w1 = bg.w1;
+  const float* __restrict w2 = bg.w2;
+  const float* __restrict w3 = bg.w3;
+  const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
+  for (int x = x0; x < x1; ++x)
+    out[x] = shifted_residual(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
+}
+
 // True when any of m[0..n) is nonzero (8 bytes at a time).
 bool any_set(const std::uint8_t* m, int n) {
   int i = 0;
@@ -203,7 +216,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
   thread_local std::vector<std::uint16_t> gather, shifted;
-  thread_local std::vector<float> sigmas, bgrow;
+  thread_local std::vector<float> sigmas;
   thread_local BlockQuantiles quantiles;
   thread_local detail::RowRenderer renderer;
   // Pass 1 only seeds pass 2, so it reads every 2nd pixel of every 2nd row (4x cheaper); pass 2
@@ -211,10 +224,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
   // 0.06 sigma, and half the rows halve the background rendering, the costliest part.
   const int step = prev ? 1 : 2;
   constexpr int kRowStep = 2;
-  if (prev) {
-    renderer.setup(*prev, w);
-    bgrow.resize(static_cast<std::size_t>(w));
-  }
+  if (prev) renderer.setup(*prev, w);
   sigmas.clear();
   for (int j = 0; j < grid.ny; ++j) {
     const int y0 = static_cast<int>(static_cast<long long>(j) * h / grid.ny);
@@ -222,10 +232,11 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
     if (prev) {  // this block row's pass-2 values, whole rows at a time (vectorised)
       shifted.resize(static_cast<std::size_t>(y1 - y0) * w);
       for (int y = y0; y < y1; y += kRowStep) {
-        renderer.row(y, bgrow.data());
         const std::uint16_t* row = frame.data + y * frame.stride;
         std::uint16_t* out = shifted.data() + static_cast<std::size_t>(y - y0) * w;
-        for (int x = 0; x < w; ++x) out[x] = shifted_residual(row[x], bgrow[x]);
+        renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+          shifted_segment(bg, x0, x1, row, out);
+        });
       }
     }
     for (int i = 0; i < grid.nx; ++i) {
@@ -475,21 +486,23 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
   constexpr int kStep = 4;
   const int w = frame.width, h = frame.height;
   thread_local RowRenderer r;
-  thread_local std::vector<float> row;
-  row.resize(static_cast<std::size_t>(w));
   r.setup(grid, w);
   samples.clear();
   if (bg_samples) bg_samples->clear();
   constexpr int kRowStep = 2 * kStep;
   for (int y = std::min(kStep / 2, h - 1); y < h; y += kRowStep) {
-    r.row(y, row.data());
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
-    for (int x = (y / kStep) % kStep; x < w; x += kStep) {
-      if (mrow && mrow[x]) continue;
-      samples.push_back(static_cast<float>(raw[x]) - row[x]);
-      if (bg_samples) bg_samples->push_back(row[x]);
-    }
+    const int phase = (y / kStep) % kStep;  // sampled columns: x = phase (mod kStep)
+    // The background at the sampled columns only (a quarter of the row's).
+    r.for_each_segment(y, [&](int x0, int x1, const CubicSegment& bg) {
+      for (int x = x0 + ((phase - x0) % kStep + kStep) % kStep; x < x1; x += kStep) {
+        if (mrow && mrow[x]) continue;
+        const float b = bg.at(x);
+        samples.push_back(static_cast<float>(raw[x]) - b);
+        if (bg_samples) bg_samples->push_back(b);
+      }
+    });
   }
   if (model && bg_samples) {  // before robust_sigma reorders the samples
     thread_local std::vector<float> residual_copy;

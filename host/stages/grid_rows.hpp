@@ -18,8 +18,12 @@ namespace laueproc::detail {
 struct CubicSegment {
   const float *w0, *w1, *w2, *w3;
   float c0, c1, c2, c3;
-  /// In this float order on both backends (kernels/residual.cu: no FMA contraction).
-  float at(int x) const { return w0[x] * c0 + w1[x] * c1 + w2[x] * c2 + w3[x] * c3; }
+  /// The background from a column's four weights, in this float order on both backends
+  /// (kernels/residual.cu; no FMA contraction).
+  static float value(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
+    return a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+  }
+  float at(int x) const { return value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3); }
 };
 
 class RowRenderer {
@@ -46,6 +50,13 @@ class RowRenderer {
       w3_[x] = static_cast<float>(w[3]);
     }
     seg_begin_.push_back(width);
+    // The grid extended by two extrapolated cells on every side (math::grid_at's values), so a
+    // coarse row below is four table rows and no edge branches.
+    ext_stride_ = grid.nx + 4;
+    ext_.resize(static_cast<std::size_t>(ext_stride_) * (grid.ny + 4));
+    for (int j = -2; j < grid.ny + 2; ++j)
+      for (int i = -2; i < grid.nx + 2; ++i)
+        ext_[static_cast<std::size_t>(j + 2) * ext_stride_ + (i + 2)] = math::grid_at(view_, i, j);
   }
   /// @brief Background of row y into out[0..width) (math::grid_value up to float rounding).
   void row(int y, float* out) {
@@ -62,10 +73,12 @@ class RowRenderer {
     double ty, wy[4];
     math::grid_axis(y, view_.cell_y, j0, ty);
     math::cubic_weights(ty, wy);
-    // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated).
-    for (int ci = 0; ci < view_.nx + 4; ++ci) {
+    // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated); rows
+    // j0 - 1 .. j0 + 2 of the extended grid (j0 >= -1, j0 + 2 <= ny + 1).
+    const double* e = ext_.data() + static_cast<std::size_t>(j0 + 1) * ext_stride_;
+    for (int ci = 0; ci < ext_stride_; ++ci) {
       double acc = 0;
-      for (int b = 0; b < 4; ++b) acc += wy[b] * math::grid_at(view_, ci - 2, j0 - 1 + b);
+      for (int b = 0; b < 4; ++b) acc += wy[b] * e[static_cast<std::size_t>(b) * ext_stride_ + ci];
       coarse_[ci] = static_cast<float>(acc);
     }
     // Per cell the four coarse values are fixed: the inner loops are vectorisable dot products.
@@ -82,6 +95,8 @@ class RowRenderer {
   std::vector<float> w0_, w1_, w2_, w3_;
   std::vector<int> seg_begin_, seg_cell_;
   std::vector<float> coarse_;
+  std::vector<double> ext_;
+  int ext_stride_ = 0;
 };
 
 /// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
