@@ -8,6 +8,7 @@
 
 #include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
 
 namespace laueproc {
@@ -25,7 +26,7 @@ constexpr double kSigmaFloor = 0.5;
 // Residual = raw - background of the columns [x0, x1) of one row, stored, and the flags of the
 // pixels above the low threshold at their background. Restrict pointers: the loop vectorises
 // without run-time overlap checks, which would cost as much as a 32-column segment itself.
-void residual_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
+LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
                       float* __restrict residual, std::uint8_t* __restrict flags, float k2var0, float k2gain) {
   const float* __restrict w0 = bg.w0;
   const float* __restrict w1 = bg.w1;
@@ -38,6 +39,17 @@ void residual_segment(const detail::CubicSegment& bg, int x0, int x1, const std:
     residual[x] = v;
     flags[x] = detail::above(v, b, k2var0, k2gain);
   }
+}
+
+// Residual of row y, and the flags of its pixels above the low threshold and unmasked.
+LAUEPROC_CLONES void residual_row(detail::RowRenderer& renderer, int y, int width, const std::uint16_t* raw,
+                                  const std::uint8_t* mask_row, float* residual, std::uint8_t* flags, float k2var0,
+                                  float k2gain) {
+  renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+    residual_segment(bg, x0, x1, raw, residual, flags, k2var0, k2gain);
+  });
+  if (mask_row)
+    for (int x = 0; x < width; ++x) flags[x] &= !mask_row[x];
 }
 }  // namespace
 
@@ -151,15 +163,8 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const float k2var0 = low.k2var0, k2gain = low.k2gain;
   std::uint8_t* const flags = flags_.data();
   for (int y = 0; y < h; ++y) {
-    const std::uint16_t* raw = frame.data + y * frame.stride;
-    float* r = residual_.data() + static_cast<std::size_t>(y) * w;
-    renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-      residual_segment(bg, x0, x1, raw, r, flags, k2var0, k2gain);
-    });
-    if (mask) {
-      const std::uint8_t* m = mask + static_cast<std::size_t>(y) * w;
-      for (int x = 0; x < w; ++x) flags[x] &= !m[x];
-    }
+    residual_row(renderer, y, w, frame.data + y * frame.stride, mask ? mask + static_cast<std::size_t>(y) * w : nullptr,
+                 residual_.data() + static_cast<std::size_t>(y) * w, flags, k2var0, k2gain);
     detail::append_flag_runs(flags, w, y, runs_);
   }
   timings_.residual_ms = ms_since(t);

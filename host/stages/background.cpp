@@ -8,6 +8,7 @@
 
 #include "laueproc/math/background.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
 
 namespace laueproc {
@@ -53,6 +54,17 @@ struct QuantileSelector {
   }
 };
 
+// Smallest and largest of v[0..n), n > 0 (branch-free: vectorises).
+LAUEPROC_CLONES void value_range(const std::uint16_t* v, int n, std::uint16_t& lo_out, std::uint16_t& hi_out) {
+  std::uint16_t lo = 0xFFFF, hi = 0;
+  for (int i = 0; i < n; ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  lo_out = lo;
+  hi_out = hi;
+}
+
 // Exact continuous quantiles of one block's values, usually in one histogram pass: a window of
 // kBins bins starting just below the block's minimum (bin 0 stays empty), values beyond it
 // counted in the top bin; only the bins the block's spread reaches are cleared, merged and
@@ -68,11 +80,8 @@ class BlockQuantiles {
     values_ = v;
     n_ = n;
     exact_built_ = false;
-    std::uint16_t lo = 0xFFFF, hi = 0;
-    for (int i = 0; i < n; ++i) {  // branch-free: vectorises
-      lo = std::min(lo, v[i]);
-      hi = std::max(hi, v[i]);
-    }
+    std::uint16_t lo, hi;
+    value_range(v, n, lo, hi);
     base_ = static_cast<int>(lo) - 1;
     // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
     bins_ = std::min(kBins, static_cast<int>(hi) - base_ + 2);
@@ -149,14 +158,14 @@ void fill_invalid(BackgroundGrid& grid, std::vector<float>& copy) {
 // of a positive number (lround is a libm call), on the uint16 histogram's range. The GPU twin
 // (kernels/background.cu) evaluates the same float expression.
 constexpr int kResidualOffset = 32768;
-inline std::uint16_t shifted_residual(std::uint16_t raw, float background) {
+LAUEPROC_INLINE std::uint16_t shifted_residual(std::uint16_t raw, float background) {
   const float v = std::clamp(static_cast<float>(raw) - background + (kResidualOffset + 0.5f), 0.0f, 65535.0f);
   return static_cast<std::uint16_t>(v);
 }
 
 // shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
 // (restrict: vectorised without run-time overlap checks).
-void shifted_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
+LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
                      std::uint16_t* __restrict out) {
   const float* __restrict w0 = bg.w0;
   const float* __restrict w1 = bg.w1;
@@ -165,6 +174,13 @@ void shifted_segment(const detail::CubicSegment& bg, int x0, int x1, const std::
   const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
   for (int x = x0; x < x1; ++x)
     out[x] = shifted_residual(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
+}
+
+// Pass 2's values of row y.
+LAUEPROC_CLONES void shifted_row(detail::RowRenderer& renderer, int y, const std::uint16_t* raw, std::uint16_t* out) {
+  renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+    shifted_segment(bg, x0, x1, raw, out);
+  });
 }
 
 // True when any of m[0..n) is nonzero (8 bytes at a time).
@@ -198,7 +214,7 @@ std::uint16_t* gather_unmasked(const std::uint16_t* v, const std::uint8_t* mrow,
 
 // Number of v[0..n) above `limit` (> limit is > floor(limit) for integers: a vectorised
 // integer compare instead of a conversion to double per value).
-int count_above(const std::uint16_t* v, int n, double limit) {
+LAUEPROC_CLONES int count_above(const std::uint16_t* v, int n, double limit) {
   if (!(limit < 65535.0)) return 0;
   const int floor_limit = limit < 0 ? -1 : static_cast<int>(limit);
   int count = 0;
@@ -232,11 +248,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
     if (prev) {  // this block row's pass-2 values, whole rows at a time (vectorised)
       shifted.resize(static_cast<std::size_t>(y1 - y0) * w);
       for (int y = y0; y < y1; y += kRowStep) {
-        const std::uint16_t* row = frame.data + y * frame.stride;
-        std::uint16_t* out = shifted.data() + static_cast<std::size_t>(y - y0) * w;
-        renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-          shifted_segment(bg, x0, x1, row, out);
-        });
+        shifted_row(renderer, y, frame.data + y * frame.stride, shifted.data() + static_cast<std::size_t>(y - y0) * w);
       }
     }
     for (int i = 0; i < grid.nx; ++i) {

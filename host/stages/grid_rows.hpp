@@ -10,6 +10,7 @@
 #include "laueproc/math/background.hpp"
 #include "laueproc/math/noise.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 
 namespace laueproc::detail {
 
@@ -20,7 +21,7 @@ struct CubicSegment {
   float c0, c1, c2, c3;
   /// The background from a column's four weights, in this float order on both backends
   /// (kernels/residual.cu; no FMA contraction).
-  static float value(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
+  LAUEPROC_INLINE static float value(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
     return a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
   }
   float at(int x) const { return value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3); }
@@ -68,7 +69,7 @@ class RowRenderer {
   /// order; segment.at(x) is the background at column x. Lets a pass evaluate the background in
   /// registers next to its own work (or at sampled columns only), with row()'s arithmetic.
   template <typename F>
-  void for_each_segment(int y, F&& f) {
+  LAUEPROC_INLINE void for_each_segment(int y, F&& f) {
     int j0;
     double ty, wy[4];
     math::grid_axis(y, view_.cell_y, j0, ty);

@@ -9,6 +9,7 @@
 
 #include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
 
 namespace laueproc {
@@ -84,6 +85,29 @@ BadPixelMask BadPixelMask::load(const std::string& path) {
   return BadPixelMask(width, height, std::move(bad));
 }
 
+namespace {
+// Extremes of one row (rlo, rhi) and running extremes of the columns (clo, chi), all on values
+// flipped to signed (v ^ 0x8000 keeps their order): SSE2 has min/max for signed 16-bit lanes only.
+LAUEPROC_CLONES void row_and_column_extremes(const std::uint16_t* row, int w, std::int16_t* clo, std::int16_t* chi,
+                                             std::int16_t& rlo_out, std::int16_t& rhi_out) {
+  std::int16_t rlo = INT16_MAX, rhi = INT16_MIN;
+  for (int x = 0; x < w; ++x) {
+    const auto v = static_cast<std::int16_t>(row[x] ^ 0x8000u);
+    rlo = std::min(rlo, v);
+    rhi = std::max(rhi, v);
+    clo[x] = std::min(clo[x], v);
+    chi[x] = std::max(chi[x], v);
+  }
+  rlo_out = rlo;
+  rhi_out = rhi;
+}
+
+// Flags of the unmasked zero pixels of one row.
+LAUEPROC_CLONES void zero_flags(const std::uint16_t* raw, const std::uint8_t* mask_row, int w, std::uint8_t* flags) {
+  for (int x = 0; x < w; ++x) flags[x] = (raw[x] == 0) & (mask_row[x] == 0);
+}
+}  // namespace
+
 int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame,
                       std::vector<std::uint8_t>* rows_with_zero) {
   const int w = frame.width, h = frame.height;
@@ -97,24 +121,15 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   dead_row.assign(static_cast<std::size_t>(h), 0);
   if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
-  // Pass 1: every row and column over the whole frame, branch-free. Values are flipped to signed
-  // (v ^ 0x8000 keeps their order) because SSE2 has min/max for signed 16-bit lanes only.
+  // Pass 1: every row and column over the whole frame, branch-free.
   col_lo.assign(static_cast<std::size_t>(w), INT16_MAX);
   col_hi.assign(static_cast<std::size_t>(w), INT16_MIN);
   std::uint16_t gmin = 0xFFFF, gmax = 0;
   int nrows = 0;
   for (int y = 0; y < h; ++y) {
     const std::uint16_t* row = frame.data + y * frame.stride;
-    std::int16_t rlo = INT16_MAX, rhi = INT16_MIN;
-    std::int16_t* clo = col_lo.data();
-    std::int16_t* chi = col_hi.data();
-    for (int x = 0; x < w; ++x) {  // vectorised
-      const auto v = static_cast<std::int16_t>(row[x] ^ 0x8000u);
-      rlo = std::min(rlo, v);
-      rhi = std::max(rhi, v);
-      clo[x] = std::min(clo[x], v);
-      chi[x] = std::max(chi[x], v);
-    }
+    std::int16_t rlo, rhi;
+    row_and_column_extremes(row, w, col_lo.data(), col_hi.data(), rlo, rhi);
     const auto rmin = static_cast<std::uint16_t>(rlo ^ 0x8000), rmax = static_cast<std::uint16_t>(rhi ^ 0x8000);
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
@@ -197,7 +212,7 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
     if (candidate_rows && !candidate_rows[y]) continue;
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    for (int x = 0; x < w; ++x) zero[x] = (raw[x] == 0) & (mrow[x] == 0);
+    zero_flags(raw, mrow, w, zero);
     zero_runs.clear();
     detail::append_flag_runs(zero, w, y, zero_runs);
     for (const PixelRun& r : zero_runs) {
