@@ -10,6 +10,7 @@
 #include "laueproc/stages.hpp"
 #include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
+#include "stages/select.hpp"
 
 namespace laueproc {
 namespace {
@@ -128,11 +129,8 @@ const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, co
   if (!model) noise_ = math::NoiseModel{sigma_ * sigma_, 0.0};
   noise_.var0 = std::max(noise_.var0, kSigmaFloor * kSigmaFloor);
   out.noise_sigma = sigma_;
-  if (!bg_samples_.empty()) {
-    auto mid = bg_samples_.begin() + static_cast<std::ptrdiff_t>(bg_samples_.size() / 2);
-    std::nth_element(bg_samples_.begin(), mid, bg_samples_.end());
-    out.background_level = *mid;
-  }
+  if (!bg_samples_.empty())
+    out.background_level = detail::kth_smallest(bg_samples_.data(), bg_samples_.size(), bg_samples_.size() / 2);
   timings_.sigma_ms = ms_since(clock_);
   return grid;
 }

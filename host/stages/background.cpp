@@ -10,6 +10,7 @@
 #include "laueproc/stages.hpp"
 #include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
+#include "stages/select.hpp"
 
 namespace laueproc {
 namespace {
@@ -427,12 +428,10 @@ void render_background(const BackgroundGrid& grid, int width, int height, std::v
 
 double robust_sigma(std::vector<float>& values) {
   if (values.empty()) return 0.0;
-  const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), mid, values.end());
-  const float med = *mid;
+  const std::size_t mid = values.size() / 2;
+  const float med = detail::kth_smallest(values.data(), values.size(), mid);
   for (auto& v : values) v = std::fabs(v - med);
-  std::nth_element(values.begin(), mid, values.end());
-  return 1.4826 * static_cast<double>(*mid);
+  return 1.4826 * static_cast<double>(detail::kth_smallest(values.data(), values.size(), mid));
 }
 
 namespace detail {
@@ -448,13 +447,11 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
   constexpr std::size_t kMinPerBin = 400;  // MAD to ~5 % per bin
   if (n < kBins * kMinPerBin) return flat;
   // Bins of equal width between the 2nd and 98th percentile of the background.
-  thread_local std::vector<float> sorted;
-  sorted.resize(n);
-  for (std::size_t i = 0; i < n; ++i) sorted[i] = backgrounds[i * kStride];
+  thread_local std::vector<float> strided;  // every kStride-th background sample
+  strided.resize(n);
+  for (std::size_t i = 0; i < n; ++i) strided[i] = backgrounds[i * kStride];
   auto at = [&](double q) {
-    auto it = sorted.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(n - 1));
-    std::nth_element(sorted.begin(), it, sorted.end());
-    return static_cast<double>(*it);
+    return static_cast<double>(detail::kth_smallest(strided.data(), n, static_cast<std::size_t>(q * static_cast<double>(n - 1))));
   };
   const double lo = at(0.02), hi = at(0.98);
   if (!(hi - lo > 0.2 * std::max(1.0, 0.5 * (lo + hi)))) return flat;  // too flat to tell a slope
