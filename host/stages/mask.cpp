@@ -86,20 +86,27 @@ BadPixelMask BadPixelMask::load(const std::string& path) {
 }
 
 namespace {
-// Extremes of one row (rlo, rhi) and running extremes of the columns (clo, chi), all on values
-// flipped to signed (v ^ 0x8000 keeps their order): SSE2 has min/max for signed 16-bit lanes only.
-LAUEPROC_CLONES void row_and_column_extremes(const std::uint16_t* row, int w, std::int16_t* clo, std::int16_t* chi,
-                                             std::int16_t& rlo_out, std::int16_t& rhi_out) {
-  std::int16_t rlo = INT16_MAX, rhi = INT16_MIN;
+// Values flipped to signed (v ^ 0x8000 keeps their order): SSE2 has min/max for signed 16-bit
+// lanes only, so the loops below vectorise on every x86-64.
+inline std::int16_t to_signed(std::uint16_t v) { return static_cast<std::int16_t>(v ^ 0x8000u); }
+inline std::uint16_t to_unsigned(std::int16_t v) { return static_cast<std::uint16_t>(v ^ 0x8000); }
+
+LAUEPROC_CLONES void row_extremes(const std::uint16_t* row, int w, std::uint16_t& rmin, std::uint16_t& rmax) {
+  std::int16_t lo = INT16_MAX, hi = INT16_MIN;
   for (int x = 0; x < w; ++x) {
-    const auto v = static_cast<std::int16_t>(row[x] ^ 0x8000u);
-    rlo = std::min(rlo, v);
-    rhi = std::max(rhi, v);
-    clo[x] = std::min(clo[x], v);
-    chi[x] = std::max(chi[x], v);
+    lo = std::min(lo, to_signed(row[x]));
+    hi = std::max(hi, to_signed(row[x]));
   }
-  rlo_out = rlo;
-  rhi_out = rhi;
+  rmin = to_unsigned(lo);
+  rmax = to_unsigned(hi);
+}
+
+// Running extremes of the columns (flipped to signed as above).
+LAUEPROC_CLONES void column_extremes(const std::uint16_t* row, int w, std::int16_t* lo, std::int16_t* hi) {
+  for (int x = 0; x < w; ++x) {
+    lo[x] = std::min(lo[x], to_signed(row[x]));
+    hi[x] = std::max(hi[x], to_signed(row[x]));
+  }
 }
 
 // Flags of the unmasked zero pixels of one row.
@@ -115,54 +122,37 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
     if (constant_frame) *constant_frame = true;
     return 0;
   }
-  thread_local std::vector<std::uint16_t> col_min, col_max;
   thread_local std::vector<std::int16_t> col_lo, col_hi;
   thread_local std::vector<std::uint8_t> dead_row, dead_col;
   dead_row.assign(static_cast<std::size_t>(h), 0);
   if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
-  // Pass 1: every row and column over the whole frame, branch-free.
+  // Pass 1, row by row: the row's extremes, then those of the columns over the rows that are not
+  // dead (a stuck column crossed by a dead row is constant on the other rows only), while the
+  // row is in cache.
   col_lo.assign(static_cast<std::size_t>(w), INT16_MAX);
   col_hi.assign(static_cast<std::size_t>(w), INT16_MIN);
   std::uint16_t gmin = 0xFFFF, gmax = 0;
   int nrows = 0;
   for (int y = 0; y < h; ++y) {
     const std::uint16_t* row = frame.data + y * frame.stride;
-    std::int16_t rlo, rhi;
-    row_and_column_extremes(row, w, col_lo.data(), col_hi.data(), rlo, rhi);
-    const auto rmin = static_cast<std::uint16_t>(rlo ^ 0x8000), rmax = static_cast<std::uint16_t>(rhi ^ 0x8000);
+    std::uint16_t rmin, rmax;
+    row_extremes(row, w, rmin, rmax);
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
+    if (!dead_row[y]) column_extremes(row, w, col_lo.data(), col_hi.data());
     // Zero pixels off the dead rows (the only ones mask_zero_pixels needs to look at).
     if (rows_with_zero) (*rows_with_zero)[static_cast<std::size_t>(y)] = rmin == 0 && rmax != 0;
     gmin = std::min(gmin, rmin);
     gmax = std::max(gmax, rmax);
   }
-  col_min.resize(static_cast<std::size_t>(w));
-  col_max.resize(static_cast<std::size_t>(w));
-  for (int x = 0; x < w; ++x) {
-    col_min[x] = static_cast<std::uint16_t>(col_lo[x] ^ 0x8000);
-    col_max[x] = static_cast<std::uint16_t>(col_hi[x] ^ 0x8000);
-  }
   if (constant_frame) *constant_frame = gmin == gmax;
   if (gmin == gmax) return 0;  // nothing to tell apart: the caller reports an empty frame
-  // Pass 2 (only with dead rows): a stuck column crossed by a dead row is constant on the other
-  // rows only, so judge columns without the dead rows.
-  if (nrows > 0 && nrows < h) {
-    col_min.assign(static_cast<std::size_t>(w), 0xFFFF);
-    col_max.assign(static_cast<std::size_t>(w), 0);
-    for (int y = 0; y < h; ++y) {
-      if (dead_row[y]) continue;
-      const std::uint16_t* row = frame.data + y * frame.stride;
-      for (int x = 0; x < w; ++x) {
-        col_min[x] = std::min(col_min[x], row[x]);
-        col_max[x] = std::max(col_max[x], row[x]);
-      }
-    }
-  }
+  if (nrows == h)  // every row constant: no row is left out, columns over all rows
+    for (int y = 0; y < h; ++y) column_extremes(frame.data + y * frame.stride, w, col_lo.data(), col_hi.data());
   int ncols = 0;
   for (int x = 0; x < w; ++x) {
-    dead_col[x] = col_min[x] == col_max[x];
+    dead_col[x] = col_lo[x] == col_hi[x];
     ncols += dead_col[x];
   }
   // Pass 3 (only with dead columns): rows again, without the dead columns.
