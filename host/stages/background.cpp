@@ -80,41 +80,49 @@ class BlockQuantiles {
   void build(const std::uint16_t* v, int n) {
     values_ = v;
     n_ = n;
-    exact_built_ = false;
     std::uint16_t lo, hi;
     value_range(v, n, lo, hi);
     base_ = static_cast<int>(lo) - 1;
     // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
-    bins_ = std::min(kBins, static_cast<int>(hi) - base_ + 2);
-    const int top = bins_ - 1;
-    // Two interleaved tables, as in QuantileSelector::build.
+    const int spread_bins = static_cast<int>(hi) - base_ + 2;
+    bins_ = std::min(kBins, spread_bins);
     std::fill_n(h_, bins_, 0u);
     std::fill_n(other_, bins_, 0u);
-    int i = 0;
-    for (; i + 2 <= n; i += 2) {
-      ++h_[std::min(static_cast<int>(v[i]) - base_, top)];
-      ++other_[std::min(static_cast<int>(v[i + 1]) - base_, top)];
-    }
-    for (; i < n; ++i) ++h_[std::min(static_cast<int>(v[i]) - base_, top)];
+    if (spread_bins <= kBins) count(v, n, [this](int value) { return value - base_; });
+    else count(v, n, [this](int value) { return std::min(value - base_, kBins - 1); });
     for (int b = 0; b < bins_; ++b) h_[b] += other_[b];
   }
-  /// Value at rank k of the values given to build().
-  double select(double k) {
-    k = math::clamp_rank(k, n_);
-    double out;
-    if (math::select_window_value(h_, bins_, base_, k, out)) return out;
-    if (!exact_built_) {
-      exact_.build(values_, n_);
-      exact_built_ = true;
+  /// Values at ranks k_lo <= k_hi of the values given to build(), in one scan of the histogram.
+  void select(double k_lo, double k_hi, double& v_lo, double& v_hi) {
+    k_lo = math::clamp_rank(k_lo, n_);
+    k_hi = math::clamp_rank(k_hi, n_);
+    int b = 0;
+    unsigned int below = 0;
+    if (math::select_window_value_from(h_, bins_, base_, k_lo, b, below, v_lo) &&
+        math::select_window_value_from(h_, bins_, base_, k_hi, b, below, v_hi))
+      return;
+    exact_.build(values_, n_);
+    v_lo = exact_.select(values_, n_, k_lo);
+    v_hi = exact_.select(values_, n_, k_hi);
+  }
+
+ private:
+  // Two interleaved tables, as in QuantileSelector::build; bin_of never clamps when the spread
+  // fits the window (the common case: no compare per value).
+  template <typename BinOf>
+  void count(const std::uint16_t* v, int n, BinOf bin_of) {
+    int i = 0;
+    for (; i + 2 <= n; i += 2) {
+      ++h_[bin_of(v[i])];
+      ++other_[bin_of(v[i + 1])];
     }
-    return exact_.select(values_, n_, k);
+    if (i < n) ++h_[bin_of(v[i])];
   }
 
  private:
   std::uint32_t h_[kBins], other_[kBins];
   int base_ = 0, bins_ = 0, n_ = 0;
   const std::uint16_t* values_ = nullptr;
-  bool exact_built_ = false;
   QuantileSelector exact_;
 };
 
@@ -269,8 +277,8 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
       // Too few good pixels for a trustworthy low quantile: filled from neighbours later.
       if (n < std::max(8, (x1 - x0) * (y1 - y0) / (4 * kRowStep * step))) continue;  // a quarter of the samples
       quantiles.build(first, n);
-      const double vq = quantiles.select(q * n);
-      const double vlo = quantiles.select(qlo * n);
+      double vq, vlo;
+      quantiles.select(qlo * n, q * n, vlo, vq);
       double level, sigma;
       math::level_from_quantiles(vq, vlo, zq, zlo, level, sigma);
       if (prev) {
