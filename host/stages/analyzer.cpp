@@ -27,8 +27,9 @@ constexpr double kSigmaFloor = 0.5;
 // Residual = raw - background of the columns [x0, x1) of one row, stored, and the flags of the
 // pixels above the low threshold at their background. Restrict pointers: the loop vectorises
 // without run-time overlap checks, which would cost as much as a 32-column segment itself.
-LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
-                      float* __restrict residual, std::uint8_t* __restrict flags, float k2var0, float k2gain) {
+LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, int x1,
+                                      const std::uint16_t* __restrict raw, float* __restrict residual,
+                                      std::uint8_t* __restrict flags, float k2var0, float k2gain) {
   const float* __restrict w0 = bg.w0;
   const float* __restrict w1 = bg.w1;
   const float* __restrict w2 = bg.w2;

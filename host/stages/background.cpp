@@ -119,7 +119,6 @@ class BlockQuantiles {
     if (i < n) ++h_[bin_of(v[i])];
   }
 
- private:
   std::uint32_t h_[kBins], other_[kBins];
   int base_ = 0, bins_ = 0, n_ = 0;
   const std::uint16_t* values_ = nullptr;
@@ -174,8 +173,8 @@ LAUEPROC_INLINE std::uint16_t shifted_residual(std::uint16_t raw, float backgrou
 
 // shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
 // (restrict: vectorised without run-time overlap checks).
-LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
-                     std::uint16_t* __restrict out) {
+LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1,
+                                     const std::uint16_t* __restrict raw, std::uint16_t* __restrict out) {
   const float* __restrict w0 = bg.w0;
   const float* __restrict w1 = bg.w1;
   const float* __restrict w2 = bg.w2;
@@ -256,9 +255,8 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
     const int y1 = static_cast<int>(static_cast<long long>(j + 1) * h / grid.ny);
     if (prev) {  // this block row's pass-2 values, whole rows at a time (vectorised)
       shifted.resize(static_cast<std::size_t>(y1 - y0) * w);
-      for (int y = y0; y < y1; y += kRowStep) {
+      for (int y = y0; y < y1; y += kRowStep)
         shifted_row(renderer, y, frame.data + y * frame.stride, shifted.data() + static_cast<std::size_t>(y - y0) * w);
-      }
     }
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
@@ -459,7 +457,8 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
   strided.resize(n);
   for (std::size_t i = 0; i < n; ++i) strided[i] = backgrounds[i * kStride];
   auto at = [&](double q) {
-    return static_cast<double>(detail::kth_smallest(strided.data(), n, static_cast<std::size_t>(q * static_cast<double>(n - 1))));
+    const auto k = static_cast<std::size_t>(q * static_cast<double>(n - 1));
+    return static_cast<double>(detail::kth_smallest(strided.data(), n, k));
   };
   const double lo = at(0.02), hi = at(0.98);
   if (!(hi - lo > 0.2 * std::max(1.0, 0.5 * (lo + hi)))) return flat;  // too flat to tell a slope

@@ -37,7 +37,7 @@ namespace detail {
 void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs) {
   int x = 0;
   while (x < width) {
-    // Peaks are sparse: skip 8 clear pixels at a time (the row is padded to whole words).
+    // Peaks are sparse: skip 8 clear pixels at a time (the row has 8 zero bytes of padding).
     std::uint64_t word;
     std::memcpy(&word, flags + x, sizeof word);
     if (!word) {
