@@ -41,7 +41,7 @@ extern "C" void on_interrupt(int) { g_interrupted.store(true); }
 
 int run_process(ProcessRequest r, RunReport* report_out) {
   auto source = open_scan(r.input, r.scan);
-  const ScanInfo& info = source->info();
+  const ScanInfo* info_ptr = &source->info();
   std::unique_ptr<BadPixelMask> mask;
   if (!r.config.threshold.bad_pixel_mask.empty()) {
     mask = std::make_unique<BadPixelMask>(BadPixelMask::load(r.config.threshold.bad_pixel_mask));
@@ -49,6 +49,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   }
 
   std::string backend = r.backend;
+  std::string decoding = "host decoding";  // for the banner: where compressed frames are decoded
 #ifdef LAUEPROC_HAVE_CUDA
   const cuda::DeviceProbe probe = cuda::probe_devices();
   if (!probe.problem.empty()) {  // a stale or broken driver is said out loud, never taken for "no GPU"
@@ -64,6 +65,22 @@ int run_process(ProcessRequest r, RunReport* report_out) {
       if (d < 0 || d >= n_devices)
         throw UsageError("--devices: no CUDA device " + std::to_string(d) + " (" + std::to_string(n_devices) +
                          " present)");
+    // Compressed bytes to the GPU: frames whose chunks the device can decode (one chunk per
+    // frame, bitshuffle/LZ4 or deflate, uint16) are read still compressed.
+    const bool nvcomp = cuda::device_decode_available();
+    if (r.device_decode == "on" && !nvcomp)
+      throw UsageError("--device-decode on: this laueproc was built without nvCOMP (scripts/setup.sh fetches it)");
+    const bool device_decode = r.device_decode != "off" && nvcomp && !info_ptr->device_decodable.empty();
+    if (device_decode) {
+      ScanOptions keep = r.scan;
+      keep.keep_encoded = true;
+      source.reset();
+      source = open_scan(r.input, keep);
+      info_ptr = &source->info();
+      decoding = "device decoding (" + info_ptr->device_decodable + ")";
+    } else if (r.device_decode == "on" || (!info_ptr->filters.empty() && nvcomp && r.device_decode == "auto")) {
+      decoding = "host decoding (" + (info_ptr->device_decode_note.empty() ? std::string("off") : info_ptr->device_decode_note) + ")";
+    }
     auto next = std::make_shared<std::size_t>(0);
     const ProcessConfig config = r.config;
     const BadPixelMask* mask_ptr = r.pipeline.mask;
@@ -73,25 +90,40 @@ int run_process(ProcessRequest r, RunReport* report_out) {
     // share of the device memory.
     r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : std::min(4, resolve_threads(r.pipeline.threads));
     const int per_device = (r.pipeline.workers + static_cast<int>(devices.size()) - 1) / static_cast<int>(devices.size());
-    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next, per_device] {
+    // One pinned pool for the run, sized for the frames that can be alive at once: those read
+    // ahead, the workers' batches, one per reader in progress, a few spare. Frames beyond it
+    // (they should not come) use ordinary memory.
+    const std::size_t frame_bytes = 2 * static_cast<std::size_t>(info_ptr->width) * static_cast<std::size_t>(info_ptr->height);
+    const std::size_t readers = static_cast<std::size_t>(resolve_readers(r.pipeline.readers));
+    const std::size_t alive = std::max({r.pipeline.read_ahead, batch, 2 * readers}) +
+                              static_cast<std::size_t>(r.pipeline.workers) * batch + readers + 8;
+    auto pinned = cuda::make_pinned_frame_memory(std::min(alive * frame_bytes, std::size_t{16} << 30), devices.front());
+    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next, per_device, device_decode, pinned] {
       cuda::CudaOptions options;
       options.device = devices[(*next)++ % devices.size()];  // workers round-robin over the devices
       options.batch = batch;
       options.memory_share = 0.8 / per_device;
+      options.device_decode = device_decode;
+      options.frame_memory = pinned;
       return cuda::make_cuda_analyzer(config, mask_ptr, options);
     };
   }
+  if (backend != "cuda" && r.device_decode == "on")
+    throw UsageError("--device-decode on needs the CUDA backend (--backend cuda, or auto with a GPU)");
 #else
   if (backend == "auto") backend = "cpu";
   if (backend == "cuda") throw UsageError("--backend cuda: this laueproc was built without CUDA");
+  if (r.device_decode == "on") throw UsageError("--device-decode on: this laueproc was built without CUDA");
 #endif
+  const ScanInfo& info = *info_ptr;
 
   if (!r.quiet) {
-    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers, %d readers%s\n",
+    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers, %d readers%s%s%s\n",
                  r.input.c_str(), static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
                  backend.c_str(), r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads),
                  source->concurrent_reads() ? resolve_readers(r.pipeline.readers) : 1,
-                 info.chunk_direct ? " (chunk-direct)" : "");
+                 info.chunk_direct ? " (chunk-direct)" : "", info.filters.empty() ? "" : ", ",
+                 info.filters.empty() ? "" : decoding.c_str());
   }
 
   const RunInfo run = make_run_info(r.input, info, r.config, r.pipeline.grid, backend,
@@ -175,6 +207,9 @@ int cmd_process(const std::vector<std::string>& args) {
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them")
       ("batch", with_default(&r.batch), "CUDA: frames per batch")
       ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = min(4, cores))")
+      ("device-decode", with_default(&r.device_decode),
+       "CUDA: decode compressed frames on the GPU (nvCOMP): auto (when built with nvCOMP and the frames are "
+       "one bitshuffle/LZ4 or deflate chunk each), on (fail without nvCOMP), off; results do not depend on it")
       ("no-chunk-direct", po::bool_switch()->notifier([&r](bool off) { if (off) r.scan.chunk_direct = false; }),
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
@@ -200,6 +235,8 @@ int cmd_process(const std::vector<std::string>& args) {
   if (backend != "auto" && backend != "cpu" && backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
   r.backend = backend;
+  if (r.device_decode != "auto" && r.device_decode != "on" && r.device_decode != "off")
+    throw UsageError("--device-decode must be auto, on or off, not '" + r.device_decode + "'");
   if (r.pipeline.readers < 0) throw UsageError("--readers must not be negative");
   if (!devices.empty()) {
     std::stringstream list(devices);

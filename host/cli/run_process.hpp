@@ -22,6 +22,7 @@ struct ProcessRequest {
   std::vector<int> devices;          ///< CUDA devices; workers are spread over them
   std::size_t batch = 16;            ///< CUDA frames per batch
   int cuda_workers = 0;              ///< CUDA host workers (0 = min(4, cores): the GPU does the per-frame work)
+  std::string device_decode = "auto";///< CUDA: compressed frames decoded on the GPU: auto, on, off
   bool quiet = false;
   std::string command_line;
 };

@@ -1,13 +1,16 @@
 /// @file
 /// @brief The CUDA BatchAnalyzer: the whole frame on the GPU. Per sub-batch of frames of one
-/// size, the host copies the raw frames into pinned memory, uploads them, launches the pipeline
+/// size, the host queues the upload of each frame (straight from its pinned block when the reader
+/// put it in one, see frame_memory(); else through a pinned staging copy), or of its compressed
+/// chunk followed by the device decoding (DeviceDecoder), launches the pipeline
 /// (kernels/frame_pipeline.cuh: masks, background, noise, threshold, labels, filter, deblending
 /// and moments, all on the device), and queues the copy-back of the frame states and peak
 /// records; that is all. No per-pixel loop runs on the host, and nothing waits until a slot is
 /// needed again: with S streams, S sub-batches are in flight. Waits sleep (blocking events).
 ///
 /// A frame that overflows a device list (more components, kept components, peaks or scratch than
-/// its capacity) is redone by the CPU analyzer: the same answer, slower.
+/// its capacity) is redone by the CPU analyzer: the same answer, slower. A frame whose chunk the
+/// device could not decode is reported failed with the reason.
 
 #include <cuda_runtime_api.h>
 
@@ -18,6 +21,8 @@
 #include <memory>
 
 #include "cuda/cuda_util.hpp"
+#include "cuda/device_decode.hpp"
+#include "io/decode.hpp"
 #include "laueproc/cuda.hpp"
 #include "laueproc/error.hpp"
 #include "pipeline.cuh"
@@ -34,6 +39,19 @@ using kernels::PeakRecord;
 // Peak records per frame copied back with the frame states; a busier sub-batch takes a second copy.
 constexpr int kRecordsFetchedPerFrame = 256;
 
+// The frame's pixels on the host, for the CPU analyzer's rare turns (a device list overflowed, a
+// mask of the wrong shape): its own, or its chunk decoded here (the device decoded the same bytes).
+FrameView host_pixels(const Frame& f, std::vector<std::uint16_t>& scratch) {
+  if (!f.is_encoded()) return f.view();
+  scratch.resize(f.pixel_count());
+  auto* out = reinterpret_cast<std::uint8_t*>(scratch.data());
+  if (f.encoded.codec == EncodedFrame::Codec::bitshuffle_lz4)
+    io::decode_bitshuffle_lz4(f.encoded_data(), f.encoded_size(), out, scratch.size() * 2, 2);
+  else
+    io::decode_zlib(f.encoded_data(), f.encoded_size(), out, scratch.size() * 2);
+  return FrameView{scratch.data(), f.width, f.height, f.width};
+}
+
 // One stream with its device arena and pinned staging for up to `capacity` frames of one size.
 struct Slot {
   Stream stream;
@@ -41,7 +59,8 @@ struct Slot {
   int width = 0, height = 0, capacity = 0;
   DeviceBuffer<unsigned char> arena;
   DeviceBuffer<std::uint16_t> raw;
-  PinnedBuffer<std::uint16_t> h_raw;
+  PinnedBuffer<std::uint16_t> h_raw;  // staging for frames in ordinary memory (allocated when one comes)
+  std::unique_ptr<DeviceDecoder> decoder;  // compressed frames of the sub-batch (made when one comes)
   PinnedBuffer<FrameState> h_state;
   PinnedBuffer<int> h_total;
   PinnedBuffer<PeakRecord> h_records;
@@ -51,6 +70,7 @@ struct Slot {
     const Frame* frame = nullptr;
   };
   std::vector<Item> items;  // the sub-batch in flight
+  bool decoding = false;    // the decoder has work of this sub-batch (finish() reads its statuses)
   BatchView view;
 
   void release() {
@@ -95,12 +115,34 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       d_mask_.allocate(mask_->pixels().size());
       LAUEPROC_CUDA_CHECK(cudaMemcpy(d_mask_.get(), mask_->pixels().data(), mask_->pixels().size(), cudaMemcpyHostToDevice));
     }
+    if (options.device_decode && !DeviceDecoder::available())
+      throw UsageError("CUDA backend: device decoding asked for, but this laueproc was built without nvCOMP");
+    memory_ = options.frame_memory;
+    if (!memory_ && options.pinned_bytes > 0) memory_ = make_pinned_frame_memory(options.pinned_bytes, options.device);
   }
 
   std::size_t preferred_batch() const override { return batch_; }
   std::string name() const override { return name_; }
+  std::shared_ptr<FrameMemory> frame_memory() const override { return memory_; }
+  bool accepts_encoded() const override { return options_.device_decode; }
 
   void analyze(const std::vector<const Frame*>& frames, std::vector<FrameAnalysis>& out) override {
+    try {
+      analyze_batch(frames, out);
+    } catch (...) {
+      // Queued copies may still read the caller's frames: wait for them before the frames go back
+      // to the reader, and leave every slot idle for the next call.
+      for (auto& slot : slots_) {
+        log_cuda_error(cudaStreamSynchronize(slot->stream.get()), "cudaStreamSynchronize");
+        slot->items.clear();
+        slot->decoding = false;
+      }
+      throw;
+    }
+  }
+
+ private:
+  void analyze_batch(const std::vector<const Frame*>& frames, std::vector<FrameAnalysis>& out) {
     LAUEPROC_CUDA_CHECK(cudaSetDevice(options_.device));
     out.assign(frames.size(), FrameAnalysis{});
     std::vector<std::size_t> order;
@@ -110,11 +152,13 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
         out[i].status = "empty frame";
         continue;
       }
-      if (f.pixels.size() < static_cast<std::size_t>(f.width) * static_cast<std::size_t>(f.height))
+      if (f.is_encoded() ? !options_.device_decode : !f.has_pixels())
         throw Error("CUDA backend: frame " + std::to_string(f.meta.index) +
-                    " carries no pixels (compressed frames for device decoding are not taken by this analyzer yet)");
+                    (f.is_encoded() ? " is still compressed, but this analyzer was made without device decoding"
+                                    : " carries no pixels") +
+                    ": internal error");
       if (mask_ && (mask_->width() != f.width || mask_->height() != f.height)) {
-        out[i] = cpu_.analyze(f.view(), f.meta.index);  // throws the CPU's InputError about the mask's shape
+        out[i] = cpu_.analyze(host_pixels(f, scratch_), f.meta.index);  // throws the CPU's InputError about the mask's shape
         continue;
       }
       order.push_back(i);
@@ -150,7 +194,6 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
     }
   }
 
- private:
   // Frames a slot may hold for w x h: the wanted share of the batch, cut to the memory budget.
   int capacity_for(int w, int h) const {
     const std::size_t want = (batch_ + slots_.size() - 1) / slots_.size();
@@ -159,7 +202,10 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
     probe.config = pipeline_;
     const double one = static_cast<double>(kernels::carve_batch(probe, nullptr));
     probe.shape.frames = 2;
-    const double per_frame = static_cast<double>(kernels::carve_batch(probe, nullptr)) - one + 2.0 * w * h;
+    // Per frame: its arena share, the raw frame, and with device decoding its compressed bytes
+    // and the LZ4 output (each at most about a frame).
+    const double per_frame = static_cast<double>(kernels::carve_batch(probe, nullptr)) - one +
+                             (options_.device_decode ? 6.0 : 2.0) * w * h;
     const double fixed = one + 2.0 * w * h - per_frame;
     const double per_slot = budget_ / static_cast<double>(slots_.size());
     const double fit = std::floor((per_slot - fixed) / per_frame);
@@ -179,7 +225,6 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
         const std::size_t n = static_cast<std::size_t>(w) * h;
         slot.arena.allocate(kernels::carve_batch(layout, nullptr));
         slot.raw.allocate(n * static_cast<std::size_t>(cap));
-        slot.h_raw.allocate(n * static_cast<std::size_t>(cap));
         slot.h_state.allocate(static_cast<std::size_t>(cap));
         slot.h_total.allocate(1);
         slot.h_records.allocate(static_cast<std::size_t>(cap) * kRecordsFetchedPerFrame);
@@ -197,25 +242,41 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
     }
   }
 
-  // Stages `take` frames of order[pos..] and queues the whole pipeline and the copy-back.
+  // Queues the upload (or device decoding) of `take` frames of order[pos..], the whole pipeline
+  // and the copy-back. A frame in a pinned block goes up from there; a frame in ordinary memory
+  // is first copied into the slot's pinned staging (the only per-pixel host work left, and only
+  // for frames the reader could not put in pinned memory); a compressed frame goes to the
+  // decoder, which uploads its chunk and decodes it into place.
   void launch(Slot& slot, const std::vector<const Frame*>& frames, const std::vector<std::size_t>& order,
               std::size_t pos, std::size_t take) {
     const int w = slot.width, h = slot.height;
     const std::size_t n = static_cast<std::size_t>(w) * h;
+    const cudaStream_t s = slot.stream.get();
     slot.items.clear();
+    encoded_.clear();
+    encoded_at_.clear();
     for (std::size_t k = 0; k < take; ++k) {
       const Frame& frame = *frames[order[pos + k]];
-      const FrameView view = frame.view();
-      std::uint16_t* dst = slot.h_raw.get() + k * n;
-      if (view.stride == w) {
-        std::memcpy(dst, view.data, n * sizeof(std::uint16_t));
-      } else {
-        for (int y = 0; y < h; ++y)
-          std::memcpy(dst + static_cast<std::size_t>(y) * w, view.data + y * view.stride, sizeof(std::uint16_t) * w);
-      }
       slot.items.push_back(Slot::Item{order[pos + k], &frame});
+      std::uint16_t* dst = slot.raw.get() + k * n;
+      if (frame.is_encoded()) {
+        encoded_.push_back(&frame);
+        encoded_at_.push_back(k * n * sizeof(std::uint16_t));
+      } else if (frame.block && frame.block->page_locked()) {
+        LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(dst, frame.pixel_data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, s));
+      } else {
+        if (slot.h_raw.size() < n * static_cast<std::size_t>(slot.capacity))
+          slot.h_raw.allocate(n * static_cast<std::size_t>(slot.capacity));
+        std::uint16_t* staged = slot.h_raw.get() + k * n;
+        std::memcpy(staged, frame.pixel_data(), n * sizeof(std::uint16_t));
+        LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(dst, staged, n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, s));
+      }
     }
-    const cudaStream_t s = slot.stream.get();
+    slot.decoding = !encoded_.empty();
+    if (slot.decoding) {
+      if (!slot.decoder) slot.decoder = std::make_unique<DeviceDecoder>();
+      slot.decoder->enqueue(encoded_, encoded_at_, slot.raw.get(), s);
+    }
     BatchView& v = slot.view;
     v = BatchView{};
     v.shape = kernels::make_batch_shape(w, h, static_cast<int>(take), config_);
@@ -224,8 +285,6 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
     v.raw = slot.raw.get();
     v.static_mask = mask_ ? d_mask_.get() : nullptr;
     v.gauss_kernel = d_taps_.get();
-    LAUEPROC_CUDA_CHECK(
-        cudaMemcpyAsync(slot.raw.get(), slot.h_raw.get(), take * n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, s));
     kernels::launch_batch(s, v, slot.fft.get());
     LAUEPROC_CUDA_CHECK(
         cudaMemcpyAsync(slot.h_state.get(), v.state, take * sizeof(FrameState), cudaMemcpyDeviceToHost, s));
@@ -252,15 +311,36 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       records = extra_records_.get();
     }
     kernels::group_records(records, total, frames, begin_, by_frame_);
+    std::vector<std::string> decode_errors;
+    if (slot.decoding) decode_errors = slot.decoder->finish();  // per compressed frame, in launch order
+    std::size_t encoded_seen = 0;
     for (int f = 0; f < frames; ++f) {
       const Slot::Item& item = slot.items[static_cast<std::size_t>(f)];
-      const FrameView view = item.frame->view();
+      const Frame& frame = *item.frame;
       FrameAnalysis& fa = out[item.out_index];
-      if (!kernels::frame_analysis_from_device(slot.h_state[static_cast<std::size_t>(f)], by_frame_.data() + begin_[f],
-                                               begin_[f + 1] - begin_[f], item.frame->meta.index, view.at(0, 0), fa))
-        fa = cpu_.analyze(view, item.frame->meta.index);  // a device list overflowed: same answer on the CPU
+      if (frame.is_encoded()) {
+        const std::string& why = decode_errors.at(encoded_seen++);
+        if (!why.empty()) {  // the chunk could not be decoded: the frame fails, the run goes on
+          fa = FrameAnalysis{};
+          fa.status = why;
+          continue;
+        }
+      }
+      const FrameState& state = slot.h_state[static_cast<std::size_t>(f)];
+      std::uint16_t first = 0;  // a constant frame's background level is its value
+      if (state.constant) {
+        if (frame.is_encoded())
+          LAUEPROC_CUDA_CHECK(cudaMemcpy(&first, slot.raw.get() + static_cast<std::size_t>(f) * slot.width * slot.height,
+                                         sizeof first, cudaMemcpyDeviceToHost));
+        else
+          first = frame.pixel_data()[0];
+      }
+      if (!kernels::frame_analysis_from_device(state, by_frame_.data() + begin_[f], begin_[f + 1] - begin_[f],
+                                               frame.meta.index, first, fa))
+        fa = cpu_.analyze(host_pixels(frame, scratch_), frame.meta.index);  // a device list overflowed: same answer
     }
     slot.items.clear();
+    slot.decoding = false;
   }
 
   ProcessConfig config_;
@@ -279,6 +359,10 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
   PinnedBuffer<PeakRecord> extra_records_;
   std::vector<int> begin_;
   std::vector<const PeakRecord*> by_frame_;
+  std::shared_ptr<FrameMemory> memory_;    // pinned blocks the reader puts our frames in
+  std::vector<const Frame*> encoded_;      // compressed frames of the sub-batch being launched
+  std::vector<std::size_t> encoded_at_;    // where each goes in the slot's raw buffer (bytes)
+  std::vector<std::uint16_t> scratch_;     // host pixels of a compressed frame the CPU must redo
 };
 
 }  // namespace

@@ -310,14 +310,14 @@ bool ChunkReader::read_frame(std::int64_t k, std::uint8_t* out, ChunkScratch& s)
   return true;
 }
 
-bool ChunkReader::read_stored_chunk(std::int64_t k, std::vector<std::uint8_t>& out, std::uint32_t& mask) const {
+bool ChunkReader::read_stored_chunk(std::int64_t k, const std::function<std::uint8_t*(std::size_t)>& room,
+                                    std::uint32_t& mask) const {
   if (!one_chunk_per_frame()) throw Error("read_stored_chunk: " + path_ + " does not hold one frame per chunk");
   std::vector<std::vector<hsize_t>> offsets(1, std::vector<hsize_t>(dims_.size(), 0));
   if (dims_.size() == 3) offsets[0][0] = static_cast<hsize_t>(k);
   std::vector<Stored> at;
   if (!locate(offsets, at)) return false;
-  out.resize(at[0].size);
-  fetch(at[0], out.data(), "the chunk of " + where(k));
+  fetch(at[0], room(static_cast<std::size_t>(at[0].size)), "the chunk of " + where(k));
   mask = at[0].mask;
   return true;
 }

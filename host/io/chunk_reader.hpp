@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,8 +81,11 @@ class ChunkReader {
   bool contiguous() const { return chunk_.empty(); }
 
   /// @brief The stored bytes of frame k's single chunk (one_chunk_per_frame() only) and its
-  /// filter mask, for a decoder elsewhere (a GPU). Returns false when the chunk was never written.
-  bool read_stored_chunk(std::int64_t k, std::vector<std::uint8_t>& out, std::uint32_t& mask) const;
+  /// filter mask, for a decoder elsewhere (a GPU): read into `room(size)`, which returns where
+  /// `size` bytes may be written (e.g. a pinned block). Returns false when the chunk was never
+  /// written (room not called).
+  bool read_stored_chunk(std::int64_t k, const std::function<std::uint8_t*(std::size_t)>& room,
+                         std::uint32_t& mask) const;
 
  private:
   ChunkReader() = default;

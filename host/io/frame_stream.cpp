@@ -30,6 +30,7 @@ struct FrameStream::Impl {
 
   FrameSource& source;
   std::vector<std::int64_t> order;
+  std::shared_ptr<FrameMemory> memory;  // lends the frames' blocks; null: ordinary memory
   std::size_t depth;  // positions taken but not yet delivered, at most
   std::size_t run;    // positions one reader takes at a time
 
@@ -46,8 +47,8 @@ struct FrameStream::Impl {
   int running = 0;                    // readers still working
   std::vector<std::thread> threads;
 
-  Impl(FrameSource& s, std::vector<std::int64_t> o, std::size_t d, int readers)
-      : source(s), order(std::move(o)) {
+  Impl(FrameSource& s, std::vector<std::int64_t> o, std::size_t d, int readers, std::shared_ptr<FrameMemory> mem)
+      : source(s), order(std::move(o)), memory(std::move(mem)) {
     const auto r = static_cast<std::size_t>(std::max(1, readers));
     depth = std::max<std::size_t>({d, 1, 2 * r});
     run = static_cast<std::size_t>(std::max<std::int64_t>(1, source.frames_per_read()));
@@ -75,6 +76,7 @@ struct FrameStream::Impl {
           spare.pop_back();
         }
       }
+      for (auto& f : frames) f.memory = memory;  // read() borrows the frame's block from it
       std::size_t read = 0;
       try {
         for (; read < count; ++read) source.read(order[first + read], frames[read]);
@@ -96,8 +98,10 @@ struct FrameStream::Impl {
   }
 };
 
-FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth, int readers)
-    : impl_(std::make_unique<Impl>(source, std::move(order), depth, source.concurrent_reads() ? readers : 1)) {
+FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth, int readers,
+                         std::shared_ptr<FrameMemory> memory)
+    : impl_(std::make_unique<Impl>(source, std::move(order), depth, source.concurrent_reads() ? readers : 1,
+                                   std::move(memory))) {
   const int n = source.concurrent_reads() ? std::max(1, readers) : 1;
   Impl& s = *impl_;
   s.running = n;

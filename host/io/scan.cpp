@@ -287,30 +287,38 @@ void read_frame(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s,
   read_frame_hyperslab(d, k, out, s, c);  // not chunk-direct, or a chunk never written (fill value)
 }
 
-// The codec a device decoder can take frame k's chunk in, or none (then decode here).
-EncodedFrame::Codec device_codec(const FrameDataset& d) {
-  if (!d.chunks || d.dtype != Dtype::u16 || !d.chunks->one_chunk_per_frame() || d.filters.size() != 1)
+// The codec a device decoder can take the frames' chunks in, or none (then they are decoded
+// here); `why` says why not.
+EncodedFrame::Codec device_codec(const FrameDataset& d, std::string* why = nullptr) {
+  auto no = [why](const char* reason) {
+    if (why) *why = reason;
     return EncodedFrame::Codec::none;
+  };
+  if (d.chunk.empty()) return no("not chunked");
+  if (!d.chunks) return no("not read chunk-direct");
+  if (d.dtype != Dtype::u16) return no("not uint16");
+  if (!d.chunks->one_chunk_per_frame()) return no("not one chunk per frame");
+  if (d.filters.size() != 1) return no(d.filters.empty() ? "not compressed" : "more than one filter");
   const FilterSpec& f = d.filters[0];
   if (f.id == H5Z_FILTER_DEFLATE) return EncodedFrame::Codec::zlib;
   if (f.id == kBitshuffleFilter && f.cd.size() > 4 && f.cd[4] == kBitshuffleLz4 && (f.cd[2] == 2 || f.cd[2] == 0))
     return EncodedFrame::Codec::bitshuffle_lz4;
-  return EncodedFrame::Codec::none;
+  return no("filter other than deflate or bitshuffle/LZ4");
 }
 
-// Reads frame k: still compressed into out.encoded when `keep_encoded` and the device can decode
-// it, else decoded into out.pixels.
+// Reads frame k: still compressed (the stored chunk) when `keep_encoded` and the device can
+// decode it, else decoded into pixels; either lands in the frame's lent block when it has memory
+// to borrow from (Frame::prepare_*), so a pinned destination needs no copy afterwards.
 void read_frame_into(FrameDataset& d, std::int64_t k, Frame& out, bool keep_encoded, Scratch& s, Counters& c) {
   if (keep_encoded) {
     const EncodedFrame::Codec codec = device_codec(d);
     std::uint32_t mask = 0;
-    if (codec != EncodedFrame::Codec::none && d.chunks->read_stored_chunk(k, out.encoded.bytes, mask) && mask == 0) {
-      out.encoded.codec = codec;
-      out.pixels.clear();
+    if (codec != EncodedFrame::Codec::none &&
+        d.chunks->read_stored_chunk(k, [&](std::size_t n) { return out.prepare_encoded(codec, n); }, mask) &&
+        mask == 0)
       return;
-    }
   }
-  read_frame(d, k, out.pixels.data(), s, c);
+  read_frame(d, k, out.prepare_pixels(), s, c);
 }
 
 // Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
@@ -338,6 +346,13 @@ void fill_info_from(ScanInfo& info, const FrameDataset& d) {
   info.filters.clear();
   for (const auto& f : d.filters) info.filters.push_back(filter_label(f.id));
   info.chunk_direct = d.chunks != nullptr;
+  std::string why;
+  switch (device_codec(d, &why)) {
+    case EncodedFrame::Codec::zlib: info.device_decodable = "deflate"; break;
+    case EncodedFrame::Codec::bitshuffle_lz4: info.device_decodable = "bitshuffle/LZ4"; break;
+    case EncodedFrame::Codec::none: info.device_decodable.clear(); break;
+  }
+  info.device_decode_note = info.device_decodable.empty() ? why : "";
   info.stored_bytes = H5Dget_storage_size(d.ds);
 }
 
@@ -359,15 +374,13 @@ void start_frame(Frame& out, std::int64_t index, const std::string& source, std:
   out.meta.source = source;
   out.meta.index_in_file = in_file;
   out.error.clear();
-  out.encoded.codec = EncodedFrame::Codec::none;
   out.width = w;
-  out.height = h;
-  out.pixels.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));  // keeps capacity
+  out.height = h;  // the pixels (or the chunk) get their room when read: read_frame_into
 }
 
 void fail_frame(Frame& out, const std::string& why) {
   out.error = why;
-  out.pixels.clear();
+  out.drop_data();
 }
 
 void check_index(std::int64_t index, std::int64_t n) {

@@ -103,6 +103,7 @@ std::vector<FrameResult> analyze_frames(const std::vector<FrameView>& frames, co
   // Other backends take owned frames, a batch at a time.
   auto backend_worker = [&](BatchAnalyzer& analyzer) {
     std::vector<Frame> owned(batch);
+    for (Frame& f : owned) f.memory = analyzer.frame_memory();  // CUDA: copied straight into pinned blocks
     std::vector<const Frame*> pointers;
     std::vector<FrameAnalysis> analyses;
     std::size_t begin = 0, end = 0;
@@ -115,9 +116,9 @@ std::vector<FrameResult> analyze_frames(const std::vector<FrameView>& frames, co
         f.width = v.width;
         f.height = v.height;
         f.error.clear();
-        f.pixels.resize(v.pixel_count());
+        std::uint16_t* dst = f.prepare_pixels();
         for (int y = 0; y < v.height; ++y)
-          std::copy(v.data + y * v.stride, v.data + y * v.stride + v.width, f.pixels.data() + std::size_t(y) * v.width);
+          std::copy(v.data + y * v.stride, v.data + y * v.stride + v.width, dst + std::size_t(y) * v.width);
         pointers.push_back(&f);
       }
       try {

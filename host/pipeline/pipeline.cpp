@@ -12,6 +12,7 @@
 #include "io/h5.hpp"
 #include "laueproc/analyze.hpp"
 #include "laueproc/backend.hpp"
+#include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
 
 namespace laueproc {
@@ -59,8 +60,10 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  // Reader threads decode while the workers analyse; frames arrive in order whatever the count.
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers));
+  // Reader threads decode while the workers analyse; frames arrive in order whatever the count,
+  // in the backend's memory (the CUDA backend's pinned blocks: no copy before the upload).
+  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers),
+                     analyzers.front()->frame_memory());
   std::mutex mutex;
   std::condition_variable ready;      // a result arrived (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
@@ -112,6 +115,13 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
       readable.clear();
       for (std::size_t i = 0; i < slots.size(); ++i)
         if (frames[i].ok()) readable.push_back(&frames[i]);
+      for (const Frame* f : readable)
+        if (f->is_encoded() && !analyzer.accepts_encoded()) {  // a wiring mistake: stop, never guess
+          fail(std::make_exception_ptr(Error("frame " + std::to_string(f->meta.index) +
+                                             " arrived still compressed (read for a device decoder), but the " +
+                                             analyzer.name() + " backend cannot decode it: internal error")));
+          return;
+        }
       std::string batch_error;
       try {
         analyzer.analyze(readable, results);

@@ -26,6 +26,12 @@ class BatchAnalyzer {
   virtual void analyze(const std::vector<const Frame*>& frames, std::vector<FrameAnalysis>& out) = 0;
   /// @brief "cpu", or "cuda:0 (NVIDIA H100 ...)".
   virtual std::string name() const = 0;
+  /// @brief Memory the reader should read this backend's frames into (the CUDA backend: pinned
+  /// blocks its device copies from), or null for ordinary memory (the CPU backend).
+  virtual std::shared_ptr<FrameMemory> frame_memory() const { return nullptr; }
+  /// @brief True when analyze() decodes frames that arrive still compressed (Frame::is_encoded(),
+  /// ScanOptions::keep_encoded). The pipeline refuses to hand such frames to any other backend.
+  virtual bool accepts_encoded() const { return false; }
 };
 
 /// @brief The CPU reference backend (CpuFrameAnalyzer), batch size 1.

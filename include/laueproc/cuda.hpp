@@ -30,8 +30,15 @@ std::string describe_devices();
 #include <memory>
 
 #include "laueproc/backend.hpp"
+#include "laueproc/frame.hpp"
 
 namespace laueproc::cuda {
+
+/// @brief Pinned (page-locked) host memory for frames, at most `max_bytes`, lent in blocks
+/// (FrameMemory): the reader decodes into them, or reads the stored chunks for device decoding,
+/// and the CUDA analyzer uploads from them with no host copy. Beyond the budget, or when the
+/// system refuses to pin more, frames use ordinary memory (and the analyzer stages them).
+std::shared_ptr<FrameMemory> make_pinned_frame_memory(std::size_t max_bytes, int device = 0);
 
 /// @brief Settings of the CUDA backend (none change the results, except gaussian_fft: see docs/cuda.md).
 struct CudaOptions {
@@ -44,7 +51,18 @@ struct CudaOptions {
   /// Gaussian background by cuFFT instead of the separable filter (bit-exact with the CPU):
   /// within ~1e-5 of it (docs/cuda.md); bench_cuda measures both.
   bool gaussian_fft = false;
+  /// Take frames still compressed (Frame::is_encoded(), ScanOptions::keep_encoded) and decode them
+  /// on the device (nvCOMP; docs/input.md). Needs a build with nvCOMP (cuda::device_decode_available());
+  /// reserves device memory for the compressed bytes and the LZ4 output.
+  bool device_decode = false;
+  /// The pinned memory frames are read into (frame_memory()); shared by the analyzers of a run.
+  /// Null: the analyzer makes its own of `pinned_bytes` (0: none, frames stay in ordinary memory).
+  std::shared_ptr<FrameMemory> frame_memory;
+  std::size_t pinned_bytes = std::size_t{2} << 30;
 };
+
+/// @brief True when this build decodes compressed frames on the device (built with nvCOMP).
+bool device_decode_available();
 
 /// @brief The CUDA backend: the whole frame on the GPU for a batch of frames (masks, background,
 /// noise, threshold, labeling, deblending and moments with the CPU path's own code); the host

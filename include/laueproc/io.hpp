@@ -44,6 +44,11 @@ struct ScanInfo {
   bool has_positions = false;
   bool chunk_direct = false;       ///< frames are read chunk-direct (own pread + decoders)
   std::uint64_t stored_bytes = 0;  ///< bytes the image dataset takes in its file (per-frame: the first file)
+  /// "bitshuffle/LZ4" or "deflate" when the frames can be delivered still compressed for a device
+  /// decoder (ScanOptions::keep_encoded: uint16, one chunk per frame, that filter alone); else
+  /// empty and device_decode_note says why ("not one chunk per frame"...).
+  std::string device_decodable;
+  std::string device_decode_note;
 };
 
 /// @brief Random-access source of frames. Implementations throw InputError for problems with
@@ -87,10 +92,12 @@ int resolve_readers(int readers);
 /// @brief Delivers frames of a source in the given order, read ahead by `readers` threads (one
 /// when the source does not allow concurrent reads) into slots by position, so at most `depth`
 /// frames (at least two per reader) are held and the order of delivery never depends on which
-/// reader finished first. I/O and decoding overlap processing.
+/// reader finished first. I/O and decoding overlap processing. With `memory` (a backend's, e.g.
+/// pinned host memory), frames are read into blocks it lends (Frame::block) while it has some.
 class FrameStream {
  public:
-  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4, int readers = 1);
+  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4, int readers = 1,
+              std::shared_ptr<FrameMemory> memory = nullptr);
   ~FrameStream();
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
