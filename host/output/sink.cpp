@@ -13,9 +13,12 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <optional>
 
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
+#include "output/journal.hpp"
 #include "output/records.hpp"
 
 namespace laueproc {
@@ -331,56 +334,190 @@ struct ResultSink::H5State {
   }
 };
 
+// ---- journals ----------------------------------------------------------------------------------
+struct ResultSink::Journals {
+  std::optional<output::JournalWriter> writer;                  // our own journal
+  std::vector<std::unique_ptr<output::JournalReader>> readers;  // journals frames are read back from
+  int own_reader = -1;  // index of our own journal's reader in `readers`; -1 until one is needed
+
+  output::JournalReader& reader(int source, const std::string& own_path) {
+    if (source == kOwnJournal) {
+      if (own_reader < 0) {
+        readers.push_back(std::make_unique<output::JournalReader>(own_path));
+        own_reader = static_cast<int>(readers.size()) - 1;
+      }
+      source = own_reader;
+    }
+    return *readers[static_cast<std::size_t>(source)];
+  }
+  static constexpr int kOwnJournal = -1;
+};
+
+// A frame recorded before an earlier one (any-order mode): it waits for the views.
+struct ResultSink::HeldFrames {
+  struct Frame {
+    FrameSummary summary;
+    PeakList peaks;      // empty unless in_memory
+    bool in_memory = true;
+    int source = Journals::kOwnJournal;  // where to read it back otherwise
+    std::int64_t offset = -1;
+  };
+  std::map<std::int64_t, Frame> frames;
+  std::size_t bytes = 0;  // peaks held in memory
+};
+
 void ResultSink::FileCloser::operator()(std::FILE* f) const noexcept { std::fclose(f); }
 
 ResultSink::ResultSink(SinkOptions options, RunInfo info)
-    : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)) {
+    : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)),
+      held_(std::make_unique<HeldFrames>()), journals_(std::make_unique<Journals>()) {
   if (options_.results_h5.empty()) throw UsageError("the results file name is empty");
+  if (!options_.journal && !options_.views) throw UsageError("a result sink needs a journal or views");
+  if (options_.frames_total < 0) throw UsageError("frames_total must not be negative");
   journal_path_ = options_.results_h5 + ".journal";
-  if (!options_.csv_dir.empty()) {
+  if (!options_.csv_dir.empty() && options_.views) {
     peaks_csv_path_ = (fs::path(options_.csv_dir) / "peaks.csv").string();
     frames_csv_path_ = (fs::path(options_.csv_dir) / "frames.csv").string();
   }
+  if (options_.frames_total > 0) recorded_.assign(static_cast<std::size_t>(options_.frames_total), false);
   last_flush_ = std::chrono::steady_clock::now();
   std::error_code ec;
-  bool have_journal = fs::exists(journal_path_, ec);
+  const bool have_journal = options_.journal && fs::exists(journal_path_, ec);
   if (options_.resume && have_journal) {
     resume_from_journal();
-    return;
-  }
-  if (options_.resume) {
-    if (fs::exists(options_.results_h5, ec)) {
-      bool complete = false;
-      try {
-        h5::Handle f = h5::open_read(options_.results_h5);
-        h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
-        if (H5Aexists(root, "complete") > 0) {
-          h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
-          std::int64_t v = 0;
-          complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+  } else {
+    if (options_.resume && options_.journal) {
+      if (options_.views && fs::exists(options_.results_h5, ec)) {
+        bool complete = false;
+        try {
+          h5::Handle f = h5::open_read(options_.results_h5);
+          h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
+          if (H5Aexists(root, "complete") > 0) {
+            h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
+            std::int64_t v = 0;
+            complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+          }
+        } catch (const Error&) {
+          // unreadable: an interrupted run without a journal; start over
         }
-      } catch (const Error&) {
-        // unreadable: an interrupted run without a journal; start over
+        if (complete)
+          throw Error(options_.results_h5 +
+                      ": this run is already complete; nothing to resume (run without --resume to redo it)");
       }
-      if (complete)
-        throw Error(options_.results_h5 + ": this run is already complete; nothing to resume (run without --resume to redo it)");
+      warn("no journal " + journal_path_ + " to resume; starting from the first frame");
+    } else if (have_journal) {
+      warn("overwriting the journal of an interrupted run, " + journal_path_ + " (use --resume to continue it)");
     }
-    warn("no journal " + journal_path_ + " to resume; starting from the first frame");
-  } else if (have_journal) {
-    warn("overwriting the journal of an interrupted run, " + journal_path_ + " (use --resume to continue it)");
+    open_fresh();
   }
-  open_fresh();
+  adopt_journals();
+  std::sort(resumed_.begin(), resumed_.end(),
+            [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });
+  if (options_.views) maybe_flush(true);
 }
 
 ResultSink::~ResultSink() {
   if (!finished_) close_outputs();
 }
 
-void ResultSink::write_journal_header() {
-  std::string header(output::kJournalMagic);
-  header += ' ' + fingerprint_ + ' ' + (info_.started_utc.empty() ? std::string("-") : info_.started_utc) + '\n';
-  write_all(journal_.get(), header, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+output::JournalHead ResultSink::journal_head(const std::string& started_utc) const {
+  output::JournalHead head;
+  head.fingerprint = fingerprint_;
+  head.started_utc = started_utc;
+  head.info = info_;
+  head.has_info = true;
+  head.frames_total = options_.frames_total;
+  head.csv_dir = options_.csv_dir;
+  return head;
+}
+
+void ResultSink::open_fresh() {
+  make_parent(options_.results_h5, false);
+  if (options_.journal) journals_->writer.emplace(output::JournalWriter::create(journal_path_, journal_head(info_.started_utc)));
+  if (options_.views) {
+    create_results(info_.started_utc, "");
+    std::error_code ec;
+    if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);  // a stale one would look complete
+  }
+}
+
+bool ResultSink::acceptable(const FrameSummary& frame) const {
+  if (options_.frames_total > 0)
+    return frame.frame >= 0 && frame.frame < options_.frames_total && !recorded_[static_cast<std::size_t>(frame.frame)];
+  return frame.frame > last_recorded_;
+}
+
+void ResultSink::resume_from_journal() {
+  auto reader = std::make_unique<output::JournalReader>(journal_path_);
+  if (!reader->empty() && reader->head().fingerprint != fingerprint_)
+    throw Error(journal_path_ + ": journal of a different run (settings or input files differ: fingerprint " +
+                reader->head().fingerprint + ", this run " + fingerprint_ + "); run without --resume to start over");
+  const std::string started = reader->head().started_utc.empty() ? info_.started_utc : reader->head().started_utc;
+  make_parent(options_.results_h5, false);
+  if (options_.views) {
+    create_results(started, info_.started_utc);
+    std::error_code ec;
+    if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);
+  }
+  journals_->readers.push_back(std::move(reader));
+  journals_->own_reader = static_cast<int>(journals_->readers.size()) - 1;
+  output::JournalReader& in = *journals_->readers.back();
+
+  FrameSummary f;
+  PeakList peaks;
+  std::int64_t offset = 0, n_read = 0, last_frame = -1;
+  bool damaged = false;
+  while (in.next(f, peaks, offset)) {
+    if (!acceptable(f)) {  // a frame number out of place: damage, treated like a torn line
+      damaged = true;
+      break;
+    }
+    resumed_.push_back(f);
+    resumed_peaks_ += static_cast<std::int64_t>(peaks.size());
+    last_frame = f.frame;
+    ++n_read;
+    record(std::move(f), peaks, Journals::kOwnJournal, offset);
+  }
+  if (in.torn() || damaged)
+    warn("dropped the incomplete or damaged end of " + journal_path_ + " after " +
+         (n_read == 0 ? std::string("its header") : "frame " + std::to_string(last_frame)) +
+         "; later frames are processed again");
+  // Cut the journal after its last complete frame, then append. A journal without frames
+  // (killed at once) is written anew, so its header and info lines are whole.
+  if (in.empty() || n_read == 0)
+    journals_->writer.emplace(output::JournalWriter::create(journal_path_, journal_head(started)));
+  else
+    journals_->writer.emplace(output::JournalWriter::append(journal_path_, in.good_size()));
+}
+
+void ResultSink::adopt_journals() {
+  for (const std::string& path : options_.adopt) {
+    auto reader = std::make_unique<output::JournalReader>(path);
+    if (reader->empty()) continue;  // killed before its header: holds no frame
+    if (reader->head().fingerprint != fingerprint_)
+      throw Error(path + ": journal of a different run (settings or input files differ: fingerprint " +
+                  reader->head().fingerprint + ", this run " + fingerprint_ + ")");
+    journals_->readers.push_back(std::move(reader));
+    const int source = static_cast<int>(journals_->readers.size()) - 1;
+    output::JournalReader& in = *journals_->readers.back();
+    FrameSummary f;
+    PeakList peaks;
+    std::int64_t offset = 0, last_frame = -1;
+    while (in.next(f, peaks, offset)) {
+      if (!acceptable(f))
+        throw Error(path + ": frame " + std::to_string(f.frame) +
+                    (options_.frames_total > 0 && (f.frame < 0 || f.frame >= options_.frames_total)
+                         ? " lies outside the scan's " + std::to_string(options_.frames_total) + " frames"
+                         : " is recorded in another journal too"));
+      resumed_.push_back(f);
+      resumed_peaks_ += static_cast<std::int64_t>(peaks.size());
+      last_frame = f.frame;
+      record(std::move(f), peaks, source, offset);
+    }
+    if (in.torn())
+      warn("dropped the incomplete end of " + path + " after " +
+           (last_frame < 0 ? std::string("its header") : "frame " + std::to_string(last_frame)));
+  }
 }
 
 void ResultSink::create_results(const std::string& started_utc, const std::string& resumed_utc) {
@@ -402,6 +539,7 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   attr("backend", info_.backend);
   h5::write_attribute(root, "threads", static_cast<std::int64_t>(info_.threads));
   attr("dataset", info_.dataset);
+  if (!info_.run_mode.empty()) attr("run_mode", info_.run_mode);
   std::string inputs;
   for (const auto& f : info_.input_files) inputs += (inputs.empty() ? "" : "\n") + f;
   attr("input_files", inputs);
@@ -422,120 +560,74 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   }
 }
 
-void ResultSink::open_fresh() {
-  make_parent(options_.results_h5, false);
-  journal_.reset(open_file(journal_path_, "wb", "create the journal"));
-  write_journal_header();
-  create_results(info_.started_utc, "");
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);  // a stale one would look complete
-}
 
-void ResultSink::resume_from_journal() {
-  File in(open_file(journal_path_, "rb", "read the journal"));
-  char* raw = nullptr;
-  std::size_t cap = 0;
-  struct Free {
-    char** p;
-    ~Free() { std::free(*p); }
-  } free_line{&raw};
-  auto next_line = [&](std::string_view& line) -> int {  // 1: complete line, 0: torn or end
-    ssize_t n = getline(&raw, &cap, in.get());
-    if (n <= 0) return 0;
-    if (raw[n - 1] != '\n') return 0;  // torn: the writer was killed mid-line
-    line = std::string_view(raw, static_cast<std::size_t>(n - 1));
-    return 1;
-  };
-
-  std::string_view line;
-  std::string started = info_.started_utc;
-  long good_offset = 0;
-  if (next_line(line)) {
-    std::string expected = std::string(output::kJournalMagic) + ' ';
-    if (line.substr(0, expected.size()) != expected)
-      throw Error(journal_path_ + ": not a laueproc journal (delete it, or run without --resume)");
-    std::string_view rest = line.substr(expected.size());
-    std::string_view fp = rest.substr(0, rest.find(' '));
-    if (fp != fingerprint_)
-      throw Error(journal_path_ + ": journal of a different run (settings or input files differ: fingerprint " +
-                  std::string(fp) + ", this run " + fingerprint_ + "); run without --resume to start over");
-    if (fp.size() < rest.size()) started = std::string(rest.substr(fp.size() + 1));
-    good_offset = std::ftell(in.get());
+void ResultSink::record(FrameSummary frame, const PeakList& peaks, int source, std::int64_t offset) {
+  ++recorded_count_;
+  if (options_.frames_total > 0) {
+    recorded_[static_cast<std::size_t>(frame.frame)] = true;
+  } else {
+    last_recorded_ = frame.frame;
+    append_outputs(frame, peaks);  // increasing mode: straight to the views
+    return;
   }
-  // good_offset == 0: an empty journal (killed before its header); start with a new header.
-
-  make_parent(options_.results_h5, false);
-  create_results(started, info_.started_utc);
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);
-
-  PeakList pending;
-  bool torn = false;
-  if (good_offset > 0) {
-    for (;;) {
-      long before = std::ftell(in.get());
-      if (!next_line(line)) {
-        torn = std::ftell(in.get()) != before;
-        break;
-      }
-      if (!line.empty() && line[0] == 'P') {
-        Peak p;
-        if (!output::parse_journal_peak(line, p)) {
-          torn = true;
-          break;
-        }
-        pending.push_back(p);
-        continue;
-      }
-      FrameSummary f;
-      std::int64_t n_lines = -1;
-      bool ok = output::parse_journal_frame(line, f, n_lines) && n_lines == static_cast<std::int64_t>(pending.size()) &&
-                (frames_.empty() || f.frame > frames_.back().frame);
-      for (const Peak& p : pending) ok = ok && p.frame == f.frame;
-      if (!ok) {
-        torn = true;
-        break;
-      }
-      append_outputs(f, pending);
-      resumed_.push_back(std::move(f));
-      resumed_peaks_ += static_cast<std::int64_t>(pending.size());
-      pending.clear();
-      good_offset = std::ftell(in.get());
+  if (frame.frame != next_view_) {  // an earlier frame is still missing: wait for it
+    HeldFrames::Frame held;
+    const std::size_t bytes = peaks.size() * sizeof(Peak);
+    // Peaks stay in memory within the budget, or when there is no journal to read them back from.
+    held.in_memory = options_.views && (held_->bytes + bytes <= options_.held_bytes || offset < 0);
+    if (held.in_memory) {
+      held.peaks = peaks;
+      held_->bytes += bytes;
+    }
+    held.source = source;
+    held.offset = offset;
+    const std::int64_t key = frame.frame;
+    held.summary = std::move(frame);
+    held_->frames.emplace(key, std::move(held));
+    return;
+  }
+  append_outputs(frame, peaks);
+  ++next_view_;
+  // The frames that waited for this one follow it into the views.
+  PeakList read_back;
+  FrameSummary ignored;
+  for (auto it = held_->frames.begin(); it != held_->frames.end() && it->first == next_view_;
+       it = held_->frames.erase(it), ++next_view_) {
+    HeldFrames::Frame& h = it->second;
+    if (h.in_memory) {
+      append_outputs(h.summary, h.peaks);
+      held_->bytes -= h.peaks.size() * sizeof(Peak);
+    } else if (options_.views) {
+      journals_->reader(h.source, journal_path_).read_at(h.offset, ignored, read_back);
+      append_outputs(h.summary, read_back);
+    } else {
+      append_outputs(h.summary, {});
     }
   }
-  if (torn || !pending.empty())
-    warn("dropped the incomplete or damaged end of " + journal_path_ + " after " +
-         (frames_.empty() ? std::string("its header") : "frame " + std::to_string(frames_.back().frame)) +
-         "; later frames are processed again");
-  in.reset();
-
-  // Cut the journal after its last complete frame, then append.
-  fs::resize_file(journal_path_, static_cast<std::uintmax_t>(good_offset), ec);
-  if (ec) throw Error(journal_path_ + ": cannot truncate the journal (" + ec.message() + ")");
-  journal_.reset(open_file(journal_path_, "ab", "append to the journal"));
-  if (good_offset == 0) write_journal_header();
-  maybe_flush(true);
 }
 
 void ResultSink::append_outputs(const FrameSummary& frame, const PeakList& peaks) {
-  for (const Peak& p : peaks) {
-    h5_->peak_buf.push_back(to_row(p));
-    if (h5_->peak_buf.size() >= kPeakChunk) {
-      append_rows(h5_->peaks, h5_->peak_mem, h5_->peak_rows, h5_->peak_buf, h5_->path, "/peaks");
-      h5_->peak_buf.clear();
+  if (options_.views) {
+    for (const Peak& p : peaks) {
+      h5_->peak_buf.push_back(to_row(p));
+      if (h5_->peak_buf.size() >= kPeakChunk) {
+        append_rows(h5_->peaks, h5_->peak_mem, h5_->peak_rows, h5_->peak_buf, h5_->path, "/peaks");
+        h5_->peak_buf.clear();
+      }
     }
-  }
-  h5_->frame_buf.push_back(to_row(frame));
-  if (peaks_csv_) {
-    line_.clear();
-    for (const Peak& p : peaks) append_csv_peak(line_, p);
-    write_all(peaks_csv_.get(), line_, peaks_csv_path_);
+    h5_->frame_buf.push_back(to_row(frame));
+    if (peaks_csv_) {
+      line_.clear();
+      for (const Peak& p : peaks) append_csv_peak(line_, p);
+      write_all(peaks_csv_.get(), line_, peaks_csv_path_);
+    }
   }
   frames_.push_back(frame);
   peak_count_ += static_cast<std::int64_t>(peaks.size());
 }
 
 void ResultSink::maybe_flush(bool force) {
+  if (!options_.views) return;  // the journal flushes itself per frame
   ++frames_since_flush_;
   auto now = std::chrono::steady_clock::now();
   if (!force && frames_since_flush_ < kFlushFrames &&
@@ -549,29 +641,31 @@ void ResultSink::maybe_flush(bool force) {
   last_flush_ = now;
 }
 
-void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
+void ResultSink::check_frame(const FrameSummary& frame, const PeakList& peaks) {
   if (finished_) throw Error(options_.results_h5 + ": add() after finish()");
-  if (!frames_.empty() && frame_in.frame <= frames_.back().frame)
-    throw Error(options_.results_h5 + ": frame " + std::to_string(frame_in.frame) + " added after frame " +
-                std::to_string(frames_.back().frame) + " (frames must come in increasing order)");
+  if (options_.frames_total > 0) {
+    if (frame.frame < 0 || frame.frame >= options_.frames_total)
+      throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " lies outside the scan's " +
+                  std::to_string(options_.frames_total) + " frames");
+    if (recorded_[static_cast<std::size_t>(frame.frame)])
+      throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " added twice");
+  } else if (frame.frame <= last_recorded_) {
+    throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " added after frame " +
+                std::to_string(last_recorded_) + " (frames must come in increasing order)");
+  }
   for (const Peak& p : peaks)
-    if (p.frame != frame_in.frame)
+    if (p.frame != frame.frame)
       throw Error(options_.results_h5 + ": a peak of frame " + std::to_string(p.frame) + " given with frame " +
-                  std::to_string(frame_in.frame));
+                  std::to_string(frame.frame));
+}
+
+void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
+  check_frame(frame_in, peaks);
   FrameSummary frame = frame_in;
   frame.status = output::sanitize_status(std::move(frame.status));
-
   // The journal first: once its F line is flushed the frame survives a kill.
-  line_.clear();
-  for (const Peak& p : peaks) output::append_journal_peak(line_, p);
-  output::append_journal_frame(line_, frame, static_cast<std::int64_t>(peaks.size()));
-  write_all(journal_.get(), line_, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
-  if (++frames_since_sync_ >= kSyncFrames) {
-    ::fsync(fileno(journal_.get()));  // power loss; a kill is already covered by fflush
-    frames_since_sync_ = 0;
-  }
-  append_outputs(frame, peaks);
+  const std::int64_t offset = journals_->writer ? journals_->writer->write(frame, peaks) : -1;
+  record(std::move(frame), peaks, Journals::kOwnJournal, offset);
   maybe_flush(false);
 }
 
@@ -620,6 +714,11 @@ void ResultSink::finish(const ScanMaps& maps) {
 
 void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& frames) {
   if (finished_) throw Error(options_.results_h5 + ": finish() called twice");
+  if (!options_.views) throw Error(options_.results_h5 + ": finish() on a sink that writes the journal only");
+  if (!held_->frames.empty())
+    throw Error(options_.results_h5 + ": frame " + std::to_string(next_view_) + " is missing (frame " +
+                std::to_string(held_->frames.begin()->first) + " and " + std::to_string(held_->frames.size() - 1) +
+                " more wait for it); the run is incomplete");
   if (frames.size() != frames_.size())
     throw Error(options_.results_h5 + ": finish() got " + std::to_string(frames.size()) + " frames, the sink holds " +
                 std::to_string(frames_.size()));
@@ -700,9 +799,11 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
     if (std::fclose(peaks_csv_.release()) != 0)
       throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
   }
-  journal_.reset();
-  std::error_code ec;
-  fs::remove(journal_path_, ec);  // the run is complete: nothing to resume
+  journals_.reset();
+  if (options_.journal) {
+    std::error_code ec;
+    fs::remove(journal_path_, ec);  // the run is complete: nothing to resume
+  }
   finished_ = true;
 }
 
@@ -717,7 +818,7 @@ void ResultSink::close_outputs() noexcept {
   }
   h5_.reset();
   peaks_csv_.reset();
-  journal_.reset();
+  journals_.reset();
 }
 
 }  // namespace laueproc

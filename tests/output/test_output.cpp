@@ -20,6 +20,7 @@
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/output.hpp"
+#include "output/journal.hpp"
 #include "output/records.hpp"
 
 namespace fs = std::filesystem;
@@ -673,4 +674,124 @@ TEST(Records, JournalRoundTripIsBitExact) {
   EXPECT_FALSE(output::parse_journal_frame("F 1 0 -1 -1 1 2 3", h, n)) << "truncated";
   Peak q;
   EXPECT_FALSE(output::parse_journal_peak("P 1 0 1.5 2.5 x", q));
+}
+
+// ---- frames in any order, shards ---------------------------------------------------------------
+
+namespace {
+
+// A fixed shuffle of 0 .. kFrames - 1 (what ranks finishing in any order look like).
+std::vector<int> shuffled_frames() {
+  std::vector<int> order(kFrames);
+  for (int i = 0; i < kFrames; ++i) order[static_cast<std::size_t>(i)] = (i * 7 + 3) % kFrames;  // 7 is prime to 20
+  return order;
+}
+
+SinkOptions any_order_in(const TempDir& dir, bool resume = false, std::size_t held_bytes = std::size_t{64} << 20) {
+  SinkOptions o = options_in(dir, resume);
+  o.frames_total = kFrames;
+  o.held_bytes = held_bytes;
+  return o;
+}
+
+}  // namespace
+
+TEST(ResultSink, FramesInAnyOrderGiveTheSameResults) {
+  TempDir ref;
+  full_run(ref);
+  // In memory, and with no memory at all (every waiting frame read back from the journal).
+  for (std::size_t held : {std::size_t{64} << 20, std::size_t{0}}) {
+    TempDir run;
+    ResultSink sink(any_order_in(run, false, held), make_info());
+    for (int i : shuffled_frames()) sink.add(make_frame(i), make_peaks(i));
+    EXPECT_EQ(sink.recorded_count(), kFrames);
+    finish(sink);
+    expect_same_results(ref / "out/results.h5", run / "out/results.h5");
+    expect_same_csv(ref, run);
+  }
+}
+
+TEST(ResultSink, FramesInAnyOrderResumeToTheSameResults) {
+  TempDir ref, run;
+  full_run(ref);
+  const std::vector<int> order = shuffled_frames();
+  {
+    ResultSink sink(any_order_in(run), make_info());
+    for (int k = 0; k < 12; ++k) sink.add(make_frame(order[k]), make_peaks(order[k]));
+  }  // killed: no finish()
+  ResultSink sink(any_order_in(run, true, 0), make_info());
+  ASSERT_EQ(sink.resumed_frames().size(), 12u);
+  for (std::size_t k = 1; k < sink.resumed_frames().size(); ++k)
+    EXPECT_LT(sink.resumed_frames()[k - 1].frame, sink.resumed_frames()[k].frame) << "in frame order";
+  for (int k = kFrames - 1; k >= 12; --k) sink.add(make_frame(order[k]), make_peaks(order[k]));
+  finish(sink);
+  expect_same_results(ref / "out/results.h5", run / "out/results.h5");
+  expect_same_csv(ref, run);
+}
+
+TEST(ResultSink, AnyOrderRefusesRepeatsAndStrangersAndAnIncompleteFinish) {
+  TempDir run;
+  ResultSink sink(any_order_in(run), make_info());
+  sink.add(make_frame(4), make_peaks(4));
+  EXPECT_THROW(sink.add(make_frame(4), make_peaks(4)), Error) << "twice";
+  FrameSummary outside = make_frame(1);
+  outside.frame = kFrames;
+  EXPECT_THROW(sink.add(outside, {}), Error) << "outside the scan";
+  for (int i = 0; i < kFrames; ++i)
+    if (i != 3 && i != 4) sink.add(make_frame(i), make_peaks(i));
+  try {
+    sink.finish(make_maps(), with_grid(sink.frames()));
+    FAIL() << "finish() with frame 3 missing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 3 is missing"), std::string::npos) << e.what();
+  }
+}
+
+// Shards of a job array write journals only; a merge sink adopts them: the same results.
+TEST(ResultSink, ShardJournalsMergeToTheSameResults) {
+  TempDir ref, run;
+  full_run(ref);
+  const std::string out = run / "out/results.h5";
+  for (int shard = 0; shard < 2; ++shard) {
+    SinkOptions o{out + ".shard-" + std::to_string(shard) + "-of-2", run / "csv", false};
+    o.frames_total = kFrames;
+    o.views = false;
+    ResultSink sink(o, make_info());
+    for (int i = shard * kFrames / 2; i < (shard + 1) * kFrames / 2; ++i) sink.add(make_frame(i), make_peaks(i));
+  }
+  EXPECT_FALSE(fs::exists(out)) << "a shard writes no results file";
+  const std::vector<std::string> journals = {out + ".shard-1-of-2.journal", out + ".shard-0-of-2.journal"};
+
+  output::JournalReader head(journals[0]);  // self-describing: the merge needs nothing else
+  EXPECT_EQ(head.head().frames_total, kFrames);
+  EXPECT_EQ(head.head().csv_dir, run / "csv");
+  EXPECT_EQ(head.head().info.command_line, make_info().command_line);
+  EXPECT_EQ(head.head().info.input_files, make_info().input_files);
+  EXPECT_EQ(head.head().info.settings, make_info().settings);
+  EXPECT_EQ(run_fingerprint(head.head().info), run_fingerprint(make_info()));
+
+  SinkOptions merge{out, run / "csv", false};
+  merge.frames_total = kFrames;
+  merge.journal = false;
+  merge.adopt = journals;
+  {
+    ResultSink sink(merge, make_info());
+    EXPECT_EQ(sink.resumed_frames().size(), static_cast<std::size_t>(kFrames));
+    EXPECT_EQ(sink.resumed_peak_count(), total_peaks());
+    finish(sink);
+  }
+  expect_same_results(ref / "out/results.h5", out);
+  expect_same_csv(ref, run);
+  EXPECT_TRUE(fs::exists(journals[0])) << "adopted journals stay for the caller to remove";
+
+  // The same shard twice, or a shard of other settings: refused, naming the journal.
+  SinkOptions twice = merge;
+  twice.adopt = {journals[0], journals[0]};
+  EXPECT_THROW(ResultSink(twice, make_info()), Error);
+  try {
+    ResultSink sink(merge, make_info(5.0));
+    FAIL() << "other settings";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("different run"), std::string::npos) << e.what();
+  }
 }
