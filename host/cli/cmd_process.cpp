@@ -101,6 +101,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   sink_options.results_h5 = r.out_h5;
   sink_options.csv_dir = r.csv_dir;
   sink_options.resume = r.resume;
+  sink_options.frames_total = info.n_frames;  // an MPI run's journal lists frames in any order
   ResultSink sink(sink_options, run);
   if (!r.quiet && !sink.resumed_frames().empty())
     std::fprintf(stderr, "laueproc process: resuming: %zu frames already done\n", sink.resumed_frames().size());

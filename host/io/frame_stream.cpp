@@ -16,7 +16,7 @@ namespace laueproc {
 
 struct FrameStream::Impl {
   FrameSource& source;
-  std::vector<std::int64_t> order;
+  std::function<bool(std::int64_t&)> next_index;
   std::size_t depth;
 
   std::mutex m;
@@ -29,12 +29,12 @@ struct FrameStream::Impl {
   bool done = false;  // reader has finished (or failed)
   std::thread thread;
 
-  Impl(FrameSource& s, std::vector<std::int64_t> o, std::size_t d)
-      : source(s), order(std::move(o)), depth(d == 0 ? 1 : d) {}
+  Impl(FrameSource& s, std::function<bool(std::int64_t&)> n, std::size_t d)
+      : source(s), next_index(std::move(n)), depth(d == 0 ? 1 : d) {}
 
   void run() noexcept {
     try {
-      for (std::int64_t index : order) {
+      for (;;) {
         Frame f;
         {
           std::lock_guard<std::mutex> lock(m);
@@ -44,6 +44,8 @@ struct FrameStream::Impl {
             spare.pop_back();
           }
         }
+        std::int64_t index = 0;
+        if (!next_index(index)) break;
         source.read(index, f);
         std::unique_lock<std::mutex> lock(m);
         not_full.wait(lock, [&] { return stop || queue.size() < depth; });
@@ -62,7 +64,16 @@ struct FrameStream::Impl {
 };
 
 FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth)
-    : impl_(std::make_unique<Impl>(source, std::move(order), depth)) {
+    : FrameStream(source,
+                  [order = std::move(order), next = std::size_t{0}](std::int64_t& index) mutable {
+                    if (next >= order.size()) return false;
+                    index = order[next++];
+                    return true;
+                  },
+                  depth) {}
+
+FrameStream::FrameStream(FrameSource& source, std::function<bool(std::int64_t&)> next_index, std::size_t depth)
+    : impl_(std::make_unique<Impl>(source, std::move(next_index), depth)) {
   impl_->thread = std::thread([impl = impl_.get()] {
     h5::init();  // this thread's HDF5 error stack stays quiet: errors are reported as Frame::error
     impl->run();

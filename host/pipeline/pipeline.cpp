@@ -23,11 +23,6 @@ int resolve_threads(int threads) {
 
 namespace {
 
-struct FrameOutcome {
-  FrameSummary summary;
-  PeakList peaks;
-};
-
 /// Summary of a frame that failed to read or analyse: it is still written, with the reason.
 FrameSummary failed_summary(const FrameMeta& meta, const std::string& reason) {
   FrameSummary s;
@@ -39,8 +34,8 @@ FrameSummary failed_summary(const FrameMeta& meta, const std::string& reason) {
   return s;
 }
 
-FrameOutcome outcome_of(const Frame& frame, FrameAnalysis&& analysis, const SummaryConfig& summary_config) {
-  FrameOutcome out;
+FrameResult outcome_of(const Frame& frame, FrameAnalysis&& analysis, const SummaryConfig& summary_config) {
+  FrameResult out;
   if (analysis.status != "ok") {
     // An empty or constant frame is data, not a crash: listed with its status and no peaks.
     out.summary = failed_summary(frame.meta, analysis.status);
@@ -63,22 +58,9 @@ constexpr int kMaxConsecutiveFailures = 3;
 
 }  // namespace
 
-RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
-                       ResultSink& sink) {
-  const auto start = std::chrono::steady_clock::now();
-  RunReport report;
-  report.frames_total = source.info().n_frames;
-
-  std::vector<FrameSummary> summaries = sink.resumed_frames();
-  std::unordered_set<std::int64_t> done;
-  for (const auto& s : summaries) done.insert(s.frame);
-  report.frames_resumed = static_cast<std::int64_t>(summaries.size());
-
-  std::vector<std::int64_t> order;
-  order.reserve(static_cast<std::size_t>(report.frames_total));
-  for (std::int64_t i = 0; i < report.frames_total; ++i)
-    if (!done.count(i)) order.push_back(i);
-
+AnalyzeReport analyze_frames(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                             FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver) {
+  AnalyzeReport report;
   const int n_workers = std::max(1, options.make_analyzer ? options.workers : resolve_threads(options.threads));
   // Analyzers are made here, not in the workers, so a backend that cannot start fails the run at
   // once with its own message.
@@ -90,13 +72,16 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch));
+  FrameStream stream(source, [&feed](std::int64_t& frame) { return feed.next(frame); },
+                     std::max<std::size_t>(options.read_ahead, batch));
   std::mutex mutex;
-  std::condition_variable ready;      // a result arrived (writer waits)
+  std::condition_variable ready;      // a result arrived, or the input ended (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
-  std::map<std::int64_t, FrameOutcome> pending;  // slot in `order` -> outcome
+  std::map<std::size_t, FrameResult> pending;  // slot (position in feed order) -> result
   std::size_t next_slot_to_take = 0;  // guarded by input_mutex
-  std::size_t next_slot_to_write = 0; // guarded by mutex
+  std::size_t delivered = 0;          // guarded by mutex; in ordered mode also the next slot to deliver
+  bool input_done = false;            // guarded by mutex: the feed ended after `slots_total` slots
+  std::size_t slots_total = 0;
   std::exception_ptr failure;
   bool stop = false;
   auto fail = [&](std::exception_ptr e) {
@@ -121,18 +106,25 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
         while (slots.size() < batch) {
           {
             std::unique_lock<std::mutex> lock(mutex);
-            auto has_room = [&] { return stop || next_slot_to_take < next_slot_to_write + window; };
+            auto has_room = [&] { return stop || next_slot_to_take < delivered + window; };
             // A partial batch goes ahead rather than wait: the writer may be waiting for it.
             if (!slots.empty() && !has_room()) break;
             room.wait(lock, has_room);
-            if (stop) return;
+            if (stop || input_done) break;
           }
-          if (next_slot_to_take >= order.size()) break;
+          bool got = false;
           try {
-            if (!stream.next(frames[slots.size()])) break;
+            got = stream.next(frames[slots.size()]);
           } catch (...) {
             fail(std::current_exception());
             return;
+          }
+          if (!got) {
+            std::lock_guard<std::mutex> lock(mutex);
+            input_done = true;
+            slots_total = next_slot_to_take;
+            ready.notify_all();
+            break;
           }
           slots.push_back(next_slot_to_take++);
         }
@@ -154,7 +146,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
           return;
         }
       }
-      std::vector<FrameOutcome> outcomes(slots.size());
+      std::vector<FrameResult> outcomes(slots.size());
       for (std::size_t i = 0, r = 0; i < slots.size(); ++i) {
         const Frame& frame = frames[i];
         if (!frame.ok())
@@ -174,48 +166,42 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   workers.reserve(static_cast<std::size_t>(n_workers));
   for (auto& analyzer : analyzers) workers.emplace_back(worker, std::ref(*analyzer));
 
-  // The calling thread writes, in frame order.
+  // The calling thread delivers: in slot order, or whatever is done first.
   try {
-    while (next_slot_to_write < order.size()) {
-      if (options.cancel && options.cancel->load()) {  // Ctrl-C: stop cleanly, the journal has all written frames
+    for (;;) {
+      if (options.cancel && options.cancel->load()) {  // Ctrl-C: stop cleanly after the delivered frames
         report.interrupted = true;
         break;
       }
-      FrameOutcome outcome;
+      FrameResult outcome;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        const auto key = static_cast<std::int64_t>(next_slot_to_write);
-        ready.wait(lock, [&] { return stop || pending.count(key); });
-        auto it = pending.find(key);
-        if (it == pending.end()) break;  // stopped by a failure
+        auto deliverable = [&] { return ordered ? pending.count(delivered) > 0 : !pending.empty(); };
+        ready.wait(lock, [&] { return stop || deliverable() || (input_done && delivered == slots_total); });
+        if (!deliverable()) break;  // the end of the input, or stopped by a failure
+        auto it = ordered ? pending.find(delivered) : pending.begin();
         outcome = std::move(it->second);
         pending.erase(it);
       }
-      {
-        // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
-        std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
-        sink.add(outcome.summary, outcome.peaks);
-      }
-      report.peaks += static_cast<std::int64_t>(outcome.peaks.size());
+      const std::int64_t n_peaks = static_cast<std::int64_t>(outcome.peaks.size());
+      const std::int64_t frame = outcome.summary.frame;
+      const std::string status = outcome.summary.status;
+      deliver(std::move(outcome));
+      report.peaks += n_peaks;
       ++report.frames_processed;
-      if (outcome.summary.status != "ok") {
+      if (status != "ok") {
         ++report.frames_failed;
-        if (report.failures.size() < 10)
-          report.failures.push_back("frame " + std::to_string(outcome.summary.frame) + ": " + outcome.summary.status);
+        if (report.failures.size() < 10) report.failures.push_back("frame " + std::to_string(frame) + ": " + status);
       }
-      summaries.push_back(std::move(outcome.summary));
       {
         std::lock_guard<std::mutex> lock(mutex);
-        ++next_slot_to_write;
+        ++delivered;
       }
       room.notify_all();
-      ready.notify_all();
-      if (options.progress) options.progress(report.frames_resumed + report.frames_processed, report.frames_total);
     }
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!failure) failure = std::current_exception();
-    stop = true;
   }
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -223,8 +209,51 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   }
   room.notify_all();
   ready.notify_all();
+  feed.cancel();  // a feed blocked for more frames lets the read-ahead thread, and a worker waiting on it, go
   for (auto& t : workers) t.join();
   if (failure) std::rethrow_exception(failure);
+  return report;
+}
+
+void finish_results(ResultSink& sink, std::vector<FrameSummary>& frames, const GridSpec& grid) {
+  assign_grid(frames, grid);
+  const ScanMaps maps = build_maps(frames, grid);
+  std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+  sink.finish(maps, frames);
+}
+
+RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                       ResultSink& sink) {
+  const auto start = std::chrono::steady_clock::now();
+  RunReport report;
+  report.frames_total = source.info().n_frames;
+
+  std::vector<FrameSummary> summaries = sink.resumed_frames();
+  std::unordered_set<std::int64_t> done;
+  for (const auto& s : summaries) done.insert(s.frame);
+  report.frames_resumed = static_cast<std::int64_t>(summaries.size());
+
+  std::vector<std::int64_t> order;
+  order.reserve(static_cast<std::size_t>(report.frames_total));
+  for (std::int64_t i = 0; i < report.frames_total; ++i)
+    if (!done.count(i)) order.push_back(i);
+
+  ListFeed feed(std::move(order));
+  const AnalyzeReport analyzed = analyze_frames(source, config, options, feed, true, [&](FrameResult&& result) {
+    {
+      // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
+      std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+      sink.add(result.summary, result.peaks);
+    }
+    summaries.push_back(std::move(result.summary));
+    if (options.progress) options.progress(static_cast<std::int64_t>(summaries.size()), report.frames_total);
+  });
+  report.frames_processed = analyzed.frames_processed;
+  report.frames_failed = analyzed.frames_failed;
+  report.peaks = analyzed.peaks;
+  report.backend = analyzed.backend;
+  report.failures = analyzed.failures;
+  report.interrupted = analyzed.interrupted;
   if (report.interrupted) {  // the sink keeps its journal for --resume; no maps for a partial scan
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
@@ -232,11 +261,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
 
   std::sort(summaries.begin(), summaries.end(),
             [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });
-  assign_grid(summaries, options.grid);
-  {
-    std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
-    sink.finish(build_maps(summaries, options.grid), summaries);
-  }
+  finish_results(sink, summaries, options.grid);
   report.frames = std::move(summaries);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

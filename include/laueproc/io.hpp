@@ -63,6 +63,11 @@ std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOption
 class FrameStream {
  public:
   FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4);
+  /// @brief As above, with the order given one index at a time by `next_index` (false: no more
+  /// frames), called on the read-ahead thread only while the stream runs. It may block, e.g.
+  /// while an MPI rank waits for its next hand-out; whoever makes it block must be able to
+  /// release it before the stream is destroyed.
+  FrameStream(FrameSource& source, std::function<bool(std::int64_t&)> next_index, std::size_t depth = 4);
   ~FrameStream();
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
