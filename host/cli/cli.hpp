@@ -38,5 +38,6 @@ int cmd_info(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
 int cmd_process(const std::vector<std::string>& args);
 int cmd_demo(const std::vector<std::string>& args);
+int cmd_merge(const std::vector<std::string>& args);
 
 }  // namespace laueproc::cli

@@ -30,6 +30,8 @@ const Command kCommands[] = {
      laueproc::cli::cmd_demo},
     {"process", "background, peaks, ellipses, streaking extent and scenarios for a scan",
      laueproc::cli::cmd_process},
+    {"merge", "join the shard journals of process --shard i/N (job arrays) into one results file",
+     laueproc::cli::cmd_merge},
     {"simulate", "write a synthetic scan with ground truth (stack or per-frame files)",
      laueproc::cli::cmd_simulate},
     {"info", "what a file or scan holds: frames, shape, dtype, chunks, filters, positions",

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cluster/plan.hpp"
 #include "laueproc/config.hpp"
 #include "laueproc/io.hpp"
 #include "laueproc/pipeline.hpp"
@@ -24,11 +25,16 @@ struct ProcessRequest {
   int cuda_workers = 0;              ///< CUDA host workers (0 = all cores: per-frame host work remains)
   bool quiet = false;
   std::string command_line;
+  cluster::Shard shard;              ///< --shard i/N: this process computes block i of N (job arrays)
+  cluster::Distribution distribution = cluster::Distribution::dynamic;  ///< MPI: how ranks share frames
+  std::int64_t chunk = 0;            ///< MPI: frames per hand-out (0 = 2 x workers x batch)
 };
 
 /// @brief Opens the scan, runs the pipeline into the sink and prints a short report on stderr.
 /// Returns the exit code: 0, or 3 when some frames failed (results still written). The run's
-/// report (with every frame's summary) goes to `report` when given.
+/// report (with every frame's summary) goes to `report` when given. Under mpirun/srun (MPI
+/// build) the ranks share the scan and rank 0 writes; with request.shard set, only that
+/// shard's frames are computed into its journal (`laueproc merge` joins the shards).
 int run_process(ProcessRequest request, RunReport* report = nullptr);
 
 }  // namespace laueproc::cli

@@ -197,10 +197,35 @@ bool JournalReader::next(FrameSummary& frame, PeakList& peaks, std::int64_t& off
   return true;
 }
 
+std::vector<std::int64_t> JournalReader::frame_numbers() {
+  std::vector<std::int64_t> frames;
+  if (empty_) return frames;
+  std::fseek(file_.get(), static_cast<long>(next_pos_), SEEK_SET);
+  std::int64_t peaks = 0;
+  while (read_line(line_)) {
+    if (!line_.empty() && line_[0] == 'P') {
+      ++peaks;
+      continue;
+    }
+    FrameSummary f;
+    std::int64_t n_lines = -1;
+    if (!parse_journal_frame(line_, f, n_lines) || n_lines != peaks) break;
+    frames.push_back(f.frame);
+    peaks = 0;
+  }
+  std::fseek(file_.get(), static_cast<long>(next_pos_), SEEK_SET);
+  return frames;
+}
+
 void JournalReader::read_at(std::int64_t offset, FrameSummary& frame, PeakList& peaks) {
   std::clearerr(file_.get());
   if (std::fseek(file_.get(), static_cast<long>(offset), SEEK_SET) != 0 || !read_frame(frame, peaks))
     throw Error(path_ + ": the frame at byte " + std::to_string(offset) + " does not read back (journal changed?)");
+}
+
+std::vector<std::int64_t> list_journal_frames(const std::string& path) {
+  JournalReader reader(path);
+  return reader.frame_numbers();
 }
 
 }  // namespace laueproc::output

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "laueproc/output.hpp"
 
@@ -81,6 +82,8 @@ class JournalReader {
   /// JournalWriter::write(); the writer must have flushed it). Throws Error when it does not
   /// parse. Does not disturb next().
   void read_at(std::int64_t offset, FrameSummary& frame, PeakList& peaks);
+  /// @brief See list_journal_frames(). Does not disturb next().
+  std::vector<std::int64_t> frame_numbers();
 
  private:
   int read_line(std::string& line);  // 1: a complete line, 0: end or torn
@@ -95,5 +98,10 @@ class JournalReader {
   std::int64_t next_pos_ = 0;  // where next() goes on
   std::string line_;
 };
+
+/// @brief The frame numbers of a journal's complete frames, in file order, up to its first torn
+/// or damaged line: a quick scan (peak lines are only counted) to check that shards cover a
+/// scan before merging them.
+std::vector<std::int64_t> list_journal_frames(const std::string& path);
 
 }  // namespace laueproc::output
