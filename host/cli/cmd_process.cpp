@@ -259,6 +259,9 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
 #ifdef LAUEPROC_HAVE_MPI
 // One rank of an MPI job (mpirun / srun): see host/cluster/mpi.hpp.
 int run_process_mpi(ProcessRequest r, RunReport* report_out) {
+  // From before MPI starts to after it ends: a SIGTERM from scancel or mpirun at any moment
+  // stops the run cleanly instead of killing a rank mid-way.
+  InterruptGuard interrupt;
   cluster::MpiSession session;
   if (r.shard.active()) throw UsageError("--shard is for runs without MPI; under mpirun/srun the ranks share the scan");
   const bool root = session.rank() == 0;
@@ -313,7 +316,6 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
   }
 
   ProgressLine progress("process", root && progress_wanted(r.quiet));
-  InterruptGuard interrupt;
   cluster::DistributedOptions d;
   d.mode = r.distribution;
   d.frames_per_request = r.chunk > 0 ? r.chunk

@@ -68,7 +68,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") {
-    std::printf("laueproc %s (commit %s)\n", laueproc::version(), laueproc::git_commit());
+#ifdef LAUEPROC_HAVE_MPI
+    const char* mpi = "yes (mpirun/srun laueproc process)";
+#else
+    const char* mpi = "no";
+#endif
+#ifdef LAUEPROC_HAVE_CUDA
+    const char* cuda = "yes";
+#else
+    const char* cuda = "no";
+#endif
+    std::printf("laueproc %s (commit %s)\nMPI: %s\nCUDA: %s\n", laueproc::version(), laueproc::git_commit(), mpi, cuda);
     return 0;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
