@@ -225,7 +225,7 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
   ListFeed feed(std::move(todo));
   std::int64_t written = resumed;
   const auto start = std::chrono::steady_clock::now();
-  const AnalyzeReport a = analyze_frames(source, r.config, options, feed, true, [&](FrameResult&& result) {
+  const AnalyzeReport a = analyze_stream(source, r.config, options, feed, true, [&](FrameResult&& result) {
     {
       std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
       sink.add(result.summary, result.peaks);

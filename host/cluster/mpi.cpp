@@ -321,7 +321,7 @@ DistributedReport run_root(MpiSession& session, FrameSource& source, const Proce
     LedgerFeed feed(root, distributed.frames_per_request);
     const auto t0 = Clock::now();
     try {
-      const AnalyzeReport a = analyze_frames(source, config, local, feed, false, [&](FrameResult&& result) {
+      const AnalyzeReport a = analyze_stream(source, config, local, feed, false, [&](FrameResult&& result) {
         dispatcher.returned(0, result.summary.frame);
         root.push(std::move(result));
       });
@@ -529,7 +529,7 @@ DistributedReport run_worker(MpiSession& session, FrameSource& source, const Pro
   wire::RankReport mine;
   const auto t0 = Clock::now();
   try {
-    const AnalyzeReport a = analyze_frames(source, config, local, link, false,
+    const AnalyzeReport a = analyze_stream(source, config, local, link, false,
                                            [&link](FrameResult&& result) { link.deliver(std::move(result)); });
     mine = report_of(a, session.host(), seconds_since(t0));
   } catch (const std::exception& e) {

@@ -58,7 +58,7 @@ constexpr int kMaxConsecutiveFailures = 3;
 
 }  // namespace
 
-AnalyzeReport analyze_frames(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
                              FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver) {
   AnalyzeReport report;
   const int n_workers = std::max(1, options.make_analyzer ? options.workers : resolve_threads(options.threads));
@@ -239,7 +239,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
     if (!done.count(i)) order.push_back(i);
 
   ListFeed feed(std::move(order));
-  const AnalyzeReport analyzed = analyze_frames(source, config, options, feed, true, [&](FrameResult&& result) {
+  const AnalyzeReport analyzed = analyze_stream(source, config, options, feed, true, [&](FrameResult&& result) {
     {
       // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
       std::lock_guard<std::mutex> h5_lock(h5::library_mutex());

@@ -92,7 +92,7 @@ class ListFeed final : public FrameFeed {
   std::size_t next_ = 0;
 };
 
-/// @brief What analyze_frames() did.
+/// @brief What analyze_stream() did.
 struct AnalyzeReport {
   std::int64_t frames_processed = 0;  ///< delivered
   std::int64_t frames_failed = 0;     ///< delivered with status != "ok"
@@ -107,7 +107,7 @@ struct AnalyzeReport {
 /// soon as it is done (a remote writer orders them). Stops early when options.cancel is set
 /// (report.interrupted); rethrows the first error of the reader, a broken backend or `deliver`.
 /// options.progress is not called (the caller knows what "done" means).
-AnalyzeReport analyze_frames(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
                              FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver);
 
 /// @brief After the last frame: assigns the raster grid to `frames` (every frame of the scan, in
