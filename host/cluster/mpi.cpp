@@ -34,7 +34,20 @@ enum Tag : int {
 
 // Results may wait this long for rank 0's writer before rank 0 holds back new hand-outs.
 constexpr std::size_t kMaxQueued = 4096;
-constexpr auto kIdle = std::chrono::microseconds(200);  // message threads poll (they must also see stops)
+// Message threads poll (MPI has no wait that also sees a local stop): 100 us after activity,
+// backing off to 2 ms while idle, so a rank whose frames take 30 ms spends ~0.1 % of a core here.
+class Backoff {
+ public:
+  void active() { sleep_ = kShortest; }
+  void idle() {
+    std::this_thread::sleep_for(sleep_);
+    sleep_ = std::min(sleep_ * 2, kLongest);
+  }
+
+ private:
+  static constexpr std::chrono::microseconds kShortest{100}, kLongest{2000};
+  std::chrono::microseconds sleep_ = kShortest;
+};
 
 using Clock = std::chrono::steady_clock;
 
@@ -175,6 +188,7 @@ void Root::messages() {
     isend(rank, kWork, std::move(bytes));
   };
 
+  Backoff backoff;
   while (n_reported < size) {
     bool idle = true;
     check_interrupt();
@@ -232,7 +246,10 @@ void Root::messages() {
       MPI_Test(&it->first, &flag, MPI_STATUS_IGNORE);
       it = flag ? sends.erase(it) : it + 1;
     }
-    if (idle) std::this_thread::sleep_for(kIdle);
+    if (idle)
+      backoff.idle();
+    else
+      backoff.active();
   }
   // Sends still open go to ranks that no longer listen (a silent rank): cancel them.
   const Clock::time_point drain = Clock::now();
@@ -242,7 +259,7 @@ void Root::messages() {
       MPI_Test(&it->first, &flag, MPI_STATUS_IGNORE);
       it = flag ? sends.erase(it) : it + 1;
     }
-    std::this_thread::sleep_for(kIdle);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   for (auto& [request, buffer] : sends) {
     MPI_Cancel(&request);
@@ -445,6 +462,7 @@ class WorkerLink final : public FrameFeed {
   }
 
   void messages() {
+    Backoff backoff;
     for (;;) {
       bool idle = true;
       if (interrupt_ && interrupt_->load()) end_input();
@@ -489,7 +507,10 @@ class WorkerLink final : public FrameFeed {
           end_input();
         }
       }
-      if (idle) std::this_thread::sleep_for(kIdle);
+      if (idle)
+        backoff.idle();
+      else
+        backoff.active();
     }
     std::string bytes;
     {

@@ -89,7 +89,10 @@ std::string run_fingerprint(const RunInfo& info);
 /// @brief Writes the results of `laueproc process` as frames complete; see the file comment.
 class ResultSink {
  public:
-  static constexpr int kFlushFrames = 64;        ///< H5Fflush / CSV flush at least this often
+  /// H5Fflush / CSV flush at least this often. Each flush compresses the partly filled last
+  /// chunk of /peaks once more: every 64 frames meant every peak twice (+37 % writer CPU,
+  /// benchmarks/bench_sink); the journal, not the views, is what survives a kill.
+  static constexpr int kFlushFrames = 2048;
   static constexpr double kFlushSeconds = 5.0;   ///< ... or after this many seconds
   static constexpr int kSyncFrames = 256;        ///< fsync the journal this often (power loss)
   static constexpr std::size_t kStatusChars = 64;///< /frames status field size (incl. '\0')
