@@ -150,10 +150,24 @@ TEST_F(Mpi, ShardsMergeToTheTablesOfASingleRun) {
   EXPECT_NE(early.out.find("frames 6-12"), std::string::npos) << early.out;
   EXPECT_FALSE(std::ifstream(dir_ + "/sharded.h5").good());
   ASSERT_EQ(process("", "sharded", "--shard 1/3").code, 0);
+  // A resubmitted task whose shard is complete (the Slurm script adds --resume) redoes nothing.
+  auto again = run("process " + dir_ + "/scan --out " + dir_ + "/sharded.h5 --csv " + dir_ +
+                   "/sharded --threads 1 --shard 1/3 --resume");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("7 frames (7 resumed)"), std::string::npos) << again.out;
   auto merged = run("merge " + dir_ + "/sharded.h5");
   ASSERT_EQ(merged.code, 0) << merged.out;
   expect_same_tables(dir_, "single", "sharded");
   EXPECT_FALSE(std::ifstream(dir_ + "/sharded.h5.shard-0-of-3.journal").good()) << "merged shards are removed";
+}
+
+TEST(Merge, HelpAnswers) {
+  auto r = run("merge --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("usage: laueproc merge"), std::string::npos) << r.out;
+  auto none = run("merge /nonexistent/results.h5");
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_NE(none.out.find("no shard journals"), std::string::npos) << none.out;
 }
 
 // srun/mpirun tasks that cannot talk MPI would each write the whole scan into the same files.
