@@ -144,11 +144,14 @@ SinkOptions sink_options_for(const ProcessRequest& r, const ScanInfo& info) {
   return o;
 }
 
-void print_start(const ProcessRequest& r, const ScanInfo& info, const std::string& backend, const std::string& how) {
+void print_start(const ProcessRequest& r, const FrameSource& source, const std::string& backend,
+                 const std::string& how) {
   if (r.quiet) return;
-  std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers%s\n", r.input.c_str(),
-               static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(), backend.c_str(),
-               worker_count(r), how.c_str());
+  const ScanInfo& info = source.info();
+  std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers, %d readers%s%s\n",
+               r.input.c_str(), static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
+               backend.c_str(), worker_count(r), source.concurrent_reads() ? resolve_readers(r.pipeline.readers) : 1,
+               info.chunk_direct ? " (chunk-direct)" : "", how.c_str());
 }
 
 // The end of a run that completed: the report, conversion notes, failed frames; the exit code.
@@ -213,7 +216,7 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
   for (std::int64_t i = first; i < last; ++i)
     if (!done[static_cast<std::size_t>(i)]) todo.push_back(i);
   const std::int64_t resumed = (last - first) - static_cast<std::int64_t>(todo.size());
-  print_start(r, info, backend,
+  print_start(r, source, backend,
               ", shard " + std::to_string(r.shard.index) + "/" + std::to_string(r.shard.count) + ": frames " +
                   std::to_string(first) + "-" + std::to_string(last - 1) +
                   (resumed > 0 ? " (" + std::to_string(resumed) + " resumed)" : ""));
@@ -269,8 +272,9 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
   if (session.size() == 1 && launch.tasks > 1)  // every task would write the same files
     throw UsageError("started as one of " + std::to_string(launch.tasks) + " " + launch.launcher +
                      " tasks, but MPI sees one rank: start with srun --mpi=pmix (or mpirun)");
-  if (r.pipeline.threads == 0 && !r.pipeline.make_analyzer)
-    r.pipeline.threads = cluster::threads_per_rank(session.local_size());
+  // Ranks sharing a node share its cores (0 = "all cores" would oversubscribe them).
+  if (r.pipeline.threads == 0) r.pipeline.threads = cluster::threads_per_rank(session.local_size());
+  if (r.pipeline.readers == 0) r.pipeline.readers = cluster::threads_per_rank(session.local_size());
   if (!root) r.quiet = true;
 
   // Every rank opens the scan and its backend; rank 0 also its outputs (checked writable now,
@@ -308,7 +312,7 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
       agreed != 0)
     return fail(agreed, text);
   if (root) {
-    print_start(r, source->info(), backend,
+    print_start(r, *source, backend,
                 " on each of " + std::to_string(session.size()) + " MPI ranks (" + cluster::to_string(r.distribution) +
                     " hand-out)");
     if (!sink->resumed_frames().empty())
@@ -363,7 +367,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   std::unique_ptr<BadPixelMask> mask;
   const std::string backend = prepare_backend(r, mask, -1);
   if (r.shard.active()) return run_shard(r, *source, backend, report_out);
-  print_start(r, info, backend, "");
+  print_start(r, *source, backend, "");
 
   ResultSink sink(sink_options_for(r, info), make_run_info(r, info, backend));
   if (!r.quiet && !sink.resumed_frames().empty())
@@ -394,6 +398,9 @@ int cmd_process(const std::vector<std::string>& args) {
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0),
        "worker threads (0 = all cores; under MPI: the cores of this rank)")
+      ("readers", po::value(&r.pipeline.readers)->default_value(0),
+       "reader threads reading and decoding frames (0 = all cores; under MPI: the cores of this rank); "
+       "results do not depend on it")
       ("backend", po::value(&backend)->default_value("auto"),
        "auto (cuda when built with CUDA and a device answers), cpu or cuda")
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them (MPI: one per rank, "
@@ -426,6 +433,7 @@ int cmd_process(const std::vector<std::string>& args) {
   if (backend != "auto" && backend != "cpu" && backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
   r.backend = backend;
+  if (r.pipeline.readers < 0) throw UsageError("--readers must not be negative");
   if (!devices.empty()) {
     std::stringstream list(devices);
     std::string item;

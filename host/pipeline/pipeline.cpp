@@ -72,8 +72,9 @@ AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, c
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
+  // Reader threads decode while the workers analyse; frames arrive in feed order whatever the count.
   FrameStream stream(source, [&feed](std::int64_t& frame) { return feed.next(frame); },
-                     std::max<std::size_t>(options.read_ahead, batch));
+                     std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers));
   std::mutex mutex;
   std::condition_variable ready;      // a result arrived, or the input ended (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)

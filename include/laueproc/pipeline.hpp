@@ -22,7 +22,8 @@ class BatchAnalyzer;
 /// @brief How the run is carried out (none of it changes the results).
 struct PipelineOptions {
   int threads = 0;              ///< CPU worker threads; 0 = all cores
-  std::size_t read_ahead = 8;   ///< frames read ahead of the workers
+  std::size_t read_ahead = 8;   ///< frames read ahead of the workers (at least 2 per reader)
+  int readers = 0;              ///< reader threads reading and decoding frames; 0 = all cores
   GridSpec grid;                ///< explicit raster grid (--grid); else inferred from positions
   const BadPixelMask* mask = nullptr;
   /// Another backend (e.g. CUDA): makes one analyzer per worker; `workers` of them. Empty: the
