@@ -240,11 +240,7 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
   RunReport report;
   report.frames_total = last - first;
   report.frames_resumed = resumed;
-  report.frames_processed = a.frames_processed;
-  report.frames_failed = a.frames_failed;
-  report.peaks = a.peaks;
-  report.backend = a.backend;
-  report.failures = a.failures;
+  count_into(report, a);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!r.quiet)
     std::fprintf(stderr,

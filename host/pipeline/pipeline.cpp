@@ -216,6 +216,15 @@ AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, c
   return report;
 }
 
+void count_into(RunReport& run, const AnalyzeReport& analyzed) {
+  run.frames_processed = analyzed.frames_processed;
+  run.frames_failed = analyzed.frames_failed;
+  run.peaks = analyzed.peaks;
+  run.backend = analyzed.backend;
+  run.failures = analyzed.failures;
+  run.interrupted = analyzed.interrupted;
+}
+
 void finish_results(ResultSink& sink, std::vector<FrameSummary>& frames, const GridSpec& grid) {
   assign_grid(frames, grid);
   const ScanMaps maps = build_maps(frames, grid);
@@ -249,12 +258,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
     summaries.push_back(std::move(result.summary));
     if (options.progress) options.progress(static_cast<std::int64_t>(summaries.size()), report.frames_total);
   });
-  report.frames_processed = analyzed.frames_processed;
-  report.frames_failed = analyzed.frames_failed;
-  report.peaks = analyzed.peaks;
-  report.backend = analyzed.backend;
-  report.failures = analyzed.failures;
-  report.interrupted = analyzed.interrupted;
+  count_into(report, analyzed);
   if (report.interrupted) {  // the sink keeps its journal for --resume; no maps for a partial scan
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;

@@ -103,6 +103,10 @@ struct AnalyzeReport {
   bool interrupted = false;           ///< stopped by PipelineOptions::cancel
 };
 
+/// @brief Copies what analyze_stream() counted (frames processed and failed, peaks, backend,
+/// failures, interrupted) into a run's report.
+void count_into(RunReport& run, const AnalyzeReport& analyzed);
+
 /// @brief The pipeline without its sink: analyses the frames `feed` gives on worker threads and
 /// hands each result to `deliver` on the calling thread: in feed order when `ordered`, else as
 /// soon as it is done (a remote writer orders them). Stops early when options.cancel is set
