@@ -10,6 +10,11 @@ on the machine hits them alike), and prints median wall time, spread (min-max) a
 the single-process baseline of the same scan. Every run's peaks.csv and frames.csv must equal
 the baseline's byte for byte (the script fails otherwise).
 
+On a shared machine wall times measure the other work as much as ours, so each MPI run also
+reports every rank's CPU seconds (its share of the work, little affected by other load): the
+busiest rank's CPU time is the run's time on dedicated cores (makespan), and max/mean over the
+ranks is the load imbalance that static blocks suffer on the uneven scan.
+
 Usage: scripts/bench_cluster.py [--laueproc build/laueproc] [--grid 8x8] [--size 768]
                                 [--rounds 3] [--json out.json]
 MPI runs as root need OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (set here).
@@ -19,6 +24,7 @@ import filecmp
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -26,6 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+RANK_CPU = re.compile(r"rank \d+ of \d+ \([^)]*\): \d+ frames in [\d.]+ s \([\d.]+ frames/s\), CPU ([\d.]+) s")
 
 
 def run(cmd, env=None):
@@ -80,14 +89,19 @@ def main():
         ]
         times = {(scan, name): [] for scan in ("even", "uneven") for name, _, _ in configs}
         cpus = {key: [] for key in times}
+        busiest = {key: [] for key in times}    # CPU s of the busiest rank (the whole process alone)
+        imbalance = {key: [] for key in times}  # busiest rank / mean rank
         for r in range(args.rounds):
             for scan in ("even", "uneven"):
                 for k, (name, prefix, extra) in enumerate(configs):
                     out = os.path.join(work, f"{scan}-{k}-{r}")
-                    wall, cpu, _ = run(prefix + ["process", os.path.join(work, f"{scan}.txt"), "--out", out + ".h5",
-                                                 "--csv", out, "--quiet"] + extra, env)
+                    wall, cpu, said = run(prefix + ["process", os.path.join(work, f"{scan}.txt"), "--out",
+                                                    out + ".h5", "--csv", out] + extra, env)
                     times[(scan, name)].append(wall)
                     cpus[(scan, name)].append(cpu)
+                    ranks = [float(c) for c in RANK_CPU.findall(said)]
+                    busiest[(scan, name)].append(max(ranks) if ranks else cpu)
+                    imbalance[(scan, name)].append(max(ranks) / statistics.mean(ranks) if ranks else 1.0)
                     ref = os.path.join(work, f"{scan}-0-0")
                     for csv in ("peaks.csv", "frames.csv"):
                         if not filecmp.cmp(os.path.join(ref, csv), os.path.join(out, csv), shallow=False):
@@ -98,20 +112,27 @@ def main():
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
         print(f"# {n} frames of {args.size}x{args.size}, {args.rounds} rounds, {platform.node()}, "
               f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-        print("| scan | configuration | wall s (median, min-max) | frames/s | vs 1 process, 1 thread | CPU s |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| scan | configuration | wall s (median, min-max) | vs 1 process, 1 thread | CPU s, all | "
+              "CPU s, busiest rank (min-max) | speed-up on dedicated cores | imbalance max/mean |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for scan in ("even", "uneven"):
             base = statistics.median(times[(scan, configs[0][0])])
+            base_cpu = statistics.median(busiest[(scan, configs[0][0])])
             for name, _, _ in configs:
                 t = times[(scan, name)]
                 m = statistics.median(t)
-                print(f"| {scan} | {name} | {m:.2f} ({min(t):.2f}-{max(t):.2f}) | {n / m:.1f} | {base / m:.2f}x | "
-                      f"{statistics.median(cpus[(scan, name)]):.2f} |")
+                b = busiest[(scan, name)]
+                print(f"| {scan} | {name} | {m:.2f} ({min(t):.2f}-{max(t):.2f}) | {base / m:.2f}x | "
+                      f"{statistics.median(cpus[(scan, name)]):.2f} | {statistics.median(b):.2f} "
+                      f"({min(b):.2f}-{max(b):.2f}) | {base_cpu / statistics.median(b):.2f}x | "
+                      f"{statistics.median(imbalance[(scan, name)]):.2f} |")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"frames": n, "size": args.size, "rounds": args.rounds,
                            "times": {f"{s}|{c}": v for (s, c), v in times.items()},
-                           "cpu": {f"{s}|{c}": v for (s, c), v in cpus.items()}}, f, indent=1)
+                           "cpu": {f"{s}|{c}": v for (s, c), v in cpus.items()},
+                           "busiest_rank_cpu": {f"{s}|{c}": v for (s, c), v in busiest.items()},
+                           "imbalance": {f"{s}|{c}": v for (s, c), v in imbalance.items()}}, f, indent=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

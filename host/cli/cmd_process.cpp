@@ -329,9 +329,9 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
   if (!r.quiet)
     for (std::size_t i = 0; i < result.ranks.size(); ++i) {
       const auto& k = result.ranks[i];
-      std::fprintf(stderr, "laueproc process: %s: %lld frames in %.2f s (%.1f frames/s), %s\n",
+      std::fprintf(stderr, "laueproc process: %s: %lld frames in %.2f s (%.1f frames/s), CPU %.2f s, %s\n",
                    session.who(static_cast<int>(i)).c_str(), static_cast<long long>(k.frames), k.seconds,
-                   k.seconds > 0 ? static_cast<double>(k.frames) / k.seconds : 0.0, k.backend.c_str());
+                   k.seconds > 0 ? static_cast<double>(k.frames) / k.seconds : 0.0, k.cpu_seconds, k.backend.c_str());
     }
   if (result.exit_code == 130) return report_interrupted(sink->recorded_count());
   if (result.exit_code != 0) {

@@ -4,6 +4,7 @@
 #include "cluster/mpi.hpp"
 
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -52,6 +53,15 @@ class Backoff {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// CPU seconds of this process, all threads (a rank's share of the work, whatever else the
+// machine runs).
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 int exit_code_of(const std::exception& e) {
   return dynamic_cast<const InputError*>(&e) || dynamic_cast<const UsageError*>(&e) ? 2 : 1;
@@ -297,6 +307,7 @@ wire::RankReport report_of(const AnalyzeReport& a, const std::string& host, doub
   r.failed = a.frames_failed;
   r.peaks = a.peaks;
   r.seconds = seconds;
+  r.cpu_seconds = process_cpu_seconds();
   r.interrupted = a.interrupted;
   r.backend = a.backend;
   r.host = host;

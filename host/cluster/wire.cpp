@@ -84,6 +84,7 @@ void put_report(std::string& out, const RankReport& r) {
   put(out, r.failed);
   put(out, r.peaks);
   put(out, r.seconds);
+  put(out, r.cpu_seconds);
   put(out, r.interrupted);
   put(out, r.error_code);
   put_string(out, r.error);
@@ -95,7 +96,8 @@ void put_report(std::string& out, const RankReport& r) {
 
 bool get_report(std::string_view& in, RankReport& r) {
   std::uint64_t n = 0;
-  if (!(get(in, r.frames) && get(in, r.failed) && get(in, r.peaks) && get(in, r.seconds) && get(in, r.interrupted) &&
+  if (!(get(in, r.frames) && get(in, r.failed) && get(in, r.peaks) && get(in, r.seconds) && get(in, r.cpu_seconds) &&
+        get(in, r.interrupted) &&
         get(in, r.error_code) && get_string(in, r.error) && get_string(in, r.backend) && get_string(in, r.host) &&
         get(in, n)))
     return false;

@@ -19,6 +19,7 @@ struct RankReport {
   std::int64_t failed = 0;       ///< of which with status != "ok"
   std::int64_t peaks = 0;
   double seconds = 0;            ///< from its start to its last delivery
+  double cpu_seconds = 0;        ///< CPU time of the whole rank (all its threads): its share of the work
   bool interrupted = false;      ///< stopped by a signal or by rank 0's stop
   int error_code = 0;            ///< 0, or the exit code its error calls for (2 input/usage, 1 other)
   std::string error;             ///< the error, one line

@@ -181,6 +181,7 @@ TEST(Wire, ReportRoundTrip) {
   r.failed = 2;
   r.peaks = 1234;
   r.seconds = 1.5;
+  r.cpu_seconds = 2.25;
   r.interrupted = true;
   r.error_code = 2;
   r.error = "/data/x.h5: no such file";
@@ -195,6 +196,7 @@ TEST(Wire, ReportRoundTrip) {
   EXPECT_EQ(back.frames, 40);
   EXPECT_EQ(back.error, r.error);
   EXPECT_EQ(back.host, "node17");
+  EXPECT_EQ(back.cpu_seconds, 2.25);
   EXPECT_EQ(back.failures, r.failures);
   EXPECT_TRUE(back.interrupted);
   std::string_view cut(bytes.data(), bytes.size() - 1);
