@@ -396,7 +396,10 @@ DistributedReport run_root(MpiSession& session, FrameSource& source, const Proce
   summaries.insert(summaries.end(), added.begin(), added.end());
   const std::string kept = std::to_string(sink.recorded_count()) + " of " + std::to_string(run.frames_total) +
                            " frames are in the journal: run the same command with --resume to finish";
-  auto finish_time = [&] { run.seconds = seconds_since(start); };
+  auto finish_time = [&] {
+    run.seconds = seconds_since(start);
+    out.ranks[0].cpu_seconds = process_cpu_seconds();  // rank 0's share includes writing every frame
+  };
 
   if (root.failed_rank >= 0) {
     out.exit_code = root.failed_code;
