@@ -10,6 +10,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-numpy python3-h5py python3-hdf5plugin python3-matplotlib python3-scipy python3-silx chromium
+  python3-dev python3-venv python3-pytest pybind11-dev
   openmpi-bin libopenmpi-dev slurm-wlm munge
 )
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/index_options.hpp"
 #include "cli/process_options.hpp"
 #include "cli/progress.hpp"
 #include "cli/run_process.hpp"
@@ -116,23 +117,9 @@ int worker_count(const ProcessRequest& r) {
   return r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads);
 }
 
-RunInfo make_run_info(const ProcessRequest& r, const ScanInfo& info, const std::string& backend) {
-  RunInfo run;
-  run.program_version = version();
-  run.git_commit = git_commit();
-  run.command_line = r.command_line;
-  run.started_utc = utc_timestamp();
-  run.backend = backend;
-  run.threads = worker_count(r);
-  run.input_files = info.files;
-  run.dataset = info.dataset;
-  run.settings = describe(r.config);
-  run.settings.emplace_back("scan.input", r.input);
-  run.settings.emplace_back("scan.dataset", info.dataset);
-  run.settings.emplace_back("scan.grid", r.pipeline.grid.nx > 0 ? std::to_string(r.pipeline.grid.nx) + "x" +
-                                                                      std::to_string(r.pipeline.grid.ny)
-                                                                : "from positions");
-  return run;
+// The provenance of the run (make_run_info: the same as the Python module's).
+RunInfo run_info_for(const ProcessRequest& r, const ScanInfo& info, const std::string& backend) {
+  return make_run_info(r.input, info, r.config, r.pipeline.grid, backend, worker_count(r), r.command_line);
 }
 
 SinkOptions sink_options_for(const ProcessRequest& r, const ScanInfo& info) {
@@ -203,7 +190,7 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
   const ScanInfo& info = source.info();
   check_writable_folder(r.out_h5, false);
   if (!r.csv_dir.empty()) check_writable_folder(r.csv_dir, true);
-  RunInfo run = make_run_info(r, info, backend);
+  RunInfo run = run_info_for(r, info, backend);
   run.run_mode = "shard " + std::to_string(r.shard.index) + "/" + std::to_string(r.shard.count);
   SinkOptions o = sink_options_for(r, info);
   o.results_h5 = cluster::shard_results_name(r.out_h5, r.shard);
@@ -285,7 +272,7 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
     source = open_scan(r.input, r.scan);
     backend = prepare_backend(r, mask, session.local_rank());
     if (root) {
-      RunInfo run = make_run_info(r, source->info(), backend);
+      RunInfo run = run_info_for(r, source->info(), backend);
       run.run_mode = "mpi: " + std::to_string(session.size()) + " ranks, " + cluster::to_string(r.distribution) +
                      " hand-out";
       sink = std::make_unique<ResultSink>(sink_options_for(r, source->info()), run);
@@ -365,7 +352,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   if (r.shard.active()) return run_shard(r, *source, backend, report_out);
   print_start(r, *source, backend, "");
 
-  ResultSink sink(sink_options_for(r, info), make_run_info(r, info, backend));
+  ResultSink sink(sink_options_for(r, info), run_info_for(r, info, backend));
   if (!r.quiet && !sink.resumed_frames().empty())
     std::fprintf(stderr, "laueproc process: resuming: %zu frames already done\n", sink.resumed_frames().size());
 
@@ -412,6 +399,12 @@ int cmd_process(const std::vector<std::string>& args) {
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
   add_config_options(options, r.config, background_method);
+  bool do_index = false;  // --index: orientations of the peaks once the run is complete
+  IndexOptions index_options;
+  po::options_description indexing("Indexing (with --index; see laueproc index --help)");
+  indexing.add_options()("index", po::bool_switch(&do_index), "index every frame's peaks into the results file");
+  add_index_options(indexing, index_options);
+  options.add(indexing);
   po::positional_options_description positional;
   positional.add("input", 1);
   po::variables_map vm;
@@ -445,7 +438,22 @@ int cmd_process(const std::vector<std::string>& args) {
   r.distribution = cluster::parse_distribution(distribute);
   if (r.chunk < 0) throw UsageError("--chunk must not be negative");
   r.command_line = join(args);
-  return run_process(std::move(r), nullptr);
+  if (!do_index) return run_process(std::move(r));
+  if (r.shard.active())
+    throw UsageError("--index with --shard: index the merged results (laueproc merge, then laueproc index)");
+  finish_index_options(index_options);  // bad indexing options fail before any frame is processed
+  if (index_options.geometry.empty()) throw UsageError("--index needs --geometry FILE (.det or LaueGo XML)");
+  index::read_geometry(index_options.geometry);
+  resolve_material(index_options);
+  const std::string out = r.out_h5, csv = r.csv_dir, command_line = r.command_line;
+  const bool quiet = r.quiet;
+  const int threads = r.pipeline.threads;
+  const int code = run_process(std::move(r));
+  if (code != 0 && code != 3) return code;  // interrupted: no index of a partial scan
+  // Under MPI only rank 0 holds the results; the other ranks have finished.
+  if (cluster::detect_launch().rank > 0) return code;
+  run_index(out, out, false, csv, index_options, threads, command_line, quiet);
+  return code;
 }
 
 }  // namespace laueproc::cli

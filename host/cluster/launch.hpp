@@ -10,6 +10,7 @@ namespace laueproc::cluster {
 struct Launch {
   bool by_mpi_launcher = false;  ///< mpirun/srun --mpi set up an MPI job for us (even of one task)
   int tasks = 1;                 ///< tasks started together (1 when alone)
+  int rank = 0;                  ///< this task's rank among them (0 when alone)
   std::string launcher;          ///< "mpirun", "srun", "pmi" or "" (alone)
 };
 

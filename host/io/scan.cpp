@@ -776,4 +776,16 @@ std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOption
   return io::open_stack(path, options, std::move(f));
 }
 
+PixelConversion convert_to_uint16(const std::string& dtype, const void* in, std::size_t n, std::uint16_t* out) {
+  using io::Dtype;
+  for (Dtype t : {Dtype::u8, Dtype::i8, Dtype::u16, Dtype::i16, Dtype::u32, Dtype::i32, Dtype::u64, Dtype::i64,
+                  Dtype::f32, Dtype::f64}) {
+    if (dtype != io::dtype_name(t)) continue;
+    io::Counters counters;
+    io::convert(t, in, n, out, counters);
+    return PixelConversion{counters.clipped.load(), counters.nan.load()};
+  }
+  throw UsageError("pixels of type " + dtype + " cannot be converted to uint16 (integers or floats only)");
+}
+
 }  // namespace laueproc

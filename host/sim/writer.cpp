@@ -25,6 +25,9 @@ const char* const kTruthFramesHeader =
     "frame,ix,iy,x_um,y_um,scenario,n_reflections,n_peaks,se_true,split_dx,split_dy,split_px,"
     "misorientation_deg,background,noise";
 
+const char* const kTruthGrainsHeader = "frame,grain,ub11,ub12,ub13,ub21,ub22,ub23,ub31,ub32,ub33";
+const char* const kTruthSpotsHeader = "frame,peak,grain,h,k,l,energy_kev";
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -45,6 +48,7 @@ struct Rendered {
   std::vector<unsigned char> deflated;  // zlib stream of the whole frame (gzip only)
   std::vector<TruthPeak> truth;
   TruthFrame frame;
+  CrystalTruth crystal;  // physical mode
 };
 
 struct FileCloser {
@@ -292,6 +296,15 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   result.truth_frames_csv = (truth_dir / "truth_frames.csv").string();
   File peaks_csv = open_csv(result.truth_peaks_csv, kTruthPeaksHeader);
   File frames_csv = open_csv(result.truth_frames_csv, kTruthFramesHeader);
+  File grains_csv, spots_csv;  // physical mode: orientations and hkl
+  if (config.crystal.enabled) {
+    result.truth_grains_csv = (truth_dir / "truth_grains.csv").string();
+    result.truth_spots_csv = (truth_dir / "truth_spots.csv").string();
+    grains_csv = open_csv(result.truth_grains_csv, kTruthGrainsHeader);
+    spots_csv = open_csv(result.truth_spots_csv, kTruthSpotsHeader);
+    result.geometry_xml = (truth_dir / "geometry.xml").string();
+    index::write_laue_go_xml(result.geometry_xml, index::to_laue_go(config.crystal.geometry));
+  }
 
   StackFile stack;
   if (options.layout == ScanLayout::stack) {
@@ -323,6 +336,7 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
         auto r = std::make_unique<Rendered>();
         sim.render(i, r->pixels, &r->truth);
         r->frame = sim.frame_truth(i);
+        if (config.crystal.enabled) r->crystal = sim.crystal_truth(i);
         if (compression == Compression::gzip) {
           const uLong bytes = static_cast<uLong>(r->pixels.size() * sizeof(std::uint16_t));
           uLongf size = compressBound(bytes);
@@ -379,6 +393,16 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
         }
       }
       write_truth(peaks_csv.get(), frames_csv.get(), *r);
+      if (grains_csv) {
+        for (const auto& g : r->crystal.grains) {
+          std::fprintf(grains_csv.get(), "%lld,%d", static_cast<long long>(i), g.grain);
+          for (double v : g.ub_b0.m) std::fprintf(grains_csv.get(), ",%.17g", v);
+          std::fprintf(grains_csv.get(), "\n");
+        }
+        for (const auto& sp : r->crystal.spots)
+          std::fprintf(spots_csv.get(), "%lld,%d,%d,%d,%d,%d,%.6f\n", static_cast<long long>(i), sp.peak, sp.grain, sp.h,
+                       sp.k, sp.l, sp.energy_kev);
+      }
       if (progress) progress(i + 1, n);
     }
   } catch (...) {
@@ -398,6 +422,10 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   }
   close_csv(peaks_csv, result.truth_peaks_csv);
   close_csv(frames_csv, result.truth_frames_csv);
+  if (grains_csv) {
+    close_csv(grains_csv, result.truth_grains_csv);
+    close_csv(spots_csv, result.truth_spots_csv);
+  }
   return result;
 }
 

@@ -65,6 +65,18 @@ class FrameSource {
   virtual std::vector<std::string> warnings() const { return {}; }
 };
 
+/// @brief What convert_to_uint16() changed.
+struct PixelConversion {
+  std::uint64_t clipped = 0;  ///< values outside [0, 65535], set to the nearer end
+  std::uint64_t nan = 0;      ///< NaN values, set to 0
+};
+
+/// @brief Converts `n` pixels of type `dtype` ("uint8", "int8", "uint16", "int16", "uint32",
+/// "int32", "uint64", "int64", "float32", "float64"; native byte order) to uint16 exactly as the
+/// scan reader does for non-uint16 data: clipping to [0, 65535], floats rounded half up, NaN -> 0.
+/// Throws UsageError for another dtype.
+PixelConversion convert_to_uint16(const std::string& dtype, const void* in, std::size_t n, std::uint16_t* out);
+
 /// @brief Opens a scan: an HDF5 file (stack or single image), a directory of per-frame files,
 /// a glob pattern ("scan_*.h5"), or a text file listing one frame file per line.
 std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOptions& options = {});

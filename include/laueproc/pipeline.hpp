@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "laueproc/analyze.hpp"
 #include "laueproc/config.hpp"
 #include "laueproc/io.hpp"
 #include "laueproc/output.hpp"
@@ -54,6 +55,14 @@ struct RunReport {
 /// @brief Resolves threads = 0 to the number of cores.
 int resolve_threads(int threads);
 
+/// @brief The provenance `laueproc process` stores in its outputs: version, commit, UTC start,
+/// input files, and every setting (describe(config) followed by scan.input, scan.dataset and
+/// scan.grid). The CLI and the Python module both build it here, so their files carry the same
+/// settings and run fingerprint.
+RunInfo make_run_info(const std::string& input, const ScanInfo& scan, const ProcessConfig& config,
+                      const GridSpec& grid, const std::string& backend, int threads,
+                      const std::string& command_line);
+
 /// @brief Runs the CPU pipeline over every frame of `source` that the sink does not already
 /// hold, then assigns the raster grid, builds the maps and finishes the sink. The output is
 /// identical for any thread count: frames reach the sink in frame order.
@@ -61,12 +70,6 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
                        ResultSink& sink);
 
 // ---- the pieces run_pipeline() is made of, for drivers that split a scan (MPI ranks, shards) ----
-
-/// @brief One analysed frame on its way to a writer: its summary (grid not yet assigned) and peaks.
-struct FrameResult {
-  FrameSummary summary;
-  PeakList peaks;
-};
 
 /// @brief Where the frames to analyse come from, one index at a time. next() is called on the
 /// read-ahead thread and may block (an MPI rank waiting for its next hand-out); cancel(), called
