@@ -18,6 +18,7 @@
 
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
+#include "output/chunk_compressor.hpp"
 #include "output/journal.hpp"
 #include "output/records.hpp"
 
@@ -90,6 +91,9 @@ struct FrameRow {
 
 constexpr hsize_t kPeakChunk = 4096;   // rows; ~0.5 MB, within HDF5's default 1 MB chunk cache
 constexpr hsize_t kFrameChunk = 1024;
+constexpr int kDeflateLevel = 4;
+
+bool deflate_available() { return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0; }
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   std::string why = h5::last_error();
@@ -228,9 +232,9 @@ h5::Handle create_table(hid_t file, const char* name, hid_t mem_type, hsize_t ch
   h5::Handle space = own(H5Screate_simple(1, &dims, &maxdims), H5Sclose, path, "cannot create a dataspace");
   h5::Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path, "cannot create a property list");
   ck(H5Pset_chunk(dcpl, 1, &chunk), path, "cannot set the chunk size");
-  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+  if (deflate_available()) {  // the order output::shuffle_deflate() follows for /peaks chunks
     ck(H5Pset_shuffle(dcpl), path, "cannot set the shuffle filter");
-    ck(H5Pset_deflate(dcpl, 4), path, "cannot set gzip compression");
+    ck(H5Pset_deflate(dcpl, kDeflateLevel), path, "cannot set gzip compression");
   }
   return own(H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose, path,
              std::string("cannot create ") + name);
@@ -318,17 +322,61 @@ void warn(const std::string& message) { std::cerr << "laueproc: warning: " << me
 }  // namespace
 
 // ---- HDF5 state -------------------------------------------------------------------------------
+// /peaks goes to the file in whole chunks, compressed on a thread of its own (ChunkCompressor)
+// and stored with H5Dwrite_chunk; only the last, partly filled chunk goes through H5Dwrite, when
+// the table is complete (final flush). So each chunk is compressed once, off the writer.
 struct ResultSink::H5State {
   std::string path;
   h5::Handle peak_mem, frame_mem;
+  h5::Handle peak_file;  // the packed row type of /peaks in the file
   h5::Handle file, peaks, frames;
-  hsize_t peak_rows = 0, frame_rows = 0;
-  std::vector<PeakRow> peak_buf;
+  hsize_t peak_rows = 0, frame_rows = 0;  // peak_rows: in whole chunks, until the final flush
+  std::vector<PeakRow> peak_buf;          // the rows after peak_rows
   std::vector<FrameRow> frame_buf;
+  std::unique_ptr<output::ChunkCompressor> compressor;  // null without the deflate filter
+  std::vector<unsigned char> convert_buf, background_buf;  // rows to the file layout, reused
 
-  void flush_rows() {
-    append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+  void write_chunk(output::ChunkCompressor::Chunk& c) {
+    const hsize_t offset = c.offset;
+    ck(H5Dwrite_chunk(peaks, H5P_DEFAULT, c.filter_mask, &offset, c.bytes.size(), c.bytes.data()), path,
+       "cannot write /peaks");
+  }
+  // A full chunk of rows in peak_buf: to the compressor (or, without one, through H5Dwrite).
+  void store_full_chunk() {
+    if (!compressor) {
+      append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+      peak_buf.clear();
+      return;
+    }
+    const std::size_t n = peak_buf.size(), mem_size = sizeof(PeakRow), file_size = H5Tget_size(peak_file);
+    convert_buf.resize(n * std::max(mem_size, file_size));
+    background_buf.resize(n * std::max(mem_size, file_size));  // compound conversions need one
+    std::memcpy(convert_buf.data(), peak_buf.data(), n * mem_size);
+    ck(H5Tconvert(peak_mem, peak_file, n, convert_buf.data(), background_buf.data(), H5P_DEFAULT), path,
+       "cannot convert /peaks rows");
+    output::ChunkCompressor::Chunk chunk;
+    chunk.offset = peak_rows;
+    chunk.bytes.assign(convert_buf.begin(), convert_buf.begin() + static_cast<std::ptrdiff_t>(n * file_size));
+    const hsize_t extent = peak_rows + n;
+    ck(H5Dset_extent(peaks, &extent), path, "cannot extend /peaks");
+    peak_rows = extent;
     peak_buf.clear();
+    compressor->submit(std::move(chunk), [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); });
+  }
+  // Rows so far to the file. Not final: /frames rows and the chunks compressed by now; final
+  // (the table is complete, or the run stops): every chunk, then the partly filled last one.
+  void flush_rows(bool final) {
+    if (compressor) {
+      auto write = [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); };
+      if (final)
+        compressor->drain(write);
+      else
+        compressor->collect(write);
+    }
+    if (final || !compressor) {
+      append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+      peak_buf.clear();
+    }
     append_rows(frames, frame_mem, frame_rows, frame_buf, path, "/frames");
     frame_buf.clear();
   }
@@ -550,6 +598,10 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   st->peaks = create_table(st->file, "/peaks", st->peak_mem, kPeakChunk, path);
   st->frames = create_table(st->file, "/frames", st->frame_mem, kFrameChunk, path);
   st->peak_buf.reserve(kPeakChunk);
+  st->peak_file = own(H5Tcopy(st->peak_mem), H5Tclose, path, "cannot copy a row type");
+  ck(H5Tpack(st->peak_file), path, "cannot pack a row type");
+  if (deflate_available())
+    st->compressor = std::make_unique<output::ChunkCompressor>(H5Tget_size(st->peak_file), kDeflateLevel);
   h5_ = std::move(st);
 
   if (!options_.csv_dir.empty()) {
@@ -610,10 +662,7 @@ void ResultSink::append_outputs(const FrameSummary& frame, const PeakList& peaks
   if (options_.views) {
     for (const Peak& p : peaks) {
       h5_->peak_buf.push_back(to_row(p));
-      if (h5_->peak_buf.size() >= kPeakChunk) {
-        append_rows(h5_->peaks, h5_->peak_mem, h5_->peak_rows, h5_->peak_buf, h5_->path, "/peaks");
-        h5_->peak_buf.clear();
-      }
+      if (h5_->peak_buf.size() >= kPeakChunk) h5_->store_full_chunk();
     }
     h5_->frame_buf.push_back(to_row(frame));
     if (peaks_csv_) {
@@ -633,7 +682,7 @@ void ResultSink::maybe_flush(bool force) {
   if (!force && frames_since_flush_ < kFlushFrames &&
       std::chrono::duration<double>(now - last_flush_).count() < kFlushSeconds)
     return;
-  h5_->flush_rows();
+  h5_->flush_rows(false);
   ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot flush");
   if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0)
     throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
@@ -733,7 +782,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
   hid_t file = h5_->file;
 
   // /frames again, whole, now that ix/iy are known.
-  h5_->flush_rows();
+  h5_->flush_rows(true);
   if (!frames_.empty()) {
     std::vector<FrameRow> rows;
     rows.reserve(frames_.size());
@@ -810,7 +859,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
 void ResultSink::close_outputs() noexcept {
   try {
     if (h5_) {
-      h5_->flush_rows();
+      h5_->flush_rows(true);
       H5Fflush(h5_->file, H5F_SCOPE_GLOBAL);
     }
   } catch (...) {

@@ -89,9 +89,10 @@ std::string run_fingerprint(const RunInfo& info);
 /// @brief Writes the results of `laueproc process` as frames complete; see the file comment.
 class ResultSink {
  public:
-  /// H5Fflush / CSV flush at least this often. Each flush compresses the partly filled last
-  /// chunk of /peaks once more: every 64 frames meant every peak twice (+37 % writer CPU,
-  /// benchmarks/bench_sink); the journal, not the views, is what survives a kill.
+  /// H5Fflush / CSV flush at least this often. /peaks goes out in whole chunks (its last, partly
+  /// filled one when the run ends or stops), /frames rows at each flush; flushing every 64
+  /// frames compressed partial chunks again and again (benchmarks/bench_sink). The journal, not
+  /// the views, is what survives a kill.
   static constexpr int kFlushFrames = 2048;
   static constexpr double kFlushSeconds = 5.0;   ///< ... or after this many seconds
   static constexpr int kSyncFrames = 256;        ///< fsync the journal this often (power loss)

@@ -20,6 +20,7 @@
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/output.hpp"
+#include "output/chunk_compressor.hpp"
 #include "output/journal.hpp"
 #include "output/records.hpp"
 
@@ -794,4 +795,130 @@ TEST(ResultSink, ShardJournalsMergeToTheSameResults) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("different run"), std::string::npos) << e.what();
   }
+}
+
+// ---- /peaks in whole chunks, compressed off the writer ------------------------------------------
+
+namespace {
+
+// 50 peaks per frame with full-precision values: 300 frames fill 3 chunks of 4096 rows and part of
+// a fourth.
+PeakList many_peaks(int frame) {
+  PeakList peaks;
+  for (int k = 0; k < 50; ++k) {
+    Peak p;
+    p.frame = frame;
+    p.peak = k;
+    p.x = std::sqrt(2.0) * (frame * 50 + k);
+    p.y = 1.0 / (k + 3.0) + frame;
+    p.intensity = std::exp(0.001 * (frame * 50 + k));
+    p.npix = 5 + k;
+    p.snr = 0.1 * k;
+    p.saturated = (k % 7) == 0;
+    peaks.push_back(p);
+  }
+  return peaks;
+}
+
+FrameSummary many_frame(int i) {
+  FrameSummary f;
+  f.frame = i;
+  f.n_peaks = 50;
+  return f;
+}
+
+}  // namespace
+
+TEST(ResultSink, PeaksInWholeChunksReadBackExactly) {
+  constexpr int kMany = 300;
+  for (bool any_order : {false, true}) {
+    TempDir dir;
+    SinkOptions o = options_in(dir);
+    if (any_order) o.frames_total = kMany;
+    {
+      ResultSink sink(o, make_info());
+      for (int k = 0; k < kMany; ++k) {
+        const int i = any_order ? (k * 7 + 3) % kMany : k;  // 7 is prime to 300
+        sink.add(many_frame(i), many_peaks(i));
+      }
+      std::vector<FrameSummary> frames = sink.frames();
+      for (auto& f : frames) f.ix = f.iy = 0;
+      ScanMaps maps;
+      sink.finish(maps, frames);
+    }
+    h5::Handle file = h5::open_read(dir / "out/results.h5");
+    const auto x = read_field<double>(file, "/peaks", "x", H5T_NATIVE_DOUBLE);
+    const auto intensity = read_field<double>(file, "/peaks", "intensity", H5T_NATIVE_DOUBLE);
+    const auto frame = read_field<std::int64_t>(file, "/peaks", "frame", H5T_NATIVE_INT64);
+    const auto npix = read_field<std::int32_t>(file, "/peaks", "npix", H5T_NATIVE_INT32);
+    ASSERT_EQ(x.size(), static_cast<std::size_t>(kMany * 50));
+    for (int i = 0; i < kMany; ++i) {
+      const PeakList want = many_peaks(i);
+      for (int k = 0; k < 50; ++k) {
+        const std::size_t row = static_cast<std::size_t>(i * 50 + k);
+        ASSERT_EQ(frame[row], i) << row;
+        ASSERT_EQ(x[row], want[static_cast<std::size_t>(k)].x) << row;
+        ASSERT_EQ(intensity[row], want[static_cast<std::size_t>(k)].intensity) << row;
+        ASSERT_EQ(npix[row], want[static_cast<std::size_t>(k)].npix) << row;
+      }
+    }
+    // Stored gzip + shuffle, as before: any HDF5 reader decodes it.
+    h5::Handle ds(H5Dopen2(file, "/peaks", H5P_DEFAULT), H5Dclose);
+    h5::Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    EXPECT_EQ(H5Pget_nfilters(dcpl), 2);
+  }
+}
+
+// Killed after whole chunks went out: the partial file holds every row added; resume matches.
+TEST(ResultSink, PeaksInWholeChunksSurviveAStopAndResume) {
+  TempDir ref, run;
+  constexpr int kMany = 200;
+  auto add_range = [](ResultSink& sink, int from, int to) {
+    for (int i = from; i < to; ++i) sink.add(many_frame(i), many_peaks(i));
+  };
+  auto finish_all = [](ResultSink& sink) {
+    std::vector<FrameSummary> frames = sink.frames();
+    for (auto& f : frames) f.ix = f.iy = 0;
+    sink.finish(ScanMaps{}, frames);
+  };
+  {
+    ResultSink sink(options_in(ref), make_info());
+    add_range(sink, 0, kMany);
+    finish_all(sink);
+  }
+  {
+    ResultSink sink(options_in(run), make_info());
+    add_range(sink, 0, 130);  // 6500 rows: one whole chunk and part of the next
+  }
+  {
+    h5::Handle partial = h5::open_read(run / "out/results.h5");
+    EXPECT_EQ(read_field<double>(partial, "/peaks", "x", H5T_NATIVE_DOUBLE).size(), 130u * 50u);
+  }
+  ResultSink sink(options_in(run, true), make_info());
+  add_range(sink, 130, kMany);
+  finish_all(sink);
+  h5::Handle a = h5::open_read(ref / "out/results.h5"), b = h5::open_read(run / "out/results.h5");
+  Raw ra = read_raw(a, "/peaks"), rb = read_raw(b, "/peaks");
+  EXPECT_EQ(ra.rows, 200u * 50u);
+  EXPECT_TRUE(ra.bytes == rb.bytes);
+}
+
+TEST(ChunkCompressor, ShuffleDeflateRoundTripsAndSkipsWhatDoesNotShrink) {
+  std::vector<unsigned char> rows(110 * 4096);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<unsigned char>((i % 110) < 8 ? i / 110 : i % 7);
+  std::uint32_t mask = 99;
+  const auto stored = output::shuffle_deflate(rows, 110, 4, mask);
+  EXPECT_EQ(mask, 0u);
+  EXPECT_LT(stored.size(), rows.size() / 4);
+  EXPECT_EQ(output::inflate_unshuffle(stored, rows.size(), 110, mask), rows);
+
+  std::vector<unsigned char> noise(110 * 100 + 13);  // a tail shorter than an element too
+  std::uint64_t state = 88172645463325252ull;
+  for (auto& b : noise) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    b = static_cast<unsigned char>(state);
+  }
+  const auto kept = output::shuffle_deflate(noise, 110, 4, mask);
+  EXPECT_EQ(mask, 0x2u) << "incompressible: deflate skipped, as HDF5's optional filter";
+  EXPECT_EQ(output::inflate_unshuffle(kept, noise.size(), 110, mask), noise);
 }
