@@ -161,6 +161,22 @@ TEST_F(Mpi, ShardsMergeToTheTablesOfASingleRun) {
   EXPECT_FALSE(std::ifstream(dir_ + "/sharded.h5.shard-0-of-3.journal").good()) << "merged shards are removed";
 }
 
+// An output that cannot be written fails every rank before any work, with one message.
+TEST_F(Mpi, UnwritableOutputStopsEveryRankAtOnce) {
+  ASSERT_EQ(run("simulate --out " + dir_ + "/scan --grid 2x2 --size 64 --quiet").code, 0);
+  { std::ofstream(dir_ + "/blocker") << "a file, not a folder"; }
+  auto r = run_command(kMpirun + " -n 2 " + kProgram + " process " + dir_ + "/scan --out " + dir_ +
+                       "/blocker/sub/results.h5 --threads 1");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("blocker/sub"), std::string::npos) << r.out;
+  std::size_t said = 0;
+  for (std::size_t at = r.out.find("laueproc process: error:"); at != std::string::npos;
+       at = r.out.find("laueproc process: error:", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1u) << "one message for the job: " << r.out;
+  EXPECT_EQ(r.out.find("frames of"), std::string::npos) << "no work started: " << r.out;
+}
+
 TEST(Merge, HelpAnswers) {
   auto r = run("merge --help");
   EXPECT_EQ(r.code, 0);
