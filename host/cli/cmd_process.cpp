@@ -101,6 +101,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   sink_options.results_h5 = r.out_h5;
   sink_options.csv_dir = r.csv_dir;
   sink_options.resume = r.resume;
+  sink_options.overwrite = r.overwrite;
   ResultSink sink(sink_options, run);
   if (!r.quiet && !sink.resumed_frames().empty())
     std::fprintf(stderr, "laueproc process: resuming: %zu frames already done\n", sink.resumed_frames().size());
@@ -164,6 +165,8 @@ int cmd_process(const std::vector<std::string>& args) {
       ("out,o", po::value(&r.out_h5)->default_value("results.h5"), "results file (HDF5)")
       ("csv", po::value(&r.csv_dir), "also write peaks.csv and frames.csv into this folder")
       ("resume", po::bool_switch(&r.resume), "continue an interrupted run from its journal")
+      ("overwrite", po::bool_switch(&r.overwrite),
+       "replace existing results (and CSVs), or start an interrupted run over; they are replaced when this run completes")
       ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0), "worker threads (0 = all cores)")
@@ -183,7 +186,8 @@ int cmd_process(const std::vector<std::string>& args) {
              "Finds and measures the Laue peaks of every frame (background, hysteresis threshold,\n"
              "8-connected labels, deblending, intensity-moment ellipses), then the streaking extent\n"
              "and defect scenario per frame, and maps over the raster grid. Results are written as\n"
-             "frames complete; --resume continues a killed run. Exit 3: some frames failed.",
+             "frames complete; --resume continues a killed run. Existing results are never replaced\n"
+             "without --overwrite. Exit 2: bad input or an output problem; 3: some frames failed.",
              options, positional, vm))
     return 0;
   finish_config(r.config, background_method);

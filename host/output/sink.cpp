@@ -2,6 +2,7 @@
 // docs/output.md for the layout and the crash/resume design.
 #include "laueproc/output.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
+#include "output/output_guard.hpp"
 #include "output/records.hpp"
 
 namespace laueproc {
@@ -90,7 +92,7 @@ constexpr hsize_t kFrameChunk = 1024;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   std::string why = h5::last_error();
-  throw Error(path + ": " + what + (why.empty() ? "" : " (" + why + ")"));
+  throw OutputError(path, what + (why.empty() ? "" : " (" + why + ")"));
 }
 void ck(herr_t status, const std::string& path, const std::string& what) {
   if (status < 0) fail(path, what);
@@ -290,24 +292,49 @@ void write_axis(hid_t group, const char* name, const std::vector<double>& values
   h5::write_attribute(ds, "units", std::string("um"));
 }
 
-void make_parent(const std::string& file_or_dir, bool is_dir) {
-  fs::path dir = is_dir ? fs::path(file_or_dir) : fs::path(file_or_dir).parent_path();
-  if (dir.empty()) return;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir, ec))
-    throw Error(dir.string() + ": cannot create output folder (" + (ec ? ec.message() : "not a folder") + ")");
-}
-
 std::FILE* open_file(const std::string& path, const char* mode, const char* what) {
   std::FILE* f = std::fopen(path.c_str(), mode);
-  if (!f) throw Error(path + ": cannot " + what + " (" + std::strerror(errno) + ")");
+  if (!f) throw OutputError(path, std::string("cannot ") + what + " (" + std::strerror(errno) + ")");
   return f;
 }
 
+[[noreturn]] void write_failed(const std::string& path) {
+  throw OutputError(path, std::string("write failed (") + std::strerror(errno) + ")");
+}
+
 void write_all(std::FILE* f, const std::string& data, const std::string& path) {
-  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size())
-    throw Error(path + ": write failed (" + std::strerror(errno) + ")");
+  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size()) write_failed(path);
+}
+
+// fflush + fsync + fclose, each checked: the last buffered bytes reach the disk here.
+void close_checked(std::FILE* f, const std::string& path) {
+  if (std::fflush(f) != 0) {
+    const int err = errno;
+    std::fclose(f);
+    errno = err;
+    write_failed(path);
+  }
+  try {
+    output::sync_fd(fileno(f), path);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  if (std::fclose(f) != 0) write_failed(path);
+}
+
+// Writes `text` to `path` whole: a temporary file renamed onto it once complete.
+void write_text_file(const std::string& path, const std::string& text) {
+  output::AtomicFile out(path, true);  // the caller decided about an existing file
+  std::FILE* f = open_file(out.temp_path(), "wb", "create the file");
+  try {
+    write_all(f, text, path);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  close_checked(f, path);
+  out.commit();
 }
 
 void warn(const std::string& message) { std::cerr << "laueproc: warning: " << message << "\n"; }
@@ -336,40 +363,85 @@ void ResultSink::FileCloser::operator()(std::FILE* f) const noexcept { std::fclo
 ResultSink::ResultSink(SinkOptions options, RunInfo info)
     : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)) {
   if (options_.results_h5.empty()) throw UsageError("the results file name is empty");
+  if (options_.resume && options_.overwrite) throw UsageError("--resume and --overwrite exclude each other");
   journal_path_ = options_.results_h5 + ".journal";
+  partial_h5_path_ = options_.results_h5 + ".partial";
   if (!options_.csv_dir.empty()) {
     peaks_csv_path_ = (fs::path(options_.csv_dir) / "peaks.csv").string();
     frames_csv_path_ = (fs::path(options_.csv_dir) / "frames.csv").string();
+    provenance_path_ = (fs::path(options_.csv_dir) / "provenance.txt").string();
+    peaks_partial_path_ = peaks_csv_path_ + ".partial";
   }
   last_flush_ = std::chrono::steady_clock::now();
-  std::error_code ec;
-  bool have_journal = fs::exists(journal_path_, ec);
-  if (options_.resume && have_journal) {
-    resume_from_journal();
-    return;
+  {
+    std::error_code ec;
+    if (fs::is_directory(options_.results_h5, ec))
+      throw OutputError(options_.results_h5, "is a folder; give the results file name");
   }
-  if (options_.resume) {
-    if (fs::exists(options_.results_h5, ec)) {
-      bool complete = false;
-      try {
-        h5::Handle f = h5::open_read(options_.results_h5);
-        h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
-        if (H5Aexists(root, "complete") > 0) {
-          h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
-          std::int64_t v = 0;
-          complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
-        }
-      } catch (const Error&) {
-        // unreadable: an interrupted run without a journal; start over
-      }
-      if (complete)
-        throw Error(options_.results_h5 + ": this run is already complete; nothing to resume (run without --resume to redo it)");
+  output::make_parent_folder(options_.results_h5);
+  // The lock comes first: a second process on the same results stops here, before it reads,
+  // truncates or writes anything (opening the journal to lock it does not change it).
+  lock_ = std::make_unique<output::OutputLock>(
+      journal_path_, options_.results_h5,
+      "another laueproc process is writing these results (its journal " + journal_path_ +
+          " is locked); wait for it to end, or give another --out");
+  struct stat st {};
+  const bool have_journal = ::fstat(lock_->fd(), &st) == 0 && st.st_size > 0;
+  try {
+    if (options_.resume && have_journal) {
+      resume_from_journal();
+      return;
     }
-    warn("no journal " + journal_path_ + " to resume; starting from the first frame");
-  } else if (have_journal) {
-    warn("overwriting the journal of an interrupted run, " + journal_path_ + " (use --resume to continue it)");
+    if (options_.resume) {
+      std::error_code ec;
+      if (fs::exists(options_.results_h5, ec)) {
+        bool complete = false;
+        try {
+          h5::Handle f = h5::open_read(options_.results_h5);
+          h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
+          if (H5Aexists(root, "complete") > 0) {
+            h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
+            std::int64_t v = 0;
+            complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+          }
+        } catch (const Error&) {
+          // unreadable: not a run to resume; it is replaced when this run completes
+        }
+        if (complete)
+          throw OutputError(options_.results_h5,
+                            "this run is already complete; nothing to resume (give --overwrite to redo it)");
+      }
+      warn("no journal " + journal_path_ + " to resume; starting from the first frame");
+    } else if (!options_.overwrite) {
+      // Nothing is replaced unless asked: an earlier run's results, an interrupted run's journal
+      // or an unrelated file given as --out by mistake.
+      if (have_journal)
+        throw OutputError(journal_path_,
+                          "journal of an interrupted run: give --resume to continue it, or --overwrite to start over");
+      output::refuse_existing(options_.results_h5, false,
+                              "give --overwrite to replace it (or --resume to continue an interrupted run)");
+      for (const std::string* p : {&peaks_csv_path_, &frames_csv_path_})
+        if (!p->empty()) output::refuse_existing(*p, false);
+    } else if (have_journal) {
+      warn("starting over: replacing the journal of an interrupted run, " + journal_path_);
+    }
+    open_fresh();
+  } catch (...) {
+    // A fresh start that failed (a CSV folder that cannot be made, a refused output...) leaves
+    // nothing behind: no journal a later run would take for an interrupted one, no .partial.
+    // A failed resume leaves the journal as it was.
+    const bool fresh = journal_started_;
+    h5_.reset();
+    peaks_csv_.reset();
+    journal_.reset();
+    std::error_code ec;
+    if (fresh) {
+      fs::remove(partial_h5_path_, ec);
+      if (!peaks_partial_path_.empty()) fs::remove(peaks_partial_path_, ec);
+    }
+    if (fresh || lock_->created()) lock_->remove_and_release();
+    throw;
   }
-  open_fresh();
 }
 
 ResultSink::~ResultSink() {
@@ -379,12 +451,13 @@ ResultSink::~ResultSink() {
 void ResultSink::write_journal_header() {
   std::string header(output::kJournalMagic);
   header += ' ' + fingerprint_ + ' ' + (info_.started_utc.empty() ? std::string("-") : info_.started_utc) + '\n';
+  output::append_journal_csv(header, options_.csv_dir);
   write_all(journal_.get(), header, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+  if (std::fflush(journal_.get()) != 0) write_failed(journal_path_);
 }
 
 void ResultSink::create_results(const std::string& started_utc, const std::string& resumed_utc) {
-  const std::string& path = options_.results_h5;
+  const std::string& path = partial_h5_path_;
   auto st = std::make_unique<H5State>();
   st->path = path;
   st->peak_mem = peak_type(path);
@@ -415,20 +488,18 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   h5_ = std::move(st);
 
   if (!options_.csv_dir.empty()) {
-    make_parent(options_.csv_dir, true);
-    peaks_csv_.reset(open_file(peaks_csv_path_, "wb", "create the CSV file"));
+    output::make_folder(options_.csv_dir);
+    peaks_csv_.reset(open_file(peaks_partial_path_, "wb", "create the CSV file"));
     std::setvbuf(peaks_csv_.get(), nullptr, _IOFBF, 1 << 20);
-    write_all(peaks_csv_.get(), std::string(output::kPeaksCsvHeader), peaks_csv_path_);
+    write_all(peaks_csv_.get(), std::string(output::kPeaksCsvHeader), peaks_partial_path_);
   }
 }
 
 void ResultSink::open_fresh() {
-  make_parent(options_.results_h5, false);
-  journal_.reset(open_file(journal_path_, "wb", "create the journal"));
+  journal_.reset(open_file(journal_path_, "wb", "create the journal"));  // under the lock
+  journal_started_ = true;
   write_journal_header();
   create_results(info_.started_utc, "");
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);  // a stale one would look complete
 }
 
 void ResultSink::resume_from_journal() {
@@ -450,38 +521,50 @@ void ResultSink::resume_from_journal() {
   std::string_view line;
   std::string started = info_.started_utc;
   long good_offset = 0;
+  std::string journal_csv;  // the CSV folder the journal's run wrote to
   if (next_line(line)) {
     std::string expected = std::string(output::kJournalMagic) + ' ';
-    if (line.substr(0, expected.size()) != expected)
-      throw Error(journal_path_ + ": not a laueproc journal (delete it, or run without --resume)");
+    if (line.substr(0, expected.size()) != expected) {
+      if (line.substr(0, 17) == "LAUEPROC-JOURNAL ")
+        throw OutputError(journal_path_, "journal written by another laueproc version (format " +
+                                             std::string(line.substr(17, line.find(' ', 17) - 17)) +
+                                             "); give --overwrite to start over");
+      throw OutputError(journal_path_, "not a laueproc journal (delete it, or give --overwrite to start over)");
+    }
     std::string_view rest = line.substr(expected.size());
     std::string_view fp = rest.substr(0, rest.find(' '));
     if (fp != fingerprint_)
-      throw Error(journal_path_ + ": journal of a different run (settings or input files differ: fingerprint " +
-                  std::string(fp) + ", this run " + fingerprint_ + "); run without --resume to start over");
+      throw OutputError(journal_path_, "journal of a different run (settings or input files differ: fingerprint " +
+                                           std::string(fp) + ", this run " + fingerprint_ +
+                                           "); give --overwrite to start over");
     if (fp.size() < rest.size()) started = std::string(rest.substr(fp.size() + 1));
     good_offset = std::ftell(in.get());
   }
   // good_offset == 0: an empty journal (killed before its header); start with a new header.
 
-  make_parent(options_.results_h5, false);
   create_results(started, info_.started_utc);
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);
 
   PeakList pending;
-  bool torn = false;
+  std::string damage;  // why the read stopped early, for the warning
+  long line_no = 1;
   if (good_offset > 0) {
     for (;;) {
       long before = std::ftell(in.get());
       if (!next_line(line)) {
-        torn = std::ftell(in.get()) != before;
+        if (std::ftell(in.get()) != before) damage = "a torn last line";
         break;
       }
-      if (!line.empty() && line[0] == 'P') {
+      ++line_no;
+      const char tag = output::journal_line_tag(line);
+      if (tag == 'C') {
+        output::parse_journal_csv(line, journal_csv);
+        if (pending.empty()) good_offset = std::ftell(in.get());
+        continue;
+      }
+      if (tag == 'P') {
         Peak p;
         if (!output::parse_journal_peak(line, p)) {
-          torn = true;
+          damage = "a malformed line " + std::to_string(line_no);
           break;
         }
         pending.push_back(p);
@@ -489,11 +572,15 @@ void ResultSink::resume_from_journal() {
       }
       FrameSummary f;
       std::int64_t n_lines = -1;
+      if (tag != 'F') {
+        damage = "a damaged or edited line " + std::to_string(line_no) + " (checksum mismatch)";
+        break;
+      }
       bool ok = output::parse_journal_frame(line, f, n_lines) && n_lines == static_cast<std::int64_t>(pending.size()) &&
                 (frames_.empty() || f.frame > frames_.back().frame);
       for (const Peak& p : pending) ok = ok && p.frame == f.frame;
       if (!ok) {
-        torn = true;
+        damage = "a malformed line " + std::to_string(line_no);
         break;
       }
       append_outputs(f, pending);
@@ -503,17 +590,36 @@ void ResultSink::resume_from_journal() {
       good_offset = std::ftell(in.get());
     }
   }
-  if (torn || !pending.empty())
-    warn("dropped the incomplete or damaged end of " + journal_path_ + " after " +
+  if (!damage.empty() || !pending.empty())
+    warn("dropped the end of " + journal_path_ + " from " + (damage.empty() ? "an incomplete frame" : damage) +
+         " on, after " +
          (frames_.empty() ? std::string("its header") : "frame " + std::to_string(frames_.back().frame)) +
          "; later frames are processed again");
   in.reset();
 
+  // The interrupted run wrote its CSV elsewhere (or this run writes none): its partial peaks.csv
+  // would be left stale beside no frames.csv; it is removed.
+  if (!journal_csv.empty() && journal_csv != options_.csv_dir) {
+    const std::string stale = (fs::path(journal_csv) / "peaks.csv.partial").string();
+    std::error_code ec;
+    if (fs::remove(stale, ec))
+      warn("removed " + stale + ", the partial CSV of the interrupted run (this run writes " +
+           (options_.csv_dir.empty() ? std::string("no CSV") : "its CSV to " + options_.csv_dir) + ")");
+  }
+
   // Cut the journal after its last complete frame, then append.
+  std::error_code ec;
   fs::resize_file(journal_path_, static_cast<std::uintmax_t>(good_offset), ec);
-  if (ec) throw Error(journal_path_ + ": cannot truncate the journal (" + ec.message() + ")");
+  if (ec) throw OutputError(journal_path_, "cannot truncate the journal (" + ec.message() + ")");
   journal_.reset(open_file(journal_path_, "ab", "append to the journal"));
-  if (good_offset == 0) write_journal_header();
+  if (good_offset == 0) {
+    write_journal_header();
+  } else if (journal_csv != options_.csv_dir) {
+    line_.clear();
+    output::append_journal_csv(line_, options_.csv_dir);
+    write_all(journal_.get(), line_, journal_path_);
+    if (std::fflush(journal_.get()) != 0) write_failed(journal_path_);
+  }
   maybe_flush(true);
 }
 
@@ -529,7 +635,7 @@ void ResultSink::append_outputs(const FrameSummary& frame, const PeakList& peaks
   if (peaks_csv_) {
     line_.clear();
     for (const Peak& p : peaks) append_csv_peak(line_, p);
-    write_all(peaks_csv_.get(), line_, peaks_csv_path_);
+    write_all(peaks_csv_.get(), line_, peaks_partial_path_);
   }
   frames_.push_back(frame);
   peak_count_ += static_cast<std::int64_t>(peaks.size());
@@ -542,9 +648,8 @@ void ResultSink::maybe_flush(bool force) {
       std::chrono::duration<double>(now - last_flush_).count() < kFlushSeconds)
     return;
   h5_->flush_rows();
-  ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot flush");
-  if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0)
-    throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot write");
+  if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0) write_failed(peaks_partial_path_);
   frames_since_flush_ = 0;
   last_flush_ = now;
 }
@@ -566,26 +671,16 @@ void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
   for (const Peak& p : peaks) output::append_journal_peak(line_, p);
   output::append_journal_frame(line_, frame, static_cast<std::int64_t>(peaks.size()));
   write_all(journal_.get(), line_, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+  if (std::fflush(journal_.get()) != 0) write_failed(journal_path_);
   if (++frames_since_sync_ >= kSyncFrames) {
-    ::fsync(fileno(journal_.get()));  // power loss; a kill is already covered by fflush
+    output::sync_fd(fileno(journal_.get()), journal_path_);  // power loss; a kill is already covered by fflush
     frames_since_sync_ = 0;
   }
   append_outputs(frame, peaks);
   maybe_flush(false);
 }
 
-void ResultSink::write_frames_csv() {
-  if (frames_csv_path_.empty()) return;
-  File out(open_file(frames_csv_path_, "wb", "create the CSV file"));
-  std::string text(output::kFramesCsvHeader);
-  for (const FrameSummary& f : frames_) append_csv_frame(text, f);
-  write_all(out.get(), text, frames_csv_path_);
-  if (std::fclose(out.release()) != 0) throw Error(frames_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
-
-  // CSV files cannot carry attributes: the provenance the results file holds goes beside them.
-  const std::string prov_path = (fs::path(options_.csv_dir) / "provenance.txt").string();
-  File prov(open_file(prov_path, "wb", "create the provenance file"));
+std::string ResultSink::provenance_text() const {
   std::string p = "# laueproc process: how peaks.csv and frames.csv were made (same as the root attributes of " +
                   options_.results_h5 + ")\n";
   p += "version: " + info_.program_version + "\ngit_commit: " + info_.git_commit + "\ncommand_line: " +
@@ -593,8 +688,7 @@ void ResultSink::write_frames_csv() {
        "\ndataset: " + info_.dataset + "\n";
   for (const auto& [name, value] : info_.settings) p += "settings." + name + ": " + value + "\n";
   for (const auto& f : info_.input_files) p += "input_file: " + f + "\n";
-  write_all(prov.get(), p, prov_path);
-  if (std::fclose(prov.release()) != 0) throw Error(prov_path + ": write failed (" + std::strerror(errno) + ")");
+  return p;
 }
 
 void ResultSink::finish(const ScanMaps& maps) {
@@ -643,66 +737,76 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
        "cannot rewrite /frames");
   }
 
-  // /maps: one NXdata per quantity so that silx/NeXus viewers show each as an image.
-  h5::Handle entry = own(H5Gcreate2(file, "/maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
-                         "cannot create /maps");
-  h5::write_attribute(entry, "NX_class", std::string("NXentry"));
-  h5::write_attribute(entry, "default", std::string("se"));
-  h5::write_attribute(entry, "nx", static_cast<std::int64_t>(maps.nx));
-  h5::write_attribute(entry, "ny", static_cast<std::int64_t>(maps.ny));
-  auto nxdata = [&](const std::string& name) {
-    h5::Handle g = own(H5Gcreate2(entry, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
-                       "cannot create /maps/" + name);
-    h5::write_attribute(g, "NX_class", std::string("NXdata"));
-    h5::write_attribute(g, "signal", name);
-    write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
-    h5::write_attribute(g, "y_um_indices", std::int64_t{0});
-    h5::write_attribute(g, "x_um_indices", std::int64_t{1});
-    write_axis(g, "x_um", maps.x_um, maps.nx, path);
-    write_axis(g, "y_um", maps.y_um, maps.ny, path);
-    return g;
-  };
-  for (auto [name, values] : {std::pair<const char*, const std::vector<float>*>{"se", &maps.se},
-                              {"se_median", &maps.se_median},
-                              {"n_peaks", &maps.n_peaks},
-                              {"background", &maps.background},
-                              {"noise", &maps.noise}}) {
-    h5::Handle g = nxdata(name);
-    write_2d(g, name, H5T_NATIVE_FLOAT, *values, maps.ny, maps.nx, path);
-  }
   {
-    h5::Handle g = nxdata("scenario");
-    write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
-    h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
-    std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
-    write_string_array_attribute(ds, "scenario_names", names, path);
-    std::string legend;
-    for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
-    h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");
-  }
+    // /maps: one NXdata per quantity so that silx/NeXus viewers show each as an image.
+    h5::Handle entry = own(H5Gcreate2(file, "/maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                           "cannot create /maps");
+    h5::write_attribute(entry, "NX_class", std::string("NXentry"));
+    h5::write_attribute(entry, "default", std::string("se"));
+    h5::write_attribute(entry, "nx", static_cast<std::int64_t>(maps.nx));
+    h5::write_attribute(entry, "ny", static_cast<std::int64_t>(maps.ny));
+    auto nxdata = [&](const std::string& name) {
+      h5::Handle g = own(H5Gcreate2(entry, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                         "cannot create /maps/" + name);
+      h5::write_attribute(g, "NX_class", std::string("NXdata"));
+      h5::write_attribute(g, "signal", name);
+      write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
+      h5::write_attribute(g, "y_um_indices", std::int64_t{0});
+      h5::write_attribute(g, "x_um_indices", std::int64_t{1});
+      write_axis(g, "x_um", maps.x_um, maps.nx, path);
+      write_axis(g, "y_um", maps.y_um, maps.ny, path);
+      return g;
+    };
+    for (auto [name, values] : {std::pair<const char*, const std::vector<float>*>{"se", &maps.se},
+                                {"se_median", &maps.se_median},
+                                {"n_peaks", &maps.n_peaks},
+                                {"background", &maps.background},
+                                {"noise", &maps.noise}}) {
+      h5::Handle g = nxdata(name);
+      write_2d(g, name, H5T_NATIVE_FLOAT, *values, maps.ny, maps.nx, path);
+    }
+    {
+      h5::Handle g = nxdata("scenario");
+      write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
+      h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
+      std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
+      write_string_array_attribute(ds, "scenario_names", names, path);
+      std::string legend;
+      for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
+      h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");
+    }
 
-  h5::Handle root = own(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
-  h5::write_attribute(root, "default", std::string("maps"));
-  h5::write_attribute(root, "finished_utc", utc_timestamp());
-  h5::write_attribute(root, "n_frames", static_cast<std::int64_t>(frames_.size()));
-  h5::write_attribute(root, "n_peaks", peak_count_);
-  h5::write_attribute(root, "complete", std::int64_t{1});
-  root.reset();
-  entry.reset();
-  ck(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "cannot flush");
-  h5_->peaks.reset();
-  h5_->frames.reset();
-  h5_->file.reset();  // everything is flushed above, where errors were checked
+    h5::Handle root = own(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+    h5::write_attribute(root, "default", std::string("maps"));
+    h5::write_attribute(root, "finished_utc", utc_timestamp());
+    h5::write_attribute(root, "n_frames", static_cast<std::int64_t>(frames_.size()));
+    h5::write_attribute(root, "n_peaks", peak_count_);
+    h5::write_attribute(root, "complete", std::int64_t{1});
+  }
+  // Flush while the tables are open (their chunk caches are written here, checked), then close
+  // everything, the file last and checked: a full disk shows here, not in a destructor.
+  ck(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "cannot write");
+  h5_->peaks.close(path, "/peaks");
+  h5_->frames.close(path, "/frames");
+  h5_->peak_mem.reset();
+  h5_->frame_mem.reset();
+  h5::close_file(h5_->file, path);
   h5_.reset();
 
-  write_frames_csv();
-  if (peaks_csv_) {
-    if (std::fclose(peaks_csv_.release()) != 0)
-      throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  // The CSVs, complete, under temporary names; then every output moves onto its final name.
+  if (peaks_csv_) close_checked(peaks_csv_.release(), peaks_partial_path_);
+  if (!frames_csv_path_.empty()) {
+    std::string text(output::kFramesCsvHeader);
+    for (const FrameSummary& f : frames_) append_csv_frame(text, f);
+    write_text_file(frames_csv_path_, text);
+    // CSV files cannot carry attributes: the provenance the results file holds goes beside them.
+    write_text_file(provenance_path_, provenance_text());
+    output::rename_file(peaks_partial_path_, peaks_csv_path_, true);
   }
-  journal_.reset();
-  std::error_code ec;
-  fs::remove(journal_path_, ec);  // the run is complete: nothing to resume
+  output::rename_file(partial_h5_path_, options_.results_h5, true);
+  // Last, the journal: until it is gone an interruption above is resumed (and redone) in full.
+  close_checked(journal_.release(), journal_path_);
+  lock_->remove_and_release();
   finished_ = true;
 }
 
@@ -715,9 +819,10 @@ void ResultSink::close_outputs() noexcept {
   } catch (...) {
     // the journal holds every frame anyway; --resume rebuilds the outputs
   }
-  h5_.reset();
+  h5_.reset();  // results.h5.partial stays: complete = 0, a view of the journal
   peaks_csv_.reset();
   journal_.reset();
+  lock_.reset();  // releases the lock; the journal stays for --resume
 }
 
 }  // namespace laueproc

@@ -109,7 +109,7 @@ int count_frame_records(const std::string& journal) {
   std::ifstream in(journal);
   std::string line;
   int n = 0;
-  while (std::getline(in, line)) n += line.rfind("F ", 0) == 0;
+  while (std::getline(in, line)) n += line.compare(9, 2, "F ") == 0;  // "<crc> F ..." (docs/output.md)
   return n;
 }
 
