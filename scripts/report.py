@@ -47,6 +47,11 @@ class InputProblem(Exception):
         super().__init__(f"{path}: {problem}")
 
 
+class OutputProblem(InputProblem):
+    """An output that cannot be written (disk full, read-only folder): exit code 2 too, and never
+    turned into a note by optional_section."""
+
+
 # ---------------------------------------------------------------- small helpers
 
 def text(value):
@@ -108,8 +113,12 @@ class Figures:
         fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
         plt.close(fig)
         data = buf.getvalue()
-        with open(os.path.join(self.folder, name + ".png"), "wb") as f:
-            f.write(data)
+        path = os.path.join(self.folder, name + ".png")
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise OutputProblem(path, f"cannot write the figure: {e.strerror}")
         self.items[name] = (data, alt, caption)
         return name
 
@@ -636,6 +645,8 @@ def optional_section(what, build):
     """An optional input's section: a problem in it becomes a note (and a warning), not a failure."""
     try:
         return build()
+    except OutputProblem:
+        raise
     except Exception as e:  # noqa: BLE001
         print(f"laueproc report: warning: {what} section left out: {type(e).__name__}: {e}", file=sys.stderr)
         return f'<p class="note">{html.escape(what)} section left out: {html.escape(str(e))}</p>'
@@ -692,7 +703,7 @@ def main(argv):
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
-            raise InputProblem(folder, f"cannot create the folder: {e.strerror}")
+            raise OutputProblem(folder, f"cannot create the folder: {e.strerror}")
     figs = Figures(figures_dir)
 
     results = open_h5(args.process, "process results")
@@ -780,13 +791,21 @@ written {now}. Run by <code>{html.escape(text(results.attrs.get('command_line', 
 {CHECK_SCRIPT}
 </body></html>
 """
-    tmp = out + ".tmp"
+    # Written under a temporary name and renamed when complete: a failure (disk full) never
+    # leaves a truncated page under the report's name, and the temporary file is removed.
+    tmp = f"{out}.partial-{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(page)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, out)
     except OSError as e:
-        raise InputProblem(out, f"cannot write the report: {e.strerror}")
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputProblem(out, f"cannot write the report: {e.strerror}")
     print(f"report: {out} ({len(figs.items)} figures, also in {figures_dir})")
     return 0
 

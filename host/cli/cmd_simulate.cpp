@@ -34,6 +34,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
        "most reflections per frame")
       ("compression", with_default(&write.compression), "none, gzip or bitshuffle")
       ("threads", po::value(&write.threads)->default_value(0), "render threads (0 = all cores)")
+      ("overwrite", po::bool_switch(&write.overwrite), "replace existing files of the scan (the stack or frame files, truth CSVs)")
       ("quiet,q", po::bool_switch(&quiet), "no progress line");
   po::positional_options_description positional;
   po::variables_map vm;
