@@ -17,9 +17,13 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <type_traits>
 
@@ -115,6 +119,9 @@ Dtype classify(hid_t type, const std::string& file, const std::string& path) {
   }
   throw InputError(file, "unsupported dtype " + describe_type(type) + " in " + path);
 }
+
+// Largest frame read: 2^28 pixels (16384 x 16384, 512 MiB as uint16, 2 GiB as float64).
+constexpr hsize_t kMaxFramePixels = hsize_t{1} << 28;
 
 struct Counters {
   std::atomic<std::uint64_t> clipped{0};  // values outside [0, 65535]
@@ -298,6 +305,9 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
   const hsize_t ny = d.dims[r - 2], nx = d.dims[r - 1];
   if (ny == 0 || nx == 0 || ny > static_cast<hsize_t>(INT_MAX) || nx > static_cast<hsize_t>(INT_MAX))
     throw InputError(file, path + " has an unusable frame size " + std::to_string(ny) + " x " + std::to_string(nx));
+  if (ny > kMaxFramePixels / nx)  // checked before any buffer is sized from a (maybe damaged) header
+    throw InputError(file, path + " has frames of " + std::to_string(ny) + " x " + std::to_string(nx) +
+                               " pixels, more than laueproc reads (" + std::to_string(kMaxFramePixels) + " pixels)");
   d.height = static_cast<int>(ny);
   d.width = static_cast<int>(nx);
   d.frames = r == 3 ? static_cast<std::int64_t>(d.dims[0]) : 1;
@@ -357,6 +367,11 @@ bool read_frame_direct(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scra
     if (H5Dget_chunk_storage_size(d.ds, offset, &stored) < 0)
       throw InputError(d.file, "cannot locate the chunk of " + where + " (" + h5::last_error() + ")");
     if (stored == 0) return false;
+    // zlib's worst case for the frame plus room: a larger stored chunk is damaged (and would
+    // otherwise size a buffer from the file's say-so).
+    if (stored > expect + expect / 1000 + (1u << 16))
+      throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(stored) + " bytes, more than a frame of " +
+                                   std::to_string(expect) + " bytes can take");
     unsigned char* dst;
     if (d.filters.empty()) {
       if (stored != expect)
@@ -444,6 +459,8 @@ std::vector<double> read_numbers(hid_t f, const std::string& path, const std::st
   h5::Handle space = h5::wrap(H5Dget_space(ds), H5Sclose, file, "cannot read the dataspace of " + path);
   hssize_t n = H5Sget_simple_extent_npoints(space);
   if (n < 0) throw InputError(file, "cannot read the size of " + path);
+  if (static_cast<hsize_t>(n) > h5::kMaxVectorValues)
+    throw InputError(file, path + " holds " + std::to_string(n) + " values, more than laueproc reads");
   std::vector<double> values(static_cast<std::size_t>(n));
   if (n > 0)
     h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), file, "cannot read " + path);
@@ -461,6 +478,45 @@ void fill_info_from(ScanInfo& info, const FrameDataset& d) {
   info.chunk_direct = d.direct;
 }
 
+// Per-frame scans: files converted to uint16, grouped by their dtype, for the notes (a float32
+// file in a uint16 scan is named, with its own dtype and counts).
+class FileConversions {
+ public:
+  void note(std::int64_t file_index, const std::string& file, Dtype dtype, std::uint64_t clipped, std::uint64_t nan) {
+    std::lock_guard<std::mutex> lock(m_);
+    Group& g = groups_[dtype_name(dtype)];
+    if (g.files.empty()) g.first_file = file;
+    g.files.insert(file_index);
+    g.clipped += clipped;
+    g.nan += nan;
+  }
+  std::vector<std::string> notes(const ScanInfo& info) const {
+    std::lock_guard<std::mutex> lock(m_);
+    std::vector<std::string> out;
+    for (const auto& [dtype, g] : groups_) {
+      const bool foreign = dtype != info.dtype;
+      if (!foreign && g.clipped == 0 && g.nan == 0) continue;
+      std::string what = g.first_file;
+      if (g.files.size() > 1) what += " (and " + std::to_string(g.files.size() - 1) + " other files)";
+      std::string text = what + ": ";
+      if (foreign) text += "holds " + dtype + " (the scan's frames are " + info.dtype + "); ";
+      text += "converting " + dtype + " to uint16 clipped " + std::to_string(g.clipped) +
+              " pixels to [0, 65535] and set " + std::to_string(g.nan) + " NaN pixels to 0";
+      out.push_back(std::move(text));
+    }
+    return out;
+  }
+
+ private:
+  struct Group {
+    std::string first_file;
+    std::set<std::int64_t> files;
+    std::uint64_t clipped = 0, nan = 0;
+  };
+  mutable std::mutex m_;
+  std::map<std::string, Group> groups_;
+};
+
 std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counters& c) {
   std::vector<std::string> out;
   std::uint64_t clipped = c.clipped.load(), nan = c.nan.load();
@@ -471,6 +527,13 @@ std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counter
                   " pixels to [0, 65535] and set " + std::to_string(nan) + " NaN pixels to 0");
   }
   return out;
+}
+
+// A position that is not a finite number (NaN written for a failed encoder read) is no position.
+void set_position(FrameMeta& meta, double x, double y) {
+  meta.has_position = std::isfinite(x) && std::isfinite(y);
+  meta.x_um = meta.has_position ? x : std::numeric_limits<double>::quiet_NaN();
+  meta.y_um = meta.has_position ? y : std::numeric_limits<double>::quiet_NaN();
 }
 
 void start_frame(Frame& out, std::int64_t index, const std::string& source, std::int64_t in_file, int w, int h) {
@@ -512,11 +575,7 @@ class StackSource final : public FrameSource {
   void read(std::int64_t index, Frame& out) override {
     check_index(index, info_.n_frames);
     start_frame(out, index, info_.files.front(), index, d_.width, d_.height);
-    if (!x_.empty()) {
-      out.meta.has_position = true;
-      out.meta.x_um = x_[static_cast<std::size_t>(index)];
-      out.meta.y_um = y_[static_cast<std::size_t>(index)];
-    }
+    if (!x_.empty()) set_position(out.meta, x_[static_cast<std::size_t>(index)], y_[static_cast<std::size_t>(index)]);
     try {
       read_frame(d_, index, out.pixels.data(), scratch_, counters_);
     } catch (const Error& e) {
@@ -555,7 +614,7 @@ class PerFrameSource final : public FrameSource {
   void adopt(Open first) { cur_ = std::move(first); }
 
   const ScanInfo& info() const override { return info_; }
-  std::vector<std::string> warnings() const override { return conversion_warnings(info_, counters_); }
+  std::vector<std::string> warnings() const override { return conversions_.notes(info_); }
 
   void read(std::int64_t index, Frame& out) override {
     check_index(index, info_.n_frames);
@@ -570,9 +629,15 @@ class PerFrameSource final : public FrameSource {
         else return false;
         return true;
       };
-      out.meta.has_position = pick(cur_.x, out.meta.x_um) && pick(cur_.y, out.meta.y_um);
-      if (!out.meta.has_position) out.meta.x_um = out.meta.y_um = 0.0;
+      // A scan whose reference file has no positions has none (frames placed in frame order);
+      // otherwise a file without one, or with NaN, gives a frame without a position.
+      double x = 0, y = 0;
+      if (info_.has_positions && pick(cur_.x, x) && pick(cur_.y, y)) set_position(out.meta, x, y);
+      else set_position(out.meta, std::numeric_limits<double>::quiet_NaN(), 0.0);
+      const std::uint64_t clipped = counters_.clipped.load(), nan = counters_.nan.load();
       read_frame(cur_.d, k, out.pixels.data(), scratch_, counters_);
+      if (cur_.d.dtype != Dtype::u16)
+        conversions_.note(fi, name, cur_.d.dtype, counters_.clipped.load() - clipped, counters_.nan.load() - nan);
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
@@ -603,6 +668,7 @@ class PerFrameSource final : public FrameSource {
   Open cur_;
   Scratch scratch_;
   Counters counters_;
+  FileConversions conversions_;
 };
 
 // ---- scan path expansion -----------------------------------------------------------------------
@@ -666,17 +732,43 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   ScanInfo info;
   info.layout = ScanLayout::per_frame_files;
   info.files = std::move(files);
-  const std::string& name = info.files.front();
-  if (!first.valid()) first = h5::open_read(name);
   std::string dataset = options.dataset.empty() ? kPerFrameDataset : options.dataset;
-  PerFrameSource::Open o;
-  o.d = open_frame_dataset(first, name, dataset, options.chunk_direct);
   std::string xp = options.x_path.empty() ? kPerFrameX : options.x_path;
   std::string yp = options.y_path.empty() ? kPerFrameY : options.y_path;
-  o.x = read_numbers(first, xp, name);
-  o.y = read_numbers(first, yp, name);
-  o.index = 0;
-  o.file = std::move(first);
+  // The scan's frame size (and dtype, layout, positions) is the one most of up to 5 evenly
+  // spaced files agree on (ties: the earliest), so one odd or damaged file, even the first,
+  // fails only its own frames. A single file is its own reference.
+  const std::int64_t n_files = static_cast<std::int64_t>(info.files.size());
+  const std::int64_t n_sample = std::min<std::int64_t>(n_files, 5);
+  std::vector<PerFrameSource::Open> sampled;
+  std::exception_ptr first_error;
+  for (std::int64_t j = 0; j < n_sample; ++j) {
+    const std::int64_t fi = n_sample == 1 ? 0 : j * (n_files - 1) / (n_sample - 1);
+    const std::string& name = info.files[static_cast<std::size_t>(fi)];
+    try {
+      PerFrameSource::Open o;
+      o.file = fi == 0 && first.valid() ? std::move(first) : h5::open_read(name);
+      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct);
+      o.x = read_numbers(o.file, xp, name);
+      o.y = read_numbers(o.file, yp, name);
+      o.index = fi;
+      sampled.push_back(std::move(o));
+    } catch (const InputError&) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (sampled.empty()) std::rethrow_exception(first_error);
+  auto same_size = [](const PerFrameSource::Open& a, const PerFrameSource::Open& b) {
+    return a.d.frames == b.d.frames && a.d.height == b.d.height && a.d.width == b.d.width;
+  };
+  std::size_t best = 0, best_votes = 0;
+  for (std::size_t a = 0; a < sampled.size(); ++a) {
+    std::size_t votes = 0;
+    for (const auto& b : sampled) votes += same_size(sampled[a], b);
+    if (votes > best_votes) best = a, best_votes = votes;
+  }
+  PerFrameSource::Open o = std::move(sampled[best]);
+  sampled.clear();  // closes the other sampled files
   fill_info_from(info, o.d);
   const std::int64_t per_file = o.d.frames;
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
@@ -809,6 +901,7 @@ std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOption
   h5::init();
   std::error_code ec;
   const bool is_file = fs::is_regular_file(path, ec);
+  if (is_file) h5::check_readable(path);  // "Permission denied", not "not an HDF5 file"
   if (is_file && !h5::looks_like_hdf5(path)) {
     std::string ext = io::lower(fs::path(path).extension().string());
     bool h5_ext = ext == ".h5" || ext == ".hdf5" || ext == ".hdf" || ext == ".nxs" || ext == ".nx5";

@@ -189,6 +189,10 @@ TEST(XanesFast, EqualsDirectImplementation) {
           auto fast = fitter.fit(mu.data());
           auto slow = xa::fit_direct(e, mu, s);
           ASSERT_EQ(fast.status, slow.status) << "order " << order << " layout " << layout;
+          if (fast.status == xa::FitStatus::no_peak_in_window) {  // e.g. order 5 over +-2 eV of 1 eV steps
+            EXPECT_TRUE(std::isnan(fast.white_line_ev) && std::isnan(slow.white_line_ev));
+            continue;
+          }
           EXPECT_NEAR(fast.white_line_ev, slow.white_line_ev, 1e-6) << "order " << order << " layout " << layout;
           EXPECT_NEAR(fast.peak_height, slow.peak_height, 1e-9);
           EXPECT_NEAR(fast.r2, slow.r2, 1e-7);
