@@ -9,13 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 namespace laueproc::e2e {
 
-inline const std::string kProgram = LAUEPROC_BINARY;
+/// @brief The program under test: the one built with these tests, or $LAUEPROC_PROGRAM (e.g. an
+/// older build, to check that a new test fails on the code it guards against).
+inline const std::string kProgram = std::getenv("LAUEPROC_PROGRAM") ? std::getenv("LAUEPROC_PROGRAM") : LAUEPROC_BINARY;
 
 struct Result {
   int code;         ///< exit status (-1: killed by a signal)
