@@ -308,3 +308,28 @@ TEST(XanesPoly, MaximumOfKnownPolynomials) {
   EXPECT_FALSE(m.interior);
   EXPECT_EQ(m.t, 1.0);
 }
+
+// Fewer measured energies in the fit range than polynomial coefficients: the fit is
+// under-determined (it would shape a peak out of the interpolation), so not ok, on both paths.
+TEST(XanesFast, UnderDeterminedFitIsNotOk) {
+  const std::vector<double> e = {7720, 7725, 7730};
+  const std::vector<double> mu = {0.1, 1.0, 0.5};
+  for (int order = 2; order <= 6; ++order) {
+    xa::FitSettings s;
+    s.order = order;
+    s.half_window_ev = 10;
+    const auto fast = xa::WhiteLineFitter(e, s).fit(mu.data());
+    const auto slow = xa::fit_direct(e, mu, s);
+    EXPECT_EQ(fast.status, slow.status) << "order " << order;
+    if (order + 1 > 3) {
+      EXPECT_EQ(fast.status, xa::FitStatus::no_peak_in_window) << "order " << order;
+      EXPECT_TRUE(std::isnan(fast.white_line_ev)) << "order " << order;
+    } else {
+      EXPECT_EQ(fast.status, xa::FitStatus::ok) << "order " << order;
+      // A parabola over the two rising/falling segments: its top lies right of the middle
+      // sample, toward the higher third point (the parabola through the samples: 7725.71 eV).
+      EXPECT_GT(fast.white_line_ev, 7725.0);
+      EXPECT_LT(fast.white_line_ev, 7727.0);
+    }
+  }
+}
