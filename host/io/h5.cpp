@@ -260,13 +260,14 @@ std::optional<double> read_scalar(hid_t file, const std::string& path, const std
   return value;
 }
 
-std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename) {
+std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename,
+                                hsize_t max_values) {
   Handle ds = open_dataset(file, path, filename);
   auto dims = shape(ds, filename, path);
   if (dims.size() != 1) throw InputError(filename, path + " should be 1-D, has rank " + std::to_string(dims.size()));
-  if (dims[0] > kMaxVectorValues)
-    throw InputError(filename, path + " holds " + std::to_string(dims[0]) + " values, more than laueproc reads (" +
-                                   std::to_string(kMaxVectorValues) + ")");
+  if (dims[0] > max_values)
+    throw InputError(filename, path + " holds " + std::to_string(dims[0]) + " values, more than the " +
+                                   std::to_string(max_values) + " expected");
   std::vector<double> values(dims[0]);
   if (!values.empty())
     check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), filename,

@@ -109,8 +109,10 @@ std::vector<hsize_t> shape(hid_t dataset, const std::string& filename, const std
 
 /// @brief Reads a numeric scalar (any integer or float type) as double.
 std::optional<double> read_scalar(hid_t file, const std::string& path, const std::string& filename);
-/// @brief Reads a 1-D numeric dataset as doubles (at most kMaxVectorValues).
-std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename);
+/// @brief Reads a 1-D numeric dataset as doubles; InputError when it holds more than
+/// `max_values` (checked before anything is allocated).
+std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename,
+                                hsize_t max_values = kMaxVectorValues);
 
 /// @brief Writes string / numeric attributes on an object (group or dataset); OutputError
 /// naming the object's file on failure.

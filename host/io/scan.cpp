@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "io/chunk_guard.hpp"
 #include "io/h5.hpp"
 #include "io/scan.hpp"
 
@@ -181,10 +182,7 @@ void convert(Dtype t, const void* in, std::size_t n, std::uint16_t* out, Counter
 
 // ---- filters -------------------------------------------------------------------------------
 
-struct Filter {
-  H5Z_filter_t id = 0;
-  std::vector<unsigned> cd;  // client data (shuffle: element size)
-};
+using Filter = FilterSpec;  // id + client data (shuffle: element size)
 
 std::string filter_label(H5Z_filter_t id) {
   const char* name = "filter";
@@ -283,6 +281,7 @@ struct FrameDataset {
   std::vector<hsize_t> chunk;     // empty when not chunked
   std::vector<Filter> filters;    // in pipeline (write) order
   bool direct = false;            // read with H5Dread_chunk + own decoding
+  std::int64_t checked_chunks = -1;  // frame-axis chunk whose stored chunks chunk_guard passed
 
   std::size_t pixels() const { return static_cast<std::size_t>(width) * static_cast<std::size_t>(height); }
   std::size_t frame_bytes() const { return pixels() * dtype_size(dtype); }
@@ -344,6 +343,7 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
 struct Scratch {
   std::vector<unsigned char> raw, a, b, typed;
   Inflater inflater;
+  ChunkGuardScratch guard;
 };
 
 // Fetches the stored chunk of frame k; returns false when the chunk is not allocated (fill value).
@@ -364,9 +364,13 @@ bool read_frame_direct(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scra
   const std::string where = d.path + " frame " + std::to_string(k);
   {
     Lock lock(h5::library_mutex());
-    if (H5Dget_chunk_storage_size(d.ds, offset, &stored) < 0)
+    // The size the chunk index records (H5Dget_chunk_storage_size gives the nominal chunk size
+    // for unfiltered data, even when a shorter chunk was stored).
+    unsigned index_mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    if (H5Dget_chunk_info_by_coord(d.ds, offset, &index_mask, &address, &stored) < 0)
       throw InputError(d.file, "cannot locate the chunk of " + where + " (" + h5::last_error() + ")");
-    if (stored == 0) return false;
+    if (stored == 0 || address == HADDR_UNDEF) return false;
     // zlib's worst case for the frame plus room: a larger stored chunk is damaged (and would
     // otherwise size a buffer from the file's say-so).
     if (stored > expect + expect / 1000 + (1u << 16))
@@ -428,6 +432,14 @@ void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, S
   if (!to_out) s.typed.resize(d.frame_bytes());
   {
     Lock lock(h5::library_mutex());
+    // Chunks HDF5's filters will decode are checked first (io/chunk_guard.hpp: a damaged one
+    // crashed inside HDF5 or a filter plugin).
+    const std::int64_t chunk_row = d.dims.size() == 3 && !d.chunk.empty() ? k / static_cast<std::int64_t>(d.chunk[0]) : 0;
+    if (!d.chunk.empty() && chunk_row != d.checked_chunks) {
+      std::string why = check_chunks_for_hdf5(d.ds, d.dims, d.chunk, d.filters, dtype_size(d.dtype), k, s.guard);
+      if (!why.empty()) throw InputError(d.file, d.path + " frame " + std::to_string(k) + ": " + why);
+      d.checked_chunks = chunk_row;
+    }
     h5::Handle space = h5::wrap(H5Dget_space(d.ds), H5Sclose, d.file, "cannot read the dataspace of " + d.path);
     hsize_t start[3] = {0, 0, 0};
     hsize_t count[3] = {1, 1, 1};
@@ -450,7 +462,9 @@ void read_frame(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s,
 }
 
 // Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
-std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file) {
+// At most `max_values` (checked before reading: the size comes from a maybe damaged header).
+std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file,
+                                 hsize_t max_values = h5::kMaxVectorValues) {
   if (!h5::exists(f, path)) return {};
   h5::Handle ds = h5::open_dataset(f, path, file);
   h5::Handle type = h5::wrap(H5Dget_type(ds), H5Tclose, file, "cannot read the type of " + path);
@@ -459,8 +473,9 @@ std::vector<double> read_numbers(hid_t f, const std::string& path, const std::st
   h5::Handle space = h5::wrap(H5Dget_space(ds), H5Sclose, file, "cannot read the dataspace of " + path);
   hssize_t n = H5Sget_simple_extent_npoints(space);
   if (n < 0) throw InputError(file, "cannot read the size of " + path);
-  if (static_cast<hsize_t>(n) > h5::kMaxVectorValues)
-    throw InputError(file, path + " holds " + std::to_string(n) + " values, more than laueproc reads");
+  if (static_cast<hsize_t>(n) > max_values)
+    throw InputError(file, path + " holds " + std::to_string(n) + " values, more than the " +
+                               std::to_string(max_values) + " expected");
   std::vector<double> values(static_cast<std::size_t>(n));
   if (n > 0)
     h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), file, "cannot read " + path);
@@ -655,8 +670,8 @@ class PerFrameSource final : public FrameSource {
       throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
                                  std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
                                  " x " + std::to_string(info_.height) + " x " + std::to_string(info_.width));
-    o.x = read_numbers(o.file, x_path_, name);
-    o.y = read_numbers(o.file, y_path_, name);
+    o.x = read_numbers(o.file, x_path_, name, static_cast<hsize_t>(o.d.frames));
+    o.y = read_numbers(o.file, y_path_, name, static_cast<hsize_t>(o.d.frames));
     o.index = fi;
     cur_ = std::move(o);
   }
@@ -749,8 +764,8 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
       PerFrameSource::Open o;
       o.file = fi == 0 && first.valid() ? std::move(first) : h5::open_read(name);
       o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct);
-      o.x = read_numbers(o.file, xp, name);
-      o.y = read_numbers(o.file, yp, name);
+      o.x = read_numbers(o.file, xp, name, static_cast<hsize_t>(o.d.frames));
+      o.y = read_numbers(o.file, yp, name, static_cast<hsize_t>(o.d.frames));
       o.index = fi;
       sampled.push_back(std::move(o));
     } catch (const InputError&) {
@@ -805,8 +820,8 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
   if (explicit_pos && (!hx || !hy)) throw InputError(path, "no position dataset at " + (hx ? yp : xp));
   if (hx != hy) throw InputError(path, "has " + (hx ? xp : yp) + " but not " + (hx ? yp : xp));
   if (hx) {
-    x = h5::read_vector(f, xp, path);
-    y = h5::read_vector(f, yp, path);
+    x = h5::read_vector(f, xp, path, static_cast<hsize_t>(d.frames));
+    y = h5::read_vector(f, yp, path, static_cast<hsize_t>(d.frames));
     for (const auto* v : {&x, &y})
       if (static_cast<std::int64_t>(v->size()) != d.frames)
         throw InputError(path, (v == &x ? xp : yp) + " has " + std::to_string(v->size()) + " values, the scan has " +
@@ -862,8 +877,9 @@ PositionRange position_range(const ScanInfo& info, const ScanOptions& options, s
   if (info.layout == ScanLayout::stack) {
     if (!info.has_positions) return r;
     h5::Handle f = h5::open_read(info.files.front());
-    xs = read_numbers(f, options.x_path.empty() ? kStackX : options.x_path, info.files.front());
-    ys = read_numbers(f, options.y_path.empty() ? kStackY : options.y_path, info.files.front());
+    const auto n = static_cast<hsize_t>(info.n_frames);
+    xs = read_numbers(f, options.x_path.empty() ? kStackX : options.x_path, info.files.front(), n);
+    ys = read_numbers(f, options.y_path.empty() ? kStackY : options.y_path, info.files.front(), n);
     r.sampled = static_cast<std::int64_t>(xs.size());
   } else {
     const std::int64_t n = static_cast<std::int64_t>(info.files.size());

@@ -1,0 +1,186 @@
+#include "io/chunk_guard.hpp"
+
+#include <lz4.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace laueproc::io {
+
+namespace {
+
+constexpr H5Z_filter_t kBitshuffle = 32008;
+constexpr H5Z_filter_t kLz4 = 32004;
+constexpr unsigned kBitshuffleLz4 = 2;  // bitshuffle's cd[4]: LZ4 after the bit transpose
+
+std::uint64_t be64(const unsigned char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// One LZ4 block of `stored` bytes at `in` that must decode to exactly `size` bytes.
+bool lz4_block_ok(const unsigned char* in, std::size_t stored, std::size_t size, std::vector<unsigned char>& out) {
+  if (stored > INT_MAX || size > INT_MAX) return false;
+  out.resize(std::max<std::size_t>(size, 1));
+  const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out.data()),
+                                    static_cast<int>(stored), static_cast<int>(size));
+  return n >= 0 && static_cast<std::size_t>(n) == size;
+}
+
+// The layout of bitshuffle's HDF5 filter with LZ4 (bitshuffle 0.3, bshuf_h5filter.c): 8-byte
+// big-endian decoded size, 4-byte block size in bytes (0: the default), then per block of
+// `block` elements (the last one shortened to a multiple of 8 elements) a 4-byte big-endian
+// compressed size and an LZ4 block; the last (elements % 8) elements follow as they are.
+std::string check_bitshuffle_lz4(const unsigned char* c, std::size_t n, std::size_t expected, std::size_t elem,
+                                 std::vector<unsigned char>& out) {
+  if (n < 12) return "bitshuffle chunk of " + std::to_string(n) + " bytes, shorter than its header";
+  const std::uint64_t total = be64(c);
+  if (total != expected)
+    return "bitshuffle chunk says it holds " + std::to_string(total) + " bytes, the chunk has " +
+           std::to_string(expected);
+  if (elem == 0) return "bitshuffle element size 0";
+  std::size_t block = be32(c + 8) / elem;
+  if (block == 0) block = std::max<std::size_t>((8192 / elem) / 8 * 8, 128);  // bshuf_default_block_size
+  if (block % 8 != 0) return "bitshuffle block of " + std::to_string(block) + " elements, not a multiple of 8";
+  const std::size_t elements = expected / elem;
+  std::size_t pos = 12;
+  auto next_block = [&](std::size_t count) -> std::string {
+    if (n - pos < 4) return "bitshuffle chunk cut short";
+    const std::size_t stored = be32(c + pos);
+    pos += 4;
+    if (stored > n - pos) return "bitshuffle block of " + std::to_string(stored) + " bytes runs past the chunk";
+    if (!lz4_block_ok(c + pos, stored, count * elem, out)) return "damaged LZ4 block in a bitshuffle chunk";
+    pos += stored;
+    return {};
+  };
+  for (std::size_t b = 0; b < elements / block; ++b)
+    if (std::string why = next_block(block); !why.empty()) return why;
+  const std::size_t last = elements % block - elements % block % 8;
+  if (last)
+    if (std::string why = next_block(last); !why.empty()) return why;
+  if (n - pos < elements % 8 * elem) return "bitshuffle chunk cut short";
+  return {};
+}
+
+// The HDF5 LZ4 filter (32004, H5Zlz4.c): 8-byte big-endian decoded size, 4-byte block size, then
+// per block a 4-byte compressed size and the LZ4 block, or the block as is when the sizes match.
+std::string check_lz4(const unsigned char* c, std::size_t n, std::size_t expected, std::vector<unsigned char>& out) {
+  if (n < 12) return "LZ4 chunk of " + std::to_string(n) + " bytes, shorter than its header";
+  const std::uint64_t total = be64(c);
+  if (total != expected)
+    return "LZ4 chunk says it holds " + std::to_string(total) + " bytes, the chunk has " + std::to_string(expected);
+  std::size_t block = be32(c + 8);
+  if (block == 0) return "LZ4 chunk with blocks of 0 bytes";
+  std::size_t pos = 12, done = 0;
+  while (done < expected) {
+    const std::size_t size = std::min(block, expected - done);
+    if (n - pos < 4) return "LZ4 chunk cut short";
+    const std::size_t stored = be32(c + pos);
+    pos += 4;
+    if (stored > n - pos) return "LZ4 block of " + std::to_string(stored) + " bytes runs past the chunk";
+    if (stored != size && !lz4_block_ok(c + pos, stored, size, out)) return "damaged LZ4 block";
+    pos += stored;
+    done += size;
+  }
+  return {};
+}
+
+std::string check_deflate(const unsigned char* c, std::size_t n, std::size_t expected, std::vector<unsigned char>& out) {
+  if (n > UINT_MAX || expected >= UINT_MAX) return "chunk larger than 4 GiB";
+  out.resize(expected + 1);  // one byte more: a stream that decodes longer is seen
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return "zlib initialisation failed";
+  z.next_in = const_cast<unsigned char*>(c);
+  z.avail_in = static_cast<uInt>(n);
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  const int r = inflate(&z, Z_FINISH);
+  const std::size_t got = z.total_out;
+  inflateEnd(&z);
+  if (r != Z_STREAM_END) return "corrupt deflate chunk";
+  if (got != expected)
+    return "deflate chunk decompresses to " + std::to_string(got) + " bytes, expected " + std::to_string(expected);
+  return {};
+}
+
+// Filters whose output has the size of their input: byte shuffle, bitshuffle without compression.
+bool size_preserving(const FilterSpec& f) {
+  return f.id == H5Z_FILTER_SHUFFLE || (f.id == kBitshuffle && (f.cd.size() <= 4 || f.cd[4] == 0));
+}
+
+// Checks one stored chunk against the filters active on it (`mask` bit i set: filter i skipped).
+std::string check_chunk(hid_t ds, const hsize_t* offset, std::size_t expected, const std::vector<FilterSpec>& filters,
+                        std::size_t element_size, ChunkGuardScratch& s) {
+  unsigned mask = 0;
+  haddr_t address = 0;
+  hsize_t stored = 0;
+  if (H5Dget_chunk_info_by_coord(ds, offset, &mask, &address, &stored) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return {};  // not allocated (read as fill values) or not locatable: HDF5 reports the latter itself
+  }
+  if (stored == 0 || address == HADDR_UNDEF) return {};
+  std::vector<const FilterSpec*> active;
+  for (std::size_t i = 0; i < filters.size(); ++i)
+    if (!(mask & (1u << i))) active.push_back(&filters[i]);
+  // The filter applied last on writing is undone first: all the others must keep the size.
+  const bool inner_keep_size =
+      active.empty() || std::all_of(active.begin(), active.end() - 1, [](const FilterSpec* f) { return size_preserving(*f); });
+  if (!inner_keep_size) return {};
+  if (active.empty() || size_preserving(*active.back())) {
+    if (stored != expected)
+      return "stored chunk of " + std::to_string(stored) + " bytes, expected " + std::to_string(expected);
+    return {};
+  }
+  const FilterSpec& outer = *active.back();
+  const bool bitshuffle_lz4 = outer.id == kBitshuffle && outer.cd.size() > 4 && outer.cd[4] == kBitshuffleLz4;
+  if (outer.id != H5Z_FILTER_DEFLATE && outer.id != kLz4 && !bitshuffle_lz4) return {};
+  if (stored > expected + expected / 8 + (1u << 16))
+    return "stored chunk of " + std::to_string(stored) + " bytes, more than its " + std::to_string(expected) +
+           " decoded bytes can take";
+  s.raw.resize(stored);
+  std::uint32_t read_mask = 0;
+  if (H5Dread_chunk(ds, H5P_DEFAULT, offset, &read_mask, s.raw.data()) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "cannot read a stored chunk";
+  }
+  if (outer.id == H5Z_FILTER_DEFLATE) return check_deflate(s.raw.data(), stored, expected, s.out);
+  if (outer.id == kLz4) return check_lz4(s.raw.data(), stored, expected, s.out);
+  const std::size_t elem = outer.cd.size() > 2 && outer.cd[2] > 0 ? outer.cd[2] : element_size;
+  return check_bitshuffle_lz4(s.raw.data(), stored, expected, elem, s.out);
+}
+
+}  // namespace
+
+std::string check_chunks_for_hdf5(hid_t ds, const std::vector<hsize_t>& dims, const std::vector<hsize_t>& chunk,
+                                  const std::vector<FilterSpec>& filters, std::size_t element_size, std::int64_t frame,
+                                  ChunkGuardScratch& scratch) {
+  const std::size_t r = dims.size();
+  if (chunk.size() != r || (r != 2 && r != 3)) return {};
+  std::size_t expected = element_size;
+  for (hsize_t c : chunk) {
+    if (c == 0) return "chunk with a zero extent";
+    expected *= c;
+  }
+  hsize_t offset[3] = {0, 0, 0};
+  if (r == 3) offset[0] = static_cast<hsize_t>(frame) / chunk[0] * chunk[0];
+  for (hsize_t y = 0; y < dims[r - 2]; y += chunk[r - 2])
+    for (hsize_t x = 0; x < dims[r - 1]; x += chunk[r - 1]) {
+      offset[r - 2] = y;
+      offset[r - 1] = x;
+      std::string why = check_chunk(ds, offset, expected, filters, element_size, scratch);
+      if (!why.empty()) {
+        std::string at;
+        for (std::size_t i = 0; i < r; ++i) at += (i ? "," : "") + std::to_string(offset[i]);
+        return why + " (chunk at " + at + ")";
+      }
+    }
+  return {};
+}
+
+}  // namespace laueproc::io
