@@ -9,6 +9,7 @@ packages=(
   libhdf5-dev hdf5-tools hdf5-filter-plugin bitshuffle zlib1g-dev liblz4-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-silx chromium
 )
 
