@@ -4,7 +4,7 @@
 /// the absorption maximum, take the energy of the fitted maximum), spectrum readers (XDI, plain
 /// text, HDF5 Data Exchange stacks) and result writers.
 ///
-/// Method (as in shared/data/xanes/README.md): mu taken as given; linear interpolation onto a fine
+/// Method: mu taken as given; linear interpolation onto a fine
 /// grid (grid_step_ev, starting at the lowest energy); maximum of the interpolated spectrum inside
 /// the search window; least-squares polynomial of `order` over the grid points within
 /// maximum +- half_window_ev (clipped to the data range); white line = energy of the polynomial's

@@ -45,7 +45,7 @@ struct RefRow {
   double quadratic, cubic;
 };
 
-// shared/data/xanes/README.md
+// white lines from an independent implementation of the method (tests/data/README.md)
 const RefRow kRows[] = {
     {"co_metal_rt.xdi", 7709, 7740, 7732.46, 7732.73},
     {"MnO_rt_01.xdi", 6545, 6575, 6554.07, 6554.26},
