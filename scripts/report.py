@@ -114,10 +114,16 @@ class Figures:
         plt.close(fig)
         data = buf.getvalue()
         path = os.path.join(self.folder, name + ".png")
+        tmp = f"{path}.partial-{os.getpid()}"  # renamed when complete, as every laueproc output
         try:
-            with open(path, "wb") as f:
+            with open(tmp, "wb") as f:
                 f.write(data)
+            os.replace(tmp, path)
         except OSError as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
             raise OutputProblem(path, f"cannot write the figure: {e.strerror}")
         self.items[name] = (data, alt, caption)
         return name

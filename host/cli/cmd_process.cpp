@@ -130,8 +130,9 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   if (report.interrupted) {
     std::fprintf(stderr,
                  "laueproc process: interrupted after %lld frames; the journal keeps them: run the same command "
-                 "with --resume to continue\n",
-                 static_cast<long long>(report.frames_resumed + report.frames_processed));
+                 "with --resume%s to continue\n",
+                 static_cast<long long>(report.frames_resumed + report.frames_processed),
+                 r.overwrite ? " instead of --overwrite" : "");
     return 130;
   }
 
