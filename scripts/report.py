@@ -54,6 +54,25 @@ class OutputProblem(InputProblem):
 
 # ---------------------------------------------------------------- small helpers
 
+def write_complete(path, data, what):
+    """Writes bytes under a temporary name, synced, then renamed onto `path` (as every laueproc
+    output): a failure (disk full) never leaves a truncated file under the name, nor the
+    temporary one."""
+    tmp = f"{path}.partial-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputProblem(path, f"{what}: {e.strerror}")
+
+
 def text(value):
     """HDF5 attribute value -> readable one-line string."""
     if isinstance(value, bytes):
@@ -113,18 +132,7 @@ class Figures:
         fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
         plt.close(fig)
         data = buf.getvalue()
-        path = os.path.join(self.folder, name + ".png")
-        tmp = f"{path}.partial-{os.getpid()}"  # renamed when complete, as every laueproc output
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise OutputProblem(path, f"cannot write the figure: {e.strerror}")
+        write_complete(os.path.join(self.folder, name + ".png"), data, "cannot write the figure")
         self.items[name] = (data, alt, caption)
         return name
 
@@ -797,21 +805,7 @@ written {now}. Run by <code>{html.escape(text(results.attrs.get('command_line', 
 {CHECK_SCRIPT}
 </body></html>
 """
-    # Written under a temporary name and renamed when complete: a failure (disk full) never
-    # leaves a truncated page under the report's name, and the temporary file is removed.
-    tmp = f"{out}.partial-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputProblem(out, f"cannot write the report: {e.strerror}")
+    write_complete(out, page.encode("utf-8"), "cannot write the report")
     print(f"report: {out} ({len(figs.items)} figures, also in {figures_dir})")
     return 0
 

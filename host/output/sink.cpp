@@ -805,7 +805,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
   }
   output::rename_file(partial_h5_path_, options_.results_h5, true);
   // Last, the journal: until it is gone an interruption above is resumed (and redone) in full.
-  close_checked(journal_.release(), journal_path_);
+  journal_.reset();  // about to be removed: its last bytes need not reach the disk
   lock_->remove_and_release();
   finished_ = true;
 }

@@ -183,23 +183,7 @@ TEST_F(TrustInput, OddFirstFileFailsOnlyItsOwnFrame) {
 /// Runs `laueproc ARGS` as user nobody when root (root reads any file), else as is.
 Result run_unprivileged(const std::string& args) {
   if (geteuid() != 0) return run(args);
-  char tmpl[] = "/tmp/laueproc-e2e-out-XXXXXX";
-  const int fd = mkstemp(tmpl);
-  fchmod(fd, 0666);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
-    execl("/bin/sh", "sh", "-c", ("exec " + kProgram + " " + args).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  close(fd);
-  const std::string out = read_file(tmpl);
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+  return run_prepared(args, [] { return setgid(65534) == 0 && setuid(65534) == 0; });
 }
 
 TEST_F(TrustInput, UnreadableFileSaysPermissionDenied) {

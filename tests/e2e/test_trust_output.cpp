@@ -34,29 +34,14 @@ namespace {
 using namespace laueproc::e2e;
 namespace fs = std::filesystem;
 
-/// Runs `laueproc ARGS` with every file it writes limited to `limit` bytes. Returns the exit code,
-/// or 128 + signal when it crashed (as a shell reports it).
+/// Runs `laueproc ARGS` with every file it writes limited to `limit` bytes.
 Result run_limited(const std::string& args, rlim_t limit) {
-  char tmpl[] = "/tmp/laueproc-e2e-out-XXXXXX";
-  const int fd = mkstemp(tmpl);
-  const std::string line = kProgram + " " + args;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-    signal(SIGXFSZ, SIG_IGN);  // ignored signals stay ignored across exec
+  return run_prepared(args, [limit] {
+    signal(SIGXFSZ, SIG_IGN);  // ignored signals stay ignored across exec: the write fails with EFBIG
     struct rlimit r {};
     r.rlim_cur = r.rlim_max = limit;
-    setrlimit(RLIMIT_FSIZE, &r);
-    execl("/bin/sh", "sh", "-c", ("exec " + line).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  close(fd);
-  const std::string out = read_file(tmpl);
-  unlink(tmpl);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+    return setrlimit(RLIMIT_FSIZE, &r) == 0;
+  });
 }
 
 std::vector<std::string> lines_with(const std::string& text, const std::string& word) {
@@ -221,14 +206,6 @@ TEST_F(TrustOutput, FullTmpfsGivesOneLineExit2AndNothingThatLooksComplete) {
 
 // ---- a second process on the same results ---------------------------------------------------
 
-int count_frame_records(const std::string& journal) {
-  std::ifstream in(journal);
-  int n = 0;
-  for (std::string line; std::getline(in, line);)
-    n += line.rfind("F ", 0) == 0 || line.compare(9, 2, "F ") == 0;  // older journals had no checksum
-  return n;
-}
-
 pid_t start_process(const std::vector<std::string>& args, const std::string& log) {
   const pid_t pid = fork();
   if (pid == 0) {
@@ -255,11 +232,11 @@ TEST_F(TrustOutput, SecondRunOnTheSameResultsIsRefusedBeforeItTouchesAnything) {
                                          "--threads", "1", "--quiet"};
   const pid_t first = start_process(args, dir_ + "/first.log");
   ASSERT_GT(first, 0);
-  for (int i = 0; i < 50000 && count_frame_records(journal) < 3; ++i) usleep(200);
+  for (int i = 0; i < 50000 && journal_frames(journal) < 3; ++i) usleep(200);
   // The second run while the first one runs: refused, and the journal is not cut.
-  const int before = count_frame_records(journal);
+  const int before = journal_frames(journal);
   auto second = run("process " + dir_ + "/scan.h5 --out " + out + " --csv " + dir_ + "/csv --threads 1 --quiet");
-  const int after = count_frame_records(journal);
+  const int after = journal_frames(journal);
   int status = 0;
   const bool still_running = waitpid(first, &status, WNOHANG) == 0;
   if (still_running) {
@@ -273,7 +250,7 @@ TEST_F(TrustOutput, SecondRunOnTheSameResultsIsRefusedBeforeItTouchesAnything) {
   EXPECT_GE(after, before) << "the refused run must not touch the running job's journal";
 
   // The first run, killed, resumes where it stopped and ends as an uninterrupted run.
-  const int journalled = count_frame_records(journal);
+  const int journalled = journal_frames(journal);
   ASSERT_GE(journalled, before);
   auto resumed = run("process " + dir_ + "/scan.h5 --out " + out + " --csv " + dir_ + "/csv --threads 1 --resume");
   ASSERT_EQ(resumed.code, 0) << resumed.out;
@@ -391,7 +368,7 @@ TEST_F(TrustOutput, ResumeWithoutCsvLeavesNoStaleCsvAndRejectsAnEditedJournal) {
   auto cut = run_limited("process " + dir_ + "/scan.h5 --out " + out + " --csv " + dir_ + "/csv --quiet", 48 << 10);
   ASSERT_NE(cut.code, 0) << cut.out;
   EXPECT_LT(cut.code, 128) << cut.out;
-  ASSERT_GT(count_frame_records(journal), 1);
+  ASSERT_GT(journal_frames(journal), 1);
   EXPECT_FALSE(fs::exists(out)) << "a failed run leaves no file under the results' name";
   EXPECT_FALSE(fs::exists(dir_ + "/csv/peaks.csv")) << "nor a peaks.csv that looks complete";
 
