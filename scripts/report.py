@@ -698,11 +698,66 @@ def correlation_section(figs, corr):
     return body
 
 
+def plot_ipf_map(figs, source):
+    m = read_map(source, "ipf")
+    if m is None:
+        return None
+    rgb, x, y, _ = m
+    rgb = np.nan_to_num(np.clip(rgb.astype(float), 0.0, 1.0), nan=1.0)  # no crystal: white
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    ex, ey = edges_from_centres(x), edges_from_centres(y)
+    ax.imshow(rgb, origin="lower", extent=(ex[0], ex[-1], ey[0], ey[-1]), interpolation="nearest")
+    map_axes(ax, x, y, "Inverse pole figure (beam direction)")
+    return figs.save(fig, "map_ipf", "inverse-pole-figure colour of the incident beam direction in each point's main "
+                     "crystal; white: no crystal indexed",
+                     "cubic: red (001), green (101), blue (111); hexagonal axes: red (0001), green (2-1-10), "
+                     "blue (10-10)")
+
+
+def index_section(figs, source, results):
+    """Crystals per frame (the single-crystal mask), misorientation, KAM, IPF, indexing quality."""
+    parts = []
+    for name, title, unit, cmap in (("n_grains", "Crystals indexed per frame", "crystals", "viridis"),
+                                    ("misorientation_deg", "Misorientation to the particle mean", "deg", "magma"),
+                                    ("kam_deg", "Kernel average misorientation (KAM)", "deg", "inferno")):
+        fig_name = plot_value_map(figs, source, name, title, unit, cmap)
+        if fig_name:
+            parts.append(figs.html(fig_name))
+    ipf = plot_ipf_map(figs, source)
+    if ipf:
+        parts.append(figs.html(ipf))
+    grains = source.get("/index/grains")
+    if grains is not None and len(grains):
+        g = grains[()]
+        counts = {}
+        for frame in np.unique(g["frame"]):
+            n = int(np.sum(g["frame"] == frame))
+            counts[n] = counts.get(n, 0) + 1
+        n_frames = None
+        if results is not None and "frames" in results:
+            n_frames = len(results["frames"])
+        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in sorted(counts.items()))
+        if n_frames is not None:
+            rows = f"<tr><td>0</td><td>{n_frames - sum(counts.values())}</td></tr>" + rows
+        main = g[g["grain"] == 0]
+        parts.append("<h3>Crystals per frame</h3><table><tr><th>crystals</th><th>frames</th></tr>" + rows + "</table>")
+        parts.append(f"<p>Main crystals: median {np.median(main['n_indexed']):.0f} spots indexed of "
+                     f"{np.median(main['n_peaks']):.0f}, mean deviation {np.nanmedian(main['mean_dev_px']):.3f} px (median "
+                     f"over frames). Frames with exactly one crystal form the single-crystal mask "
+                     f"(<code>correlate --single-crystal-only</code>).</p>")
+    elif grains is not None:
+        parts.append('<p class="note">No crystal was indexed in any frame.</p>')
+    if not parts:
+        return '<p class="note">No indexing maps (/maps/n_grains ...) in this file: run process --index or laueproc index.</p>'
+    return "".join(parts)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="laueproc report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--process", required=True, help="results file of laueproc process")
     parser.add_argument("--xanes", help="results file of laueproc xanes (white-line map, particles)")
     parser.add_argument("--correlation", help="file of laueproc correlate")
+    parser.add_argument("--index", help="index file of laueproc index (default: the results file's own /index)")
     parser.add_argument("--out", default="report.html", help="HTML file to write")
     parser.add_argument("--figures", help="folder for the PNG figures (default: report_figures/ beside the HTML)")
     parser.add_argument("--frames-per-scenario", type=int, default=3, help="gallery frames per scenario")
@@ -725,6 +780,7 @@ def main(argv):
         raise InputProblem(args.process, "not a laueproc process results file (no /maps, no /frames)")
     xanes = open_h5(args.xanes, "XANES results") if args.xanes else None
     corr = open_h5(args.correlation, "correlation file") if args.correlation else None
+    index = open_h5(args.index, "index file") if args.index else (results if "index" in results else None)
 
     sections = []  # (title, html)
     notes = []
@@ -758,6 +814,11 @@ def main(argv):
         body = f'<p class="note">{html.escape(note)}</p>' + body
     sections.append(("Example peaks per scenario", body))
 
+    # Indexing: crystals per frame, orientation maps.
+    if index is not None:
+        sections.append(("Crystal orientations (indexing)", optional_section(
+            "indexing", lambda: index_section(figs, index, results))))
+
     # XANES.
     if xanes is not None:
         sections.append(("XANES: white line and particles", optional_section(
@@ -774,6 +835,10 @@ def main(argv):
         prov += attr_table(f"XANES results: {args.xanes}", dict(xanes.attrs))
         if "xanes" in xanes:
             prov += attr_table(f"XANES results: {args.xanes} /xanes", dict(xanes["xanes"].attrs))
+    if index is not None and "index" in index:
+        where = args.index or args.process
+        attrs = dict(index.attrs) if args.index else dict(index["index"].attrs)
+        prov += attr_table(f"indexing: {where}" + ("" if args.index else " /index"), attrs)
     if corr is not None:
         prov += attr_table(f"correlation: {args.correlation}", dict(corr.attrs))
         if "correlation" in corr:
@@ -781,7 +846,7 @@ def main(argv):
     sections.append(("Provenance", prov))
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    inputs = [("process", args.process), ("xanes", args.xanes), ("correlation", args.correlation)]
+    inputs = [("process", args.process), ("xanes", args.xanes), ("correlation", args.correlation), ("index", args.index)]
     inputs_html = "".join(f"<li>{k}: <code>{html.escape(os.path.abspath(v))}</code></li>" for k, v in inputs if v)
     complete = int(results.attrs.get("complete", 1)) if "complete" in results.attrs else 1
     if not complete:

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <memory>
@@ -201,7 +202,7 @@ class JsonLine {
 
 int cmd_bench(const std::vector<std::string>& args) {
   std::string backend = "auto", input, json_path;
-  int frames_n = 64, size = 2048, threads = 0;
+  int frames_n = 64, size = 2048, threads = 0, readers = 0;
   std::size_t batch = 16;  // as `laueproc process`: 16 workers x 16 frames fit an 80 GB GPU
   bool quiet = false;
   po::options_description options("Options");
@@ -214,6 +215,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("threads,j", with_default(&threads), "CPU worker threads and CUDA host workers (0 = all cores)")
       ("input", po::value(&input), "also time reading this scan (the first --frames frames when given, "
                                    "else all)")
+      ("readers", with_default(&readers), "--input: reader threads (0 = all cores), as `process --readers`")
       ("json", po::value(&json_path), "also write the JSON line to this file")
       ("quiet,q", po::bool_switch(&quiet), "print only the JSON line");
   po::positional_options_description positional;
@@ -231,6 +233,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (size < 64) throw UsageError("--size must be at least 64 pixels");
   if (batch < 1) throw UsageError("--batch must be at least 1");
   if (threads < 0) throw UsageError("--threads must not be negative");
+  if (readers < 0) throw UsageError("--readers must not be negative");
   std::unique_ptr<FrameSource> source;
   if (!input.empty()) source = open_scan(input);  // bad path: one line, exit 2, before rendering
   // Like with like: without --size, frames of the input's shape are simulated.
@@ -301,17 +304,20 @@ int cmd_bench(const std::vector<std::string>& args) {
 #endif
   (void)run_cuda;
 
-  // File read rate through the same reader as `laueproc process`.
+  // File read rate through the same reader as `laueproc process`, and a memcpy of the same bytes
+  // in the same run (one thread) as the reference the rate is compared with.
   std::optional<double> read_frames, read_failed, read_seconds, read_fps, read_gbps, read_frac;
+  std::optional<double> read_readers, read_per_reader, memcpy_gbps, read_frac_memcpy, read_ratio;
   if (source) {
     const ScanInfo& info = source->info();
     std::int64_t n = info.n_frames;
     if (!vm["frames"].defaulted()) n = std::min<std::int64_t>(n, frames_n);
-    note("reading " + std::to_string(n) + " frames of " + input);
+    const int n_readers = source->concurrent_reads() ? resolve_readers(readers) : 1;
+    note("reading " + std::to_string(n) + " frames of " + input + " with " + std::to_string(n_readers) + " readers");
     std::vector<std::int64_t> order(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
     const auto t0 = Clock::now();
-    FrameStream stream(*source, std::move(order));
+    FrameStream stream(*source, std::move(order), 8, n_readers);
     Frame f;
     std::int64_t got = 0, failed = 0;
     double bytes = 0;
@@ -326,8 +332,30 @@ int cmd_bench(const std::vector<std::string>& args) {
     read_seconds = s;
     read_fps = s > 0 ? static_cast<double>(got) / s : 0.0;
     read_gbps = s > 0 ? bytes / s / 1e9 : 0.0;
+    read_readers = n_readers;
+    read_per_reader = *read_gbps / n_readers;
     // In bytes, so a scan of another frame size compares fairly: frames of the analysed size per s.
     if (cpu_fps > 0) read_frac = *read_gbps * 1e9 / bytes_per_frame / cpu_fps;
+    {
+      const std::size_t frame_bytes = 2 * static_cast<std::size_t>(info.width) * static_cast<std::size_t>(info.height);
+      std::vector<std::uint8_t> from(frame_bytes, 1), to(frame_bytes);
+      const auto m0 = Clock::now();
+      std::int64_t copies = 0;
+      while (copies < std::max<std::int64_t>(n, 4) || seconds_since(m0) < 0.2) {
+        from[static_cast<std::size_t>(copies) % frame_bytes] = static_cast<std::uint8_t>(copies);  // not hoisted
+        std::memcpy(to.data(), from.data(), frame_bytes);
+        ++copies;
+      }
+      memcpy_gbps = static_cast<double>(copies) * static_cast<double>(frame_bytes) / seconds_since(m0) / 1e9;
+      if (to[1] == 42) note("");  // keeps the copies
+      read_frac_memcpy = *read_per_reader / *memcpy_gbps;
+    }
+    if (info.stored_bytes > 0) {
+      const double raw = 2.0 * info.width * info.height *
+                         (info.layout == ScanLayout::stack ? static_cast<double>(info.n_frames)
+                                                           : static_cast<double>(info.n_frames / std::max<std::size_t>(info.files.size(), 1)));
+      read_ratio = raw / static_cast<double>(info.stored_bytes);
+    }
   }
 
   JsonLine j;
@@ -363,6 +391,11 @@ int cmd_bench(const std::vector<std::string>& args) {
   j.num("read_frames_per_s", read_fps);
   j.num("read_gb_per_s", read_gbps);
   j.num("read_fraction_of_cpu", read_frac);
+  j.num("read_readers", read_readers);
+  j.num("read_gb_per_s_per_reader", read_per_reader);
+  j.num("memcpy_gb_per_s", memcpy_gbps);
+  j.num("read_fraction_of_memcpy", read_frac_memcpy);
+  j.num("read_compression_ratio", read_ratio);
   const std::string json = j.text();
 
   if (!quiet) {
@@ -381,8 +414,10 @@ int cmd_bench(const std::vector<std::string>& args) {
                   *cuda_fps, *frac_h2d, *frac_d2d, speedup ? *speedup : 0.0);
     }
     if (read_fps) {
-      std::printf("  %-34s %8.1f fr/s  %.2f GB/s, %.0f frames%s, %.1fx the CPU analysis rate\n", "read (open_scan + FrameStream)",
-                  *read_fps, *read_gbps, *read_frames,
+      std::snprintf(what, sizeof what, "read (%d readers)", static_cast<int>(*read_readers));
+      std::printf("  %-34s %8.1f fr/s  %.2f GB/s (%.2f per reader, %.2f of a memcpy at %.1f GB/s), %.0f frames%s, "
+                  "%.1fx the CPU analysis rate\n",
+                  what, *read_fps, *read_gbps, *read_per_reader, *read_frac_memcpy, *memcpy_gbps, *read_frames,
                   *read_failed > 0 ? (", " + std::to_string(static_cast<long long>(*read_failed)) + " failed").c_str() : "",
                   read_frac ? *read_frac : 0.0);
     }

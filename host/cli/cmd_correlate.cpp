@@ -24,7 +24,7 @@ correlate::StateInput parse_state(const std::string& text) {
   if (a == std::string::npos || b == std::string::npos || text.find(':', b + 1) != std::string::npos || a == 0 ||
       b == a + 1 || b + 1 == text.size())
     throw UsageError("--state wants NAME:PROCESS.h5:XANES.h5, got '" + text + "'");
-  return {text.substr(0, a), text.substr(a + 1, b - a - 1), text.substr(b + 1)};
+  return {text.substr(0, a), text.substr(a + 1, b - a - 1), text.substr(b + 1), ""};
 }
 
 std::string join(const std::vector<std::string>& args) {
@@ -37,7 +37,7 @@ std::string join(const std::vector<std::string>& args) {
 
 int cmd_correlate(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  std::string process, xanes_file, out = "correlation.h5", csv, offset, scale = "1", name = "state";
+  std::string process, xanes_file, out = "correlation.h5", csv, offset, scale = "1", name = "state", index_file;
   std::vector<std::string> states;
   bool overwrite = false;
   correlate::Settings s;
@@ -51,6 +51,9 @@ int cmd_correlate(const std::vector<std::string>& args) {
       "scale", with_default(&scale),
       "S: SE grid S times finer (block mean); 1/S: XANES grid S times finer (SE repeated)")(
       "bins", with_default(&s.bins), "histogram bins (same edges for all particles)")(
+      "single-crystal-only", po::bool_switch(&s.single_crystal_only),
+      "SE only where exactly one crystal was indexed (/maps/single_crystal of process --index, or --index FILE)")(
+      "index", po::value(&index_file), "index file of laueproc index holding the single-crystal mask (with --process)")(
       "overwrite", po::bool_switch(&overwrite), "replace existing output files")(
       "own-particles", po::bool_switch(&s.own_particles),
       "each state uses its own /xanes/particles (default: the first state's, so labels match)");
@@ -67,10 +70,13 @@ int cmd_correlate(const std::vector<std::string>& args) {
   std::vector<correlate::StateInput> inputs;
   if (!process.empty() || !xanes_file.empty()) {
     if (process.empty() || xanes_file.empty()) throw UsageError("--process and --xanes go together");
-    inputs.push_back({name, process, xanes_file});
+    inputs.push_back({name, process, xanes_file, index_file});
   }
   for (const auto& t : states) inputs.push_back(parse_state(t));
   if (inputs.empty()) throw UsageError("give --process FILE --xanes FILE, or --state NAME:PROCESS:XANES");
+  if (!index_file.empty() && !s.single_crystal_only) throw UsageError("--index goes with --single-crystal-only");
+  if (!index_file.empty() && !states.empty())
+    throw UsageError("--index applies to --process; with --state, index each scan with process --index");
   if (!offset.empty()) {
     static const std::regex pattern(R"(^\s*([-+]?\d+)\s*,\s*([-+]?\d+)\s*$)");
     std::smatch m;

@@ -61,7 +61,7 @@ int cmd_info(const std::vector<std::string>& args) {
   } else {
     std::cout << "positions:    no\n";
   }
-  std::cout << "chunk_direct: " << (info.chunk_direct ? "yes (H5Dread_chunk + own inflate/unshuffle)" : "no (H5Dread)")
+  std::cout << "chunk_direct: " << (info.chunk_direct ? "yes (chunks read with pread, decoded by laueproc, several readers)" : "no (H5Dread)")
             << "\n";
   return 0;
 }

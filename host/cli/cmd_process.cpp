@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/cli.hpp"
+#include "cli/index_options.hpp"
 #include "cli/process_options.hpp"
 #include "cli/progress.hpp"
 #include "cli/run_process.hpp"
@@ -76,26 +77,16 @@ int run_process(ProcessRequest r, RunReport* report_out) {
 #endif
 
   if (!r.quiet) {
-    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers\n", r.input.c_str(),
-                 static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(), backend.c_str(),
-                 r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads));
+    std::fprintf(stderr, "laueproc process: %s: %lld frames of %dx%d %s, backend %s, %d workers, %d readers%s\n",
+                 r.input.c_str(), static_cast<long long>(info.n_frames), info.width, info.height, info.dtype.c_str(),
+                 backend.c_str(), r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads),
+                 source->concurrent_reads() ? resolve_readers(r.pipeline.readers) : 1,
+                 info.chunk_direct ? " (chunk-direct)" : "");
   }
 
-  RunInfo run;
-  run.program_version = version();
-  run.git_commit = git_commit();
-  run.command_line = r.command_line;
-  run.started_utc = utc_timestamp();
-  run.backend = backend;
-  run.threads = r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads);
-  run.input_files = info.files;
-  run.dataset = info.dataset;
-  run.settings = describe(r.config);
-  run.settings.emplace_back("scan.input", r.input);
-  run.settings.emplace_back("scan.dataset", info.dataset);
-  run.settings.emplace_back("scan.grid", r.pipeline.grid.nx > 0 ? std::to_string(r.pipeline.grid.nx) + "x" +
-                                                                      std::to_string(r.pipeline.grid.ny)
-                                                                : "from positions");
+  const RunInfo run = make_run_info(r.input, info, r.config, r.pipeline.grid, backend,
+                                    r.pipeline.make_analyzer ? r.pipeline.workers : resolve_threads(r.pipeline.threads),
+                                    r.command_line);
 
   SinkOptions sink_options;
   sink_options.results_h5 = r.out_h5;
@@ -171,6 +162,8 @@ int cmd_process(const std::vector<std::string>& args) {
       ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0), "worker threads (0 = all cores)")
+      ("readers", po::value(&r.pipeline.readers)->default_value(0),
+       "reader threads reading and decoding frames (0 = all cores); results do not depend on it")
       ("backend", po::value(&backend)->default_value("auto"),
        "auto (cuda when built with CUDA and a device answers), cpu or cuda")
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them")
@@ -180,6 +173,12 @@ int cmd_process(const std::vector<std::string>& args) {
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");
   add_config_options(options, r.config, background_method);
+  bool do_index = false;  // --index: orientations of the peaks once the run is complete
+  IndexOptions index_options;
+  po::options_description indexing("Indexing (with --index; see laueproc index --help)");
+  indexing.add_options()("index", po::bool_switch(&do_index), "index every frame's peaks into the results file");
+  add_index_options(indexing, index_options);
+  options.add(indexing);
   po::positional_options_description positional;
   positional.add("input", 1);
   po::variables_map vm;
@@ -196,6 +195,7 @@ int cmd_process(const std::vector<std::string>& args) {
   if (backend != "auto" && backend != "cpu" && backend != "cuda")
     throw UsageError("--backend must be auto, cpu or cuda, not '" + backend + "'");
   r.backend = backend;
+  if (r.pipeline.readers < 0) throw UsageError("--readers must not be negative");
   if (!devices.empty()) {
     std::stringstream list(devices);
     std::string item;
@@ -208,7 +208,18 @@ int cmd_process(const std::vector<std::string>& args) {
     }
   }
   r.command_line = join(args);
-  return run_process(std::move(r));
+  if (!do_index) return run_process(std::move(r));
+  finish_index_options(index_options);  // bad indexing options fail before any frame is processed
+  if (index_options.geometry.empty()) throw UsageError("--index needs --geometry FILE (.det or LaueGo XML)");
+  index::read_geometry(index_options.geometry);
+  resolve_material(index_options);
+  const std::string out = r.out_h5, csv = r.csv_dir, command_line = r.command_line;
+  const bool quiet = r.quiet;
+  const int threads = r.pipeline.threads;
+  const int code = run_process(std::move(r));
+  if (code != 0 && code != 3) return code;  // interrupted: no index of a partial scan
+  run_index(out, out, false, csv, index_options, threads, command_line, quiet);
+  return code;
 }
 
 }  // namespace laueproc::cli

@@ -94,12 +94,13 @@ int run_program(const std::vector<std::string>& argv, bool quiet) {
 
 int cmd_report(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  std::string process, xanes, correlation, out = "report.html", figures;
+  std::string process, xanes, correlation, index, out = "report.html", figures;
   int frames_per_scenario = 3;
   bool overwrite = false;
   opts.add_options()("process", po::value(&process)->required(), "results file of laueproc process")(
       "xanes", po::value(&xanes), "results file of laueproc xanes (white-line map, particles)")(
       "correlation", po::value(&correlation), "file of laueproc correlate (per-particle SE vs white line)")(
+      "index", po::value(&index), "index file of laueproc index (default: the results file's /index, from process --index)")(
       "out,o", with_default(&out), "HTML report to write (one self-contained file)")(
       "figures", po::value(&figures), "folder for the PNG figures (default: report_figures/ beside the HTML)")(
       "frames-per-scenario", with_default(&frames_per_scenario),
@@ -117,7 +118,7 @@ int cmd_report(const std::vector<std::string>& args) {
   if (frames_per_scenario < 0) throw UsageError("--frames-per-scenario must be >= 0");
   // Inputs first, so a typo is reported as such and not as a missing Python module.
   for (const auto& [path, what] : {std::pair{process, "process results"}, std::pair{xanes, "XANES results"},
-                                   std::pair{correlation, "correlation file"}}) {
+                                   std::pair{correlation, "correlation file"}, std::pair{index, "index file"}}) {
     if (!path.empty() && !is_file(path)) throw InputError(path, std::string("no such file (") + what + ")");
   }
 
@@ -134,6 +135,7 @@ int cmd_report(const std::vector<std::string>& args) {
                                    "--program-version", version(), "--program-commit", git_commit()};
   if (!xanes.empty()) argv.insert(argv.end(), {"--xanes", xanes});
   if (!correlation.empty()) argv.insert(argv.end(), {"--correlation", correlation});
+  if (!index.empty()) argv.insert(argv.end(), {"--index", index});
   if (!figures.empty()) argv.insert(argv.end(), {"--figures", figures});
   std::fflush(stdout);
   return run_program(argv, false);

@@ -1,19 +1,17 @@
 #include "io/chunk_guard.hpp"
 
 #include <lz4.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
+
+#include "io/decode.hpp"
 
 namespace laueproc::io {
 
 namespace {
 
-constexpr H5Z_filter_t kBitshuffle = 32008;
 constexpr H5Z_filter_t kLz4 = 32004;
-constexpr unsigned kBitshuffleLz4 = 2;  // bitshuffle's cd[4]: LZ4 after the bit transpose
 
 std::uint64_t be64(const unsigned char* p) {
   std::uint64_t v = 0;
@@ -25,7 +23,7 @@ std::uint32_t be32(const unsigned char* p) {
 }
 
 // One LZ4 block of `stored` bytes at `in` that must decode to exactly `size` bytes.
-bool lz4_block_ok(const unsigned char* in, std::size_t stored, std::size_t size, std::vector<unsigned char>& out) {
+bool lz4_block_ok(const unsigned char* in, std::size_t stored, std::size_t size, std::vector<std::uint8_t>& out) {
   if (stored > INT_MAX || size > INT_MAX) return false;
   out.resize(std::max<std::size_t>(size, 1));
   const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out.data()),
@@ -33,44 +31,9 @@ bool lz4_block_ok(const unsigned char* in, std::size_t stored, std::size_t size,
   return n >= 0 && static_cast<std::size_t>(n) == size;
 }
 
-// The layout of bitshuffle's HDF5 filter with LZ4 (bitshuffle 0.3, bshuf_h5filter.c): 8-byte
-// big-endian decoded size, 4-byte block size in bytes (0: the default), then per block of
-// `block` elements (the last one shortened to a multiple of 8 elements) a 4-byte big-endian
-// compressed size and an LZ4 block; the last (elements % 8) elements follow as they are.
-std::string check_bitshuffle_lz4(const unsigned char* c, std::size_t n, std::size_t expected, std::size_t elem,
-                                 std::vector<unsigned char>& out) {
-  if (n < 12) return "bitshuffle chunk of " + std::to_string(n) + " bytes, shorter than its header";
-  const std::uint64_t total = be64(c);
-  if (total != expected)
-    return "bitshuffle chunk says it holds " + std::to_string(total) + " bytes, the chunk has " +
-           std::to_string(expected);
-  if (elem == 0) return "bitshuffle element size 0";
-  std::size_t block = be32(c + 8) / elem;
-  if (block == 0) block = std::max<std::size_t>((8192 / elem) / 8 * 8, 128);  // bshuf_default_block_size
-  if (block % 8 != 0) return "bitshuffle block of " + std::to_string(block) + " elements, not a multiple of 8";
-  const std::size_t elements = expected / elem;
-  std::size_t pos = 12;
-  auto next_block = [&](std::size_t count) -> std::string {
-    if (n - pos < 4) return "bitshuffle chunk cut short";
-    const std::size_t stored = be32(c + pos);
-    pos += 4;
-    if (stored > n - pos) return "bitshuffle block of " + std::to_string(stored) + " bytes runs past the chunk";
-    if (!lz4_block_ok(c + pos, stored, count * elem, out)) return "damaged LZ4 block in a bitshuffle chunk";
-    pos += stored;
-    return {};
-  };
-  for (std::size_t b = 0; b < elements / block; ++b)
-    if (std::string why = next_block(block); !why.empty()) return why;
-  const std::size_t last = elements % block - elements % block % 8;
-  if (last)
-    if (std::string why = next_block(last); !why.empty()) return why;
-  if (n - pos < elements % 8 * elem) return "bitshuffle chunk cut short";
-  return {};
-}
-
 // The HDF5 LZ4 filter (32004, H5Zlz4.c): 8-byte big-endian decoded size, 4-byte block size, then
 // per block a 4-byte compressed size and the LZ4 block, or the block as is when the sizes match.
-std::string check_lz4(const unsigned char* c, std::size_t n, std::size_t expected, std::vector<unsigned char>& out) {
+std::string check_lz4(const unsigned char* c, std::size_t n, std::size_t expected, std::vector<std::uint8_t>& out) {
   if (n < 12) return "LZ4 chunk of " + std::to_string(n) + " bytes, shorter than its header";
   const std::uint64_t total = be64(c);
   if (total != expected)
@@ -91,27 +54,32 @@ std::string check_lz4(const unsigned char* c, std::size_t n, std::size_t expecte
   return {};
 }
 
-std::string check_deflate(const unsigned char* c, std::size_t n, std::size_t expected, std::vector<unsigned char>& out) {
-  if (n > UINT_MAX || expected >= UINT_MAX) return "chunk larger than 4 GiB";
-  out.resize(expected + 1);  // one byte more: a stream that decodes longer is seen
-  z_stream z{};
-  if (inflateInit(&z) != Z_OK) return "zlib initialisation failed";
-  z.next_in = const_cast<unsigned char*>(c);
-  z.avail_in = static_cast<uInt>(n);
-  z.next_out = out.data();
-  z.avail_out = static_cast<uInt>(out.size());
-  const int r = inflate(&z, Z_FINISH);
-  const std::size_t got = z.total_out;
-  inflateEnd(&z);
-  if (r != Z_STREAM_END) return "corrupt deflate chunk";
-  if (got != expected)
-    return "deflate chunk decompresses to " + std::to_string(got) + " bytes, expected " + std::to_string(expected);
-  return {};
-}
-
 // Filters whose output has the size of their input: byte shuffle, bitshuffle without compression.
 bool size_preserving(const FilterSpec& f) {
-  return f.id == H5Z_FILTER_SHUFFLE || (f.id == kBitshuffle && (f.cd.size() <= 4 || f.cd[4] == 0));
+  return f.id == H5Z_FILTER_SHUFFLE ||
+         (f.id == kBitshuffleFilter && (f.cd.size() <= 4 || f.cd[4] == kBitshuffleNoCompression));
+}
+
+// Decodes a chunk whose outermost filter is `outer` with laueproc's own decoders: they never
+// read or write outside their buffers and throw unless the result has exactly `expected` bytes.
+std::string decodes_to_size(const FilterSpec& outer, const std::uint8_t* c, std::size_t n, std::size_t expected,
+                            std::size_t element_size, ChunkGuardScratch& s) {
+  s.out.resize(std::max<std::size_t>(expected, 1));
+  try {
+    if (outer.id == H5Z_FILTER_DEFLATE) {
+      decode_zlib(c, n, s.out.data(), expected);
+    } else if (outer.id == kZstdFilter) {
+      if (!have_zstd()) return {};
+      decode_zstd(c, n, s.out.data(), expected);
+    } else {  // bitshuffle with LZ4 or zstd
+      const std::size_t elem = outer.cd.size() > 2 && outer.cd[2] > 0 ? outer.cd[2] : element_size;
+      if (outer.cd[4] == kBitshuffleLz4) decode_bitshuffle_lz4(c, n, s.out.data(), expected, elem);
+      else if (have_zstd()) decode_bitshuffle_zstd(c, n, s.out.data(), expected, elem);
+    }
+  } catch (const DecodeError& e) {
+    return e.what();
+  }
+  return {};
 }
 
 // Checks one stored chunk against the filters active on it (`mask` bit i set: filter i skipped).
@@ -138,8 +106,9 @@ std::string check_chunk(hid_t ds, const hsize_t* offset, std::size_t expected, c
     return {};
   }
   const FilterSpec& outer = *active.back();
-  const bool bitshuffle_lz4 = outer.id == kBitshuffle && outer.cd.size() > 4 && outer.cd[4] == kBitshuffleLz4;
-  if (outer.id != H5Z_FILTER_DEFLATE && outer.id != kLz4 && !bitshuffle_lz4) return {};
+  const bool bitshuffle_packed = outer.id == kBitshuffleFilter && outer.cd.size() > 4 &&
+                                 (outer.cd[4] == kBitshuffleLz4 || outer.cd[4] == kBitshuffleZstd);
+  if (outer.id != H5Z_FILTER_DEFLATE && outer.id != kZstdFilter && outer.id != kLz4 && !bitshuffle_packed) return {};
   if (stored > expected + expected / 8 + (1u << 16))
     return "stored chunk of " + std::to_string(stored) + " bytes, more than its " + std::to_string(expected) +
            " decoded bytes can take";
@@ -149,10 +118,8 @@ std::string check_chunk(hid_t ds, const hsize_t* offset, std::size_t expected, c
     H5Eclear2(H5E_DEFAULT);
     return "cannot read a stored chunk";
   }
-  if (outer.id == H5Z_FILTER_DEFLATE) return check_deflate(s.raw.data(), stored, expected, s.out);
   if (outer.id == kLz4) return check_lz4(s.raw.data(), stored, expected, s.out);
-  const std::size_t elem = outer.cd.size() > 2 && outer.cd[2] > 0 ? outer.cd[2] : element_size;
-  return check_bitshuffle_lz4(s.raw.data(), stored, expected, elem, s.out);
+  return decodes_to_size(outer, s.raw.data(), stored, expected, element_size, s);
 }
 
 }  // namespace

@@ -1,15 +1,14 @@
 // Frame sources: HDF5 stacks (NeXus style) and APS 34-ID-E per-frame files.
 //
-// Reading a frame: when one chunk holds exactly one frame and the filter pipeline is only
-// deflate and/or shuffle, the stored chunk is fetched with H5Dread_chunk and decoded here
-// (zlib inflate, byte un-shuffle) outside the HDF5 lock, which skips HDF5's chunk cache and
-// filter machinery; otherwise H5Dread reads a one-frame hyperslab (any filter HDF5 can load,
-// e.g. bitshuffle/LZ4 through the plugin). Non-uint16 data is converted with clipping.
+// Reading a frame: chunk-direct when the layout and filters allow it (io/chunk_reader.hpp: chunks
+// located under the HDF5 lock, read with pread and decoded outside it, any chunk shape, deflate,
+// shuffle, bitshuffle/LZ4, zstd); otherwise H5Dread reads a one-frame hyperslab (any filter HDF5
+// can load). Non-uint16 data is converted with clipping.
 //
 // Threading: HDF5 1.10 (Debian serial build) is not thread-safe. Every HDF5 call here runs
-// under h5::library_mutex(); each source owns its own file handles.
+// under h5::library_mutex(). read() may be called from several threads at once: each call takes
+// a reader state (scratch buffers, the open per-frame file) from a pool.
 #include <glob.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,12 +21,15 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <type_traits>
 
 #include "io/chunk_guard.hpp"
+#include "io/chunk_reader.hpp"
+#include "io/decode.hpp"
 #include "io/h5.hpp"
 #include "io/scan.hpp"
 
@@ -180,92 +182,6 @@ void convert(Dtype t, const void* in, std::size_t n, std::uint16_t* out, Counter
   }
 }
 
-// ---- filters -------------------------------------------------------------------------------
-
-using Filter = FilterSpec;  // id + client data (shuffle: element size)
-
-std::string filter_label(H5Z_filter_t id) {
-  const char* name = "filter";
-  switch (id) {
-    case H5Z_FILTER_DEFLATE: name = "deflate"; break;
-    case H5Z_FILTER_SHUFFLE: name = "shuffle"; break;
-    case H5Z_FILTER_FLETCHER32: name = "fletcher32"; break;
-    case H5Z_FILTER_SZIP: name = "szip"; break;
-    case H5Z_FILTER_NBIT: name = "nbit"; break;
-    case H5Z_FILTER_SCALEOFFSET: name = "scaleoffset"; break;
-    case 307: name = "bzip2"; break;
-    case 32001: name = "blosc"; break;
-    case 32004: name = "lz4"; break;
-    case 32008: name = "bitshuffle"; break;
-    case 32015: name = "zstd"; break;
-    default: break;
-  }
-  return std::string(name) + "(" + std::to_string(id) + ")";
-}
-
-// RAII zlib inflater, reset between chunks so its window is allocated once.
-class Inflater {
- public:
-  Inflater() = default;
-  ~Inflater() {
-    if (ready_) inflateEnd(&z_);
-  }
-  Inflater(const Inflater&) = delete;
-  Inflater& operator=(const Inflater&) = delete;
-
-  // Returns an empty string on success, else the reason.
-  std::string run(const unsigned char* in, std::size_t n, unsigned char* out, std::size_t expect) {
-    if (n > UINT_MAX || expect > UINT_MAX) return "chunk larger than 4 GiB";
-    if (!ready_) {
-      std::memset(&z_, 0, sizeof z_);
-      if (inflateInit(&z_) != Z_OK) return "zlib initialisation failed";
-      ready_ = true;
-    } else if (inflateReset(&z_) != Z_OK) {
-      return "zlib reset failed";
-    }
-    z_.next_in = const_cast<unsigned char*>(in);
-    z_.avail_in = static_cast<uInt>(n);
-    z_.next_out = out;
-    z_.avail_out = static_cast<uInt>(expect);
-    int r = inflate(&z_, Z_FINISH);
-    if (r == Z_STREAM_END) {
-      if (z_.total_out != expect)
-        return "deflate chunk decompresses to " + std::to_string(z_.total_out) + " bytes, expected " +
-               std::to_string(expect);
-      return {};
-    }
-    if (r == Z_BUF_ERROR && z_.avail_out == 0) return "deflate chunk decompresses to more than the frame size";
-    return std::string("corrupt deflate chunk (zlib: ") + (z_.msg ? z_.msg : "truncated stream") + ")";
-  }
-
- private:
-  z_stream z_{};
-  bool ready_ = false;
-};
-
-// HDF5 shuffle filter inverse: the stored chunk keeps byte b of every element together.
-void unshuffle(const unsigned char* in, unsigned char* out, std::size_t nbytes, std::size_t size) {
-  if (size <= 1) {
-    std::memcpy(out, in, nbytes);
-    return;
-  }
-  const std::size_t n = nbytes / size;
-  if (size == 2) {
-    const unsigned char* lo = in;
-    const unsigned char* hi = in + n;
-    for (std::size_t i = 0; i < n; ++i) {
-      out[2 * i] = lo[i];
-      out[2 * i + 1] = hi[i];
-    }
-  } else {
-    for (std::size_t b = 0; b < size; ++b) {
-      const unsigned char* src = in + b * n;
-      for (std::size_t i = 0; i < n; ++i) out[i * size + b] = src[i];
-    }
-  }
-  std::memcpy(out + n * size, in + n * size, nbytes - n * size);  // leftover bytes stay as stored
-}
-
 // ---- one image dataset ---------------------------------------------------------------------
 
 struct FrameDataset {
@@ -279,16 +195,17 @@ struct FrameDataset {
   int height = 0;
   int width = 0;
   std::vector<hsize_t> chunk;     // empty when not chunked
-  std::vector<Filter> filters;    // in pipeline (write) order
-  bool direct = false;            // read with H5Dread_chunk + own decoding
-  std::int64_t checked_chunks = -1;  // frame-axis chunk whose stored chunks chunk_guard passed
+  std::vector<FilterSpec> filters;  // in pipeline (write) order
+  std::shared_ptr<const ChunkReader> chunks;  // set when frames are read chunk-direct
+  std::int64_t checked_chunks = -1;  // frame-axis chunk whose stored chunks chunk_guard passed (HDF5 lock)
 
   std::size_t pixels() const { return static_cast<std::size_t>(width) * static_cast<std::size_t>(height); }
   std::size_t frame_bytes() const { return pixels() * dtype_size(dtype); }
 };
 
 // Call with the HDF5 lock held.
-FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct) {
+FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct,
+                                bool inflate_with_zlib = false) {
   FrameDataset d;
   d.file = file;
   d.path = path;
@@ -328,104 +245,25 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
     H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &n, cd.data(), sizeof name, name, &config);
     if (id < 0) throw InputError(file, "cannot read filter " + std::to_string(i) + " of " + path);
     cd.resize(std::min<std::size_t>(n, 16));
-    d.filters.push_back(Filter{id, std::move(cd)});
+    d.filters.push_back(FilterSpec{id, std::move(cd)});
   }
-  bool one_frame_chunks = !d.chunk.empty() && d.chunk[r - 2] == ny && d.chunk[r - 1] == nx && (r == 2 || d.chunk[0] == 1);
-  bool simple_filters = std::all_of(d.filters.begin(), d.filters.end(), [](const Filter& x) {
-    return x.id == H5Z_FILTER_DEFLATE || x.id == H5Z_FILTER_SHUFFLE;
-  });
-  d.direct = want_direct && one_frame_chunks && simple_filters && native_order;
+  if (want_direct) {
+    ChunkCodec codec;
+    codec.filters = d.filters;
+    codec.elem_size = dtype_size(d.dtype);
+    codec.inflate_with_zlib = inflate_with_zlib;
+    d.chunks = ChunkReader::plan(d.ds, file, path, d.dims, std::move(codec), native_order, nullptr);
+  }
   hsize_t mdims[2] = {ny, nx};
   d.mem_space = h5::wrap(H5Screate_simple(2, mdims, nullptr), H5Sclose, file, "cannot create a dataspace");
   return d;
 }
 
 struct Scratch {
-  std::vector<unsigned char> raw, a, b, typed;
-  Inflater inflater;
+  std::vector<unsigned char> typed;  // frame as stored when it is not uint16
+  ChunkScratch chunk;
   ChunkGuardScratch guard;
 };
-
-// Fetches the stored chunk of frame k; returns false when the chunk is not allocated (fill value).
-// Decodes outside the HDF5 lock. Throws InputError naming the frame on any failure.
-bool read_frame_direct(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
-  const std::size_t r = d.dims.size();
-  hsize_t offset[3] = {0, 0, 0};
-  if (r == 3) offset[0] = static_cast<hsize_t>(k);
-  const std::size_t expect = d.frame_bytes();
-  const bool to_out = d.dtype == Dtype::u16;  // decode straight into the frame buffer
-  unsigned char* final_dst = to_out ? reinterpret_cast<unsigned char*>(out) : nullptr;
-  if (!to_out) {
-    s.typed.resize(expect);
-    final_dst = s.typed.data();
-  }
-  std::uint32_t mask = 0;
-  hsize_t stored = 0;
-  const std::string where = d.path + " frame " + std::to_string(k);
-  {
-    Lock lock(h5::library_mutex());
-    // The size the chunk index records (H5Dget_chunk_storage_size gives the nominal chunk size
-    // for unfiltered data, even when a shorter chunk was stored).
-    unsigned index_mask = 0;
-    haddr_t address = HADDR_UNDEF;
-    if (H5Dget_chunk_info_by_coord(d.ds, offset, &index_mask, &address, &stored) < 0)
-      throw InputError(d.file, "cannot locate the chunk of " + where + " (" + h5::last_error() + ")");
-    if (stored == 0 || address == HADDR_UNDEF) return false;
-    // zlib's worst case for the frame plus room: a larger stored chunk is damaged (and would
-    // otherwise size a buffer from the file's say-so).
-    if (stored > expect + expect / 1000 + (1u << 16))
-      throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(stored) + " bytes, more than a frame of " +
-                                   std::to_string(expect) + " bytes can take");
-    unsigned char* dst;
-    if (d.filters.empty()) {
-      if (stored != expect)
-        throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(stored) + " bytes, expected " +
-                                     std::to_string(expect));
-      dst = final_dst;
-    } else {
-      s.raw.resize(stored);
-      dst = s.raw.data();
-    }
-    if (H5Dread_chunk(d.ds, H5P_DEFAULT, offset, &mask, dst) < 0)
-      throw InputError(d.file, "cannot read the chunk of " + where + " (" + h5::last_error() + ")");
-  }
-  if (d.filters.empty()) {
-    if (!to_out) convert(d.dtype, s.typed.data(), d.pixels(), out, c);
-    return true;
-  }
-
-  std::vector<const Filter*> active;  // small: at most a few filters
-  for (std::size_t i = 0; i < d.filters.size(); ++i)
-    if (!(mask & (1u << i))) active.push_back(&d.filters[i]);
-  const unsigned char* cur = s.raw.data();
-  std::size_t cur_n = stored;
-  if (active.empty()) {
-    if (cur_n != expect)
-      throw InputError(d.file, "chunk of " + where + " holds " + std::to_string(cur_n) + " bytes, expected " +
-                                   std::to_string(expect));
-    std::memcpy(final_dst, cur, expect);
-  }
-  s.a.resize(expect);
-  s.b.resize(expect);
-  for (std::size_t j = active.size(); j-- > 0;) {  // undo the pipeline in reverse order
-    unsigned char* dst = j == 0 ? final_dst : (cur == s.a.data() ? s.b.data() : s.a.data());
-    const Filter& f = *active[j];
-    if (f.id == H5Z_FILTER_DEFLATE) {
-      std::string why = s.inflater.run(cur, cur_n, dst, expect);
-      if (!why.empty()) throw InputError(d.file, where + ": " + why);
-    } else {  // shuffle
-      if (cur_n != expect)
-        throw InputError(d.file, where + ": shuffled chunk holds " + std::to_string(cur_n) + " bytes, expected " +
-                                     std::to_string(expect));
-      std::size_t size = f.cd.empty() || f.cd[0] == 0 ? dtype_size(d.dtype) : f.cd[0];
-      unshuffle(cur, dst, expect, size);
-    }
-    cur = dst;
-    cur_n = expect;
-  }
-  if (!to_out) convert(d.dtype, s.typed.data(), d.pixels(), out, c);
-  return true;
-}
 
 void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
   const bool to_out = d.dtype == Dtype::u16;
@@ -457,12 +295,46 @@ void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, S
 }
 
 void read_frame(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
-  if (d.direct && read_frame_direct(d, k, out, s, c)) return;
-  read_frame_hyperslab(d, k, out, s, c);
+  if (d.chunks) {
+    const bool to_out = d.dtype == Dtype::u16;  // decode straight into the frame buffer
+    if (!to_out) s.typed.resize(d.frame_bytes());
+    unsigned char* typed = to_out ? reinterpret_cast<unsigned char*>(out) : s.typed.data();
+    if (d.chunks->read_frame(k, typed, s.chunk)) {
+      if (!to_out) convert(d.dtype, typed, d.pixels(), out, c);
+      return;
+    }
+  }
+  read_frame_hyperslab(d, k, out, s, c);  // not chunk-direct, or a chunk never written (fill value)
 }
 
-// Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
-// At most `max_values` (checked before reading: the size comes from a maybe damaged header).
+// The codec a device decoder can take frame k's chunk in, or none (then decode here).
+EncodedFrame::Codec device_codec(const FrameDataset& d) {
+  if (!d.chunks || d.dtype != Dtype::u16 || !d.chunks->one_chunk_per_frame() || d.filters.size() != 1)
+    return EncodedFrame::Codec::none;
+  const FilterSpec& f = d.filters[0];
+  if (f.id == H5Z_FILTER_DEFLATE) return EncodedFrame::Codec::zlib;
+  if (f.id == kBitshuffleFilter && f.cd.size() > 4 && f.cd[4] == kBitshuffleLz4 && (f.cd[2] == 2 || f.cd[2] == 0))
+    return EncodedFrame::Codec::bitshuffle_lz4;
+  return EncodedFrame::Codec::none;
+}
+
+// Reads frame k: still compressed into out.encoded when `keep_encoded` and the device can decode
+// it, else decoded into out.pixels.
+void read_frame_into(FrameDataset& d, std::int64_t k, Frame& out, bool keep_encoded, Scratch& s, Counters& c) {
+  if (keep_encoded) {
+    const EncodedFrame::Codec codec = device_codec(d);
+    std::uint32_t mask = 0;
+    if (codec != EncodedFrame::Codec::none && d.chunks->read_stored_chunk(k, out.encoded.bytes, mask) && mask == 0) {
+      out.encoded.codec = codec;
+      out.pixels.clear();
+      return;
+    }
+  }
+  read_frame(d, k, out.pixels.data(), s, c);
+}
+
+// Any numeric dataset (scalar or array) as doubles; empty when absent; at most `max_values`
+// (checked before reading: the size comes from a maybe damaged header). Call with the lock held.
 std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file,
                                  hsize_t max_values = h5::kMaxVectorValues) {
   if (!h5::exists(f, path)) return {};
@@ -490,7 +362,20 @@ void fill_info_from(ScanInfo& info, const FrameDataset& d) {
   info.chunk.assign(d.chunk.begin(), d.chunk.end());
   info.filters.clear();
   for (const auto& f : d.filters) info.filters.push_back(filter_label(f.id));
-  info.chunk_direct = d.direct;
+  info.chunk_direct = d.chunks != nullptr;
+  info.stored_bytes = H5Dget_storage_size(d.ds);
+}
+
+std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counters& c) {
+  std::vector<std::string> out;
+  std::uint64_t clipped = c.clipped.load(), nan = c.nan.load();
+  if (clipped || nan) {
+    std::string what = info.files.empty() ? std::string("scan") : info.files.front();
+    if (info.files.size() > 1) what += " (and the other files of the scan)";
+    out.push_back(what + ": converting " + info.dtype + " to uint16 clipped " + std::to_string(clipped) +
+                  " pixels to [0, 65535] and set " + std::to_string(nan) + " NaN pixels to 0");
+  }
+  return out;
 }
 
 // Per-frame scans: files converted to uint16, grouped by their dtype, for the notes (a float32
@@ -532,18 +417,6 @@ class FileConversions {
   std::map<std::string, Group> groups_;
 };
 
-std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counters& c) {
-  std::vector<std::string> out;
-  std::uint64_t clipped = c.clipped.load(), nan = c.nan.load();
-  if (clipped || nan) {
-    std::string what = info.files.empty() ? std::string("scan") : info.files.front();
-    if (info.files.size() > 1) what += " (and the other files of the scan)";
-    out.push_back(what + ": converting " + info.dtype + " to uint16 clipped " + std::to_string(clipped) +
-                  " pixels to [0, 65535] and set " + std::to_string(nan) + " NaN pixels to 0");
-  }
-  return out;
-}
-
 // A position that is not a finite number (NaN written for a failed encoder read) is no position.
 void set_position(FrameMeta& meta, double x, double y) {
   meta.has_position = std::isfinite(x) && std::isfinite(y);
@@ -557,6 +430,7 @@ void start_frame(Frame& out, std::int64_t index, const std::string& source, std:
   out.meta.source = source;
   out.meta.index_in_file = in_file;
   out.error.clear();
+  out.encoded.codec = EncodedFrame::Codec::none;
   out.width = w;
   out.height = h;
   out.pixels.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h));  // keeps capacity
@@ -572,12 +446,55 @@ void check_index(std::int64_t index, std::int64_t n) {
     throw std::out_of_range("frame index " + std::to_string(index) + " outside [0, " + std::to_string(n) + ")");
 }
 
+// Reader states (scratch buffers, an open per-frame file) lent to concurrent read() calls: a
+// call takes a free one or makes one, and gives it back, so N reader threads use N states.
+template <class State>
+class StatePool {
+ public:
+  class Lease {
+   public:
+    Lease(StatePool& pool, std::unique_ptr<State> s) : pool_(pool), s_(std::move(s)) {}
+    ~Lease() { pool_.give_back(std::move(s_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    State& operator*() const { return *s_; }
+    State* operator->() const { return s_.get(); }
+
+   private:
+    StatePool& pool_;
+    std::unique_ptr<State> s_;
+  };
+
+  Lease take() {
+    std::lock_guard<std::mutex> lock(m_);
+    if (free_.empty()) return Lease(*this, std::make_unique<State>());
+    auto s = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(s));
+  }
+  void give_back(std::unique_ptr<State> s) {
+    std::lock_guard<std::mutex> lock(m_);
+    free_.push_back(std::move(s));
+  }
+  /// Drops every state (all leases must have ended).
+  void clear() {
+    std::lock_guard<std::mutex> lock(m_);
+    free_.clear();
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<std::unique_ptr<State>> free_;
+};
+
 // ---- stack ---------------------------------------------------------------------------------
 
 class StackSource final : public FrameSource {
  public:
-  StackSource(h5::Handle file, FrameDataset d, std::vector<double> x, std::vector<double> y, ScanInfo info)
-      : file_(std::move(file)), d_(std::move(d)), x_(std::move(x)), y_(std::move(y)), info_(std::move(info)) {}
+  StackSource(h5::Handle file, FrameDataset d, std::vector<double> x, std::vector<double> y, ScanInfo info,
+              bool keep_encoded)
+      : file_(std::move(file)), d_(std::move(d)), x_(std::move(x)), y_(std::move(y)), info_(std::move(info)),
+        keep_encoded_(keep_encoded) {}
   ~StackSource() override {
     Lock lock(h5::library_mutex());
     d_ = FrameDataset{};
@@ -586,13 +503,16 @@ class StackSource final : public FrameSource {
 
   const ScanInfo& info() const override { return info_; }
   std::vector<std::string> warnings() const override { return conversion_warnings(info_, counters_); }
+  bool concurrent_reads() const override { return true; }
+  std::int64_t frames_per_read() const override { return d_.chunks ? std::min<std::int64_t>(d_.chunks->frames_per_chunk(), 16) : 1; }
 
   void read(std::int64_t index, Frame& out) override {
     check_index(index, info_.n_frames);
     start_frame(out, index, info_.files.front(), index, d_.width, d_.height);
     if (!x_.empty()) set_position(out.meta, x_[static_cast<std::size_t>(index)], y_[static_cast<std::size_t>(index)]);
+    auto scratch = pool_.take();
     try {
-      read_frame(d_, index, out.pixels.data(), scratch_, counters_);
+      read_frame_into(d_, index, out, keep_encoded_, *scratch, counters_);
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
@@ -603,7 +523,8 @@ class StackSource final : public FrameSource {
   FrameDataset d_;
   std::vector<double> x_, y_;  // micrometres, empty when absent
   ScanInfo info_;
-  Scratch scratch_;
+  bool keep_encoded_;
+  StatePool<Scratch> pool_;
   Counters counters_;
 };
 
@@ -611,12 +532,13 @@ class StackSource final : public FrameSource {
 
 class PerFrameSource final : public FrameSource {
  public:
-  PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct)
+  PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct,
+                 bool inflate_with_zlib, bool keep_encoded)
       : info_(std::move(info)), per_file_(per_file), x_path_(std::move(x_path)), y_path_(std::move(y_path)),
-        want_direct_(want_direct) {}
+        want_direct_(want_direct), zlib_(inflate_with_zlib), keep_encoded_(keep_encoded) {}
   ~PerFrameSource() override {
-    Lock lock(h5::library_mutex());
-    cur_ = Open{};
+    Lock lock(h5::library_mutex());  // the states close their HDF5 files
+    pool_.clear();
   }
 
   struct Open {
@@ -625,19 +547,30 @@ class PerFrameSource final : public FrameSource {
     FrameDataset d;
     std::vector<double> x, y;  // scalar, or one per frame of the file
   };
+  struct State {
+    Open cur;
+    Scratch scratch;
+  };
   // Adopts the first file, validated by open_scan (lock held there).
-  void adopt(Open first) { cur_ = std::move(first); }
+  void adopt(Open first) {
+    auto state = std::make_unique<State>();
+    state->cur = std::move(first);
+    pool_.give_back(std::move(state));
+  }
 
   const ScanInfo& info() const override { return info_; }
   std::vector<std::string> warnings() const override { return conversions_.notes(info_); }
+  bool concurrent_reads() const override { return true; }
 
   void read(std::int64_t index, Frame& out) override {
     check_index(index, info_.n_frames);
     const std::int64_t fi = index / per_file_, k = index % per_file_;
     const std::string& name = info_.files[static_cast<std::size_t>(fi)];
     start_frame(out, index, name, k, info_.width, info_.height);
+    auto state = pool_.take();
+    Open& cur = state->cur;
     try {
-      if (cur_.index != fi) switch_to(fi);
+      if (cur.index != fi) switch_to(fi, cur);
       auto pick = [&](const std::vector<double>& v, double& dst) {
         if (v.size() == 1) dst = v[0];
         else if (static_cast<std::int64_t>(v.size()) == per_file_) dst = v[static_cast<std::size_t>(k)];
@@ -647,25 +580,26 @@ class PerFrameSource final : public FrameSource {
       // A scan whose reference file has no positions has none (frames placed in frame order);
       // otherwise a file without one, or with NaN, gives a frame without a position.
       double x = 0, y = 0;
-      if (info_.has_positions && pick(cur_.x, x) && pick(cur_.y, y)) set_position(out.meta, x, y);
+      if (info_.has_positions && pick(cur.x, x) && pick(cur.y, y)) set_position(out.meta, x, y);
       else set_position(out.meta, std::numeric_limits<double>::quiet_NaN(), 0.0);
-      const std::uint64_t clipped = counters_.clipped.load(), nan = counters_.nan.load();
-      read_frame(cur_.d, k, out.pixels.data(), scratch_, counters_);
-      if (cur_.d.dtype != Dtype::u16)
-        conversions_.note(fi, name, cur_.d.dtype, counters_.clipped.load() - clipped, counters_.nan.load() - nan);
+      Counters counters;  // this read's own (reads run concurrently): the note names its file
+      read_frame_into(cur.d, k, out, keep_encoded_, state->scratch, counters);
+      if (cur.d.dtype != Dtype::u16)
+        conversions_.note(fi, name, cur.d.dtype, counters.clipped.load(), counters.nan.load());
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
   }
 
  private:
-  void switch_to(std::int64_t fi) {
+  // Opens file fi in `cur` (metadata under the HDF5 lock; its pixels are read outside it).
+  void switch_to(std::int64_t fi, Open& cur) {
     Lock lock(h5::library_mutex());
-    cur_ = Open{};  // close the previous file first
+    cur = Open{};  // close the previous file first
     const std::string& name = info_.files[static_cast<std::size_t>(fi)];
     Open o;
     o.file = h5::open_read(name);
-    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_);
+    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_, zlib_);
     if (o.d.height != info_.height || o.d.width != info_.width || o.d.frames != per_file_)
       throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
                                  std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
@@ -673,16 +607,16 @@ class PerFrameSource final : public FrameSource {
     o.x = read_numbers(o.file, x_path_, name, static_cast<hsize_t>(o.d.frames));
     o.y = read_numbers(o.file, y_path_, name, static_cast<hsize_t>(o.d.frames));
     o.index = fi;
-    cur_ = std::move(o);
+    cur = std::move(o);
   }
 
   ScanInfo info_;
   std::int64_t per_file_;
   std::string x_path_, y_path_;
   bool want_direct_;
-  Open cur_;
-  Scratch scratch_;
-  Counters counters_;
+  bool zlib_;
+  bool keep_encoded_;
+  StatePool<State> pool_;
   FileConversions conversions_;
 };
 
@@ -763,7 +697,7 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
     try {
       PerFrameSource::Open o;
       o.file = fi == 0 && first.valid() ? std::move(first) : h5::open_read(name);
-      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct);
+      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct, options.inflate_with_zlib);
       o.x = read_numbers(o.file, xp, name, static_cast<hsize_t>(o.d.frames));
       o.y = read_numbers(o.file, yp, name, static_cast<hsize_t>(o.d.frames));
       o.index = fi;
@@ -788,7 +722,8 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   const std::int64_t per_file = o.d.frames;
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
   info.has_positions = !o.x.empty() && !o.y.empty();
-  auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct);
+  auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct,
+                                              options.inflate_with_zlib, options.keep_encoded);
   src->adopt(std::move(o));
   return src;
 }
@@ -805,7 +740,7 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
       throw InputError(path, std::string("no dataset at ") + kStackDatasets[0] + " (nor at " + kStackDatasets[1] +
                                  " or " + kStackDatasets[2] + "; give --dataset)");
   }
-  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct);
+  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct, options.inflate_with_zlib);
   ScanInfo info;
   info.layout = ScanLayout::stack;
   info.files = {path};
@@ -828,7 +763,8 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
                                    std::to_string(d.frames) + " frames");
     info.has_positions = true;
   }
-  return std::make_unique<StackSource>(std::move(f), std::move(d), std::move(x), std::move(y), std::move(info));
+  return std::make_unique<StackSource>(std::move(f), std::move(d), std::move(x), std::move(y), std::move(info),
+                                       options.keep_encoded);
 }
 
 }  // namespace
@@ -939,6 +875,18 @@ std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOption
     }
   }
   return io::open_stack(path, options, std::move(f));
+}
+
+PixelConversion convert_to_uint16(const std::string& dtype, const void* in, std::size_t n, std::uint16_t* out) {
+  using io::Dtype;
+  for (Dtype t : {Dtype::u8, Dtype::i8, Dtype::u16, Dtype::i16, Dtype::u32, Dtype::i32, Dtype::u64, Dtype::i64,
+                  Dtype::f32, Dtype::f64}) {
+    if (dtype != io::dtype_name(t)) continue;
+    io::Counters counters;
+    io::convert(t, in, n, out, counters);
+    return PixelConversion{counters.clipped.load(), counters.nan.load()};
+  }
+  throw UsageError("pixels of type " + dtype + " cannot be converted to uint16 (integers or floats only)");
 }
 
 }  // namespace laueproc

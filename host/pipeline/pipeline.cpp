@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "io/h5.hpp"
+#include "laueproc/analyze.hpp"
 #include "laueproc/backend.hpp"
 #include "laueproc/stages.hpp"
 
@@ -23,40 +24,8 @@ int resolve_threads(int threads) {
 
 namespace {
 
-struct FrameOutcome {
-  FrameSummary summary;
-  PeakList peaks;
-};
-
-/// Summary of a frame that failed to read or analyse: it is still written, with the reason.
-FrameSummary failed_summary(const FrameMeta& meta, const std::string& reason) {
-  FrameSummary s;
-  s.frame = meta.index;
-  s.has_position = meta.has_position;
-  s.x_um = meta.x_um;
-  s.y_um = meta.y_um;
-  s.status = reason.empty() ? std::string("failed") : reason;
-  return s;
-}
-
-FrameOutcome outcome_of(const Frame& frame, FrameAnalysis&& analysis, const SummaryConfig& summary_config) {
-  FrameOutcome out;
-  if (analysis.status != "ok") {
-    // An empty or constant frame is data, not a crash: listed with its status and no peaks.
-    out.summary = failed_summary(frame.meta, analysis.status);
-    out.summary.background = analysis.background_level;
-    out.summary.noise = analysis.noise_sigma;
-    return out;
-  }
-  out.summary = summarize_frame(frame.meta.index, analysis.peaks, summary_config);
-  out.summary.has_position = frame.meta.has_position;
-  out.summary.x_um = frame.meta.x_um;
-  out.summary.y_um = frame.meta.y_um;
-  out.summary.background = analysis.background_level;
-  out.summary.noise = analysis.noise_sigma;
-  out.peaks = std::move(analysis.peaks);
-  return out;
-}
+// A finished frame waiting for its turn to be written.
+using FrameOutcome = FrameResult;
 
 // A backend that fails this many batches in a row is broken (device lost...): stop the run.
 constexpr int kMaxConsecutiveFailures = 3;
@@ -108,7 +77,8 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch));
+  // Reader threads decode while the workers analyse; frames arrive in order whatever the count.
+  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers));
   std::mutex mutex;
   std::condition_variable ready;      // a result arrived (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
@@ -187,7 +157,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
         else if (!batch_error.empty())
           outcomes[i].summary = failed_summary(frame.meta, batch_error);
         else
-          outcomes[i] = outcome_of(frame, std::move(results[r++]), config.summary);
+          outcomes[i] = frame_result(frame.meta, std::move(results[r++]), config.summary);
       }
       std::lock_guard<std::mutex> lock(mutex);
       for (std::size_t i = 0; i < slots.size(); ++i) pending.emplace(slots[i], std::move(outcomes[i]));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "laueproc/error.hpp"
+#include "laueproc/math/laue.hpp"
 #include "laueproc/sim.hpp"
 #include "sim/rng.hpp"
 
@@ -27,6 +28,7 @@ constexpr int kPlacementTries = 200;
 constexpr std::uint64_t kLayoutStream = 1;
 constexpr std::uint64_t kNoiseStream = 2;
 constexpr std::uint64_t kDetectorStream = 3;
+constexpr std::uint64_t kCrystalStream = 4;  // scan-level crystal orientations (physical mode)
 
 /// One Gaussian component of a spot: centre (px), covariance (px^2), peak height.
 struct Component {
@@ -95,6 +97,7 @@ struct Layout {
   Background bg;
   std::vector<Component> comps;  // absolute positions, heights in counts
   std::vector<TruthPeak> peaks;
+  CrystalTruth crystal;          // physical mode only
 };
 
 Component round_spot(double sigma) {
@@ -159,6 +162,224 @@ double unit_peak(const std::vector<Component>& shape, double ox, double oy, doub
       best = std::max(best, v);
     }
   return best;
+}
+
+/// Spot height amin (amax/amin)^u, u = draw() per attempt, redrawn while a truth peak's top would
+/// fall in the band near saturation (so `saturated` never depends on the noise).
+template <class Draw>
+double spot_amplitude(double amin, double amax, const double* unit, const double* bgc, int n_truth, Draw draw) {
+  double amp = amin;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    amp = amin * std::pow(amax / amin, draw());
+    bool ambiguous = false;
+    for (int t = 0; t < n_truth; ++t) {
+      const double top = bgc[t] + amp * unit[t];
+      if (top > kAmbiguousLow && top < kAmbiguousHigh) ambiguous = true;
+    }
+    if (!ambiguous) break;
+  }
+  return amp;
+}
+
+/// The truth peaks of one placed shape (components relative to (ox, oy), heights relative) and
+/// its components, in counts, into the layout. Returns the number of its first truth peak.
+int add_reflection(Layout& L, std::int64_t frame, int reflection, const std::vector<Component>& shape, const Moments* m,
+                   const double* unit, const double* bgc, int n_truth, double amp, double ox, double oy) {
+  const int first_peak = static_cast<int>(L.peaks.size());
+  for (int t = 0; t < n_truth; ++t) {
+    TruthPeak tp;
+    tp.frame = frame;
+    tp.peak = first_peak + t;
+    tp.reflection = reflection;
+    tp.x = ox + m[t].x;
+    tp.y = oy + m[t].y;
+    tp.amplitude = amp * unit[t];
+    ellipse(m[t], tp.a, tp.b, tp.theta_deg);
+    tp.n_sub = 0;
+    for (const auto& c : shape) tp.n_sub += c.truth == t ? 1 : 0;
+    tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
+    L.peaks.push_back(tp);
+  }
+  for (auto c : shape) {
+    c.x += ox;
+    c.y += oy;
+    c.height *= amp;
+    c.truth += first_peak;
+    L.comps.push_back(c);
+  }
+  return first_peak;
+}
+
+// ---- physical spots (SimConfig::crystal) -------------------------------------------------------
+
+/// Pixel where reflection hkl of orientation m lands; false when it cannot diffract or misses.
+bool spot_pixel(const index::Geometry& g, const index::Mat3& m, const int* hkl, double& x, double& y) {
+  const index::Vec3 q = m * index::Vec3{double(hkl[0]), double(hkl[1]), double(hkl[2])};
+  if (q.x >= 0) return false;
+  return g.kf_to_pixel(math::outgoing_direction(math::normalized(q)), x, y);
+}
+
+/// Unit axis drawn uniformly on the sphere.
+index::Vec3 random_axis(Rng& rng) {
+  const double z = rng.uniform(-1.0, 1.0), phi = rng.uniform(0.0, 2.0 * kPi), r = std::sqrt(1.0 - z * z);
+  return {r * std::cos(phi), r * std::sin(phi), z};
+}
+
+/// Spots of every crystal in frame L.frame (see CrystalConfig): components, truth peaks, truth hkl.
+void place_physical(const SimConfig& cfg, Rng& rng, Layout& L, double amin, double amax) {
+  const CrystalConfig& cc = cfg.crystal;
+  const index::Geometry& geo = cc.geometry;
+  TruthFrame& f = L.frame;
+  f.split_dx = f.split_dy = f.split_px = 0;  // the random layout's split vector does not apply
+  // Scan-level: the particle's orientation, its bending axes, the other crystals' orientations.
+  Rng scan_rng(stream_seed(cfg.seed, 0, kCrystalStream));
+  const index::Mat3 base = index::random_rotation(scan_rng.next());
+  const index::Vec3 bend_x = random_axis(scan_rng), bend_y = random_axis(scan_rng);
+  std::vector<index::Mat3> others;
+  for (int g = 0; g < cc.grains; ++g) others.push_back(index::random_rotation(scan_rng.next()));
+  // The orientation drifts across the raster (a curved particle: KAM ~ curvature x step).
+  const double cx = 0.5 * (cfg.grid_nx - 1) * cfg.step_um, cy = 0.5 * (cfg.grid_ny - 1) * cfg.step_um;
+  const index::Mat3 drift = index::axis_angle(bend_x, cc.curvature_deg_per_um * (f.x_um - cx)) *
+                            index::axis_angle(bend_y, cc.curvature_deg_per_um * (f.y_um - cy));
+  std::vector<index::Mat3> crystals{drift * base};
+  for (int g = 1; g < cc.grains; ++g) crystals.push_back(drift * others[static_cast<std::size_t>(g)]);
+  if (rng.uniform() < cc.second_grain_fraction) crystals.push_back(drift * others[0] * index::axis_angle({0, 0, 1}, 37.0));
+
+  // Scenario: sub-grains (rotations applied on the lab side) and the streak of curvature.
+  struct Sub {
+    index::Mat3 rot;
+    double height;
+    int truth;  // 0 or 1 (split halves)
+  };
+  std::vector<Sub> subs{{index::Mat3(math::identity3()), 1.0, 0}};
+  const bool split = f.scenario == Scenario::tilt_boundary || f.scenario == Scenario::mixed;
+  const bool streak = f.scenario == Scenario::gnd || f.scenario == Scenario::mixed;
+  double tilt_deg = 0;
+  if (split) {
+    tilt_deg = rng.uniform(cfg.split_min_px, cfg.split_max_px) * cfg.deg_per_px;
+    subs.push_back({index::axis_angle(random_axis(rng), tilt_deg), rng.uniform(cfg.split_ratio_min, 1.0), 1});
+  }
+  if (f.scenario == Scenario::stacking) {
+    const int n = rng.integer(cfg.stacking_min_sub, cfg.stacking_max_sub);
+    const index::Vec3 arm[2] = {random_axis(rng), random_axis(rng)};
+    double along[2] = {0, 0};
+    subs[0].height = rng.uniform(0.5, 1.0);
+    for (int k = 1; k < n; ++k) {
+      along[k % 2] += rng.uniform(0.05, 0.12);
+      subs.push_back({index::axis_angle(arm[k % 2], along[k % 2]), rng.uniform(0.5, 1.0), 0});
+    }
+  }
+  const index::Vec3 bend = random_axis(rng);
+  const double spread = streak ? rng.uniform(cc.gnd_spread_min_deg, cc.gnd_spread_max_deg) * kPi / 180.0 : 0.0;
+  f.misorientation_deg = tilt_deg;
+  if (streak) {
+    L.crystal.bend_axis = bend;
+    L.crystal.gnd_spread_deg = spread * 180.0 / kPi;
+  }
+  L.crystal.tilt_deg = tilt_deg;
+
+  std::vector<double> split_len;
+  std::vector<std::pair<double, double>> split_vec;
+  int reflection = 0;
+  for (std::size_t g = 0; g < crystals.size(); ++g) {
+    const index::Mat3 m = crystals[g] * cc.material.b0;
+    // Truth grain of each split half: the crystal, and its tilted sub-grain as a grain of its own.
+    int truth_grain[2] = {static_cast<int>(L.crystal.grains.size()), -1};
+    L.crystal.grains.push_back({truth_grain[0], m});
+    if (split) {
+      truth_grain[1] = static_cast<int>(L.crystal.grains.size());
+      L.crystal.grains.push_back({truth_grain[1], subs[1].rot * m});
+    }
+    for (const index::PredictedSpot& p : index::predict_spots(geo, cc.material, m, cc.energy_min_kev, cc.energy_max_kev, cc.q_max)) {
+      const int hkl[3] = {p.h, p.k, p.l};
+      std::vector<Component> comps;
+      bool inside = true;
+      for (const Sub& sub : subs) {
+        Component c = round_spot(cfg.sigma_px);
+        if (!spot_pixel(geo, sub.rot * m, hkl, c.x, c.y)) {
+          inside = false;
+          break;
+        }
+        if (streak) {  // d pixel / d angle about the bending axis, times the spread
+          double xp = 0, yp = 0, xm = 0, ym = 0;
+          const double eps = 1e-4;
+          if (!spot_pixel(geo, index::axis_angle(bend, eps * 180 / kPi) * sub.rot * m, hkl, xp, yp) ||
+              !spot_pixel(geo, index::axis_angle(bend, -eps * 180 / kPi) * sub.rot * m, hkl, xm, ym)) {
+            inside = false;
+            break;
+          }
+          const double vx = (xp - xm) / (2 * eps) * spread, vy = (yp - ym) / (2 * eps) * spread;
+          // A uniform rotation over `spread` adds variance length^2 / 12 along the path.
+          c.sxx += vx * vx / 12.0, c.syy += vy * vy / 12.0, c.sxy += vx * vy / 12.0;
+        }
+        c.height = sub.height;
+        c.truth = sub.truth;
+        const double sig = std::sqrt(0.5 * (c.sxx + c.syy) + std::sqrt(0.25 * (c.sxx - c.syy) * (c.sxx - c.syy) + c.sxy * c.sxy));
+        const double margin = std::max(cfg.edge_margin_px, 4.0 * sig + 2.0);
+        if (c.x < margin || c.y < margin || c.x > cfg.width - 1 - margin || c.y > cfg.height - 1 - margin) {
+          inside = false;
+          break;
+        }
+        comps.push_back(c);
+      }
+      if (!inside) continue;
+      const int n_truth = split ? 2 : 1;
+      // Relative to the first component, as the random layout's shapes.
+      const double ox = comps[0].x, oy = comps[0].y;
+      for (auto& c : comps) c.x -= ox, c.y -= oy;
+      Moments mo[2];
+      double unit[2], bgc[2];
+      for (int t = 0; t < n_truth; ++t) {
+        mo[t] = mixture_moments(comps, t);
+        const double search = f.scenario == Scenario::stacking ? 2.0 * std::sqrt(mo[t].major_var()) + 1.0 : 2.0;
+        unit[t] = unit_peak(comps, ox, oy, ox + mo[t].x, oy + mo[t].y, search);
+        bgc[t] = L.bg.at(ox + mo[t].x, oy + mo[t].y);
+      }
+      // Brighter at low |q| (structure factors and the spectrum fall), with a random factor.
+      const double qn = math::norm(m * index::Vec3{double(p.h), double(p.k), double(p.l)});
+      const double amp = spot_amplitude(amin, amax, unit, bgc, n_truth, [&] {
+        return std::min(1.0, std::exp(-qn * qn / 1.2) * rng.uniform(0.4, 1.3));
+      });
+      const int first_peak = add_reflection(L, f.frame, reflection, comps, mo, unit, bgc, n_truth, amp, ox, oy);
+      for (int t = 0; t < n_truth; ++t) L.crystal.spots.push_back({first_peak + t, truth_grain[t], p.h, p.k, p.l, p.energy_kev});
+      if (split) {
+        split_len.push_back(std::hypot(mo[1].x - mo[0].x, mo[1].y - mo[0].y));
+        split_vec.push_back({mo[1].x - mo[0].x, mo[1].y - mo[0].y});
+      }
+      ++reflection;
+    }
+  }
+  const int n_real = reflection;
+  const int n_spurious = static_cast<int>(std::lround(cc.spurious_fraction * n_real));
+  for (int k = 0; k < n_spurious; ++k) {
+    Component c = round_spot(cfg.sigma_px);
+    const double margin = cfg.edge_margin_px;
+    const double x = rng.uniform(margin, cfg.width - 1 - margin), y = rng.uniform(margin, cfg.height - 1 - margin);
+    const double amp = amin * std::pow(amax / amin, rng.uniform(0.0, 0.5));
+    TruthPeak tp;
+    tp.frame = f.frame;
+    tp.peak = static_cast<int>(L.peaks.size());
+    tp.reflection = reflection++;
+    tp.x = x, tp.y = y;
+    tp.amplitude = amp;
+    tp.a = tp.b = 2 * cfg.sigma_px;
+    tp.saturated = L.bg.at(x, y) + amp >= kSaturation;
+    c.x = x, c.y = y, c.height = amp, c.truth = tp.peak;
+    L.peaks.push_back(tp);
+    L.comps.push_back(c);
+    L.crystal.spots.push_back({tp.peak, -1, 0, 0, 0, 0.0});
+  }
+  if (!split_len.empty()) {  // the median split (it varies over the pattern)
+    std::vector<std::size_t> order(split_len.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(order.size() / 2), order.end(),
+                     [&](std::size_t a, std::size_t b) { return split_len[a] < split_len[b]; });
+    const std::size_t mid = order[order.size() / 2];
+    f.split_px = split_len[mid];
+    f.split_dx = split_vec[mid].first;
+    f.split_dy = split_vec[mid].second;
+    if (f.split_dx < 0 || (f.split_dx == 0 && f.split_dy < 0)) f.split_dx = -f.split_dx, f.split_dy = -f.split_dy;
+  }
 }
 
 Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSimulator::HotPixel>& hot,
@@ -230,13 +451,14 @@ Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSim
 
   const double amin = cfg.amplitude_min_snr * f.noise_sigma;
   const double amax = std::max(cfg.amplitude_max, 2.0 * amin);
+  if (cfg.crystal.enabled) place_physical(cfg, rng, L, amin, amax);
   struct Placed {
     double x, y, extent;
   };
   std::vector<Placed> placed;
   std::vector<Component> shape;
   int reflection = 0;
-  for (int r = 0; r < n_target; ++r) {
+  for (int r = 0; r < (cfg.crystal.enabled ? 0 : n_target); ++r) {  // random places unless physical
     shape.clear();
     int n_truth = 1;
     switch (f.scenario) {
@@ -301,38 +523,11 @@ Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSim
       unit[t] = unit_peak(shape, px, py, px + m[t].x, py + m[t].y, search);
       bgc[t] = bg.at(px + m[t].x, py + m[t].y);
     }
-    double amp = amin;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      amp = amin * std::pow(amax / amin, rng.uniform());
-      bool ambiguous = false;
-      for (int t = 0; t < n_truth; ++t) {
-        const double top = bgc[t] + amp * unit[t];
-        if (top > kAmbiguousLow && top < kAmbiguousHigh) ambiguous = true;
-      }
-      if (!ambiguous) break;
-    }
-    const int first_peak = static_cast<int>(L.peaks.size());
+    const double amp = spot_amplitude(amin, amax, unit, bgc, n_truth, [&] { return rng.uniform(); });
+    const int first_peak = add_reflection(L, index, reflection, shape, m, unit, bgc, n_truth, amp, px, py);
     for (int t = 0; t < n_truth; ++t) {
-      TruthPeak tp;
-      tp.frame = index;
-      tp.peak = first_peak + t;
-      tp.reflection = reflection;
-      tp.x = px + m[t].x;
-      tp.y = py + m[t].y;
-      tp.amplitude = amp * unit[t];
-      ellipse(m[t], tp.a, tp.b, tp.theta_deg);
-      tp.n_sub = 0;
-      for (const auto& c : shape) tp.n_sub += c.truth == t ? 1 : 0;
-      tp.saturated = bgc[t] + tp.amplitude >= kSaturation;
-      L.peaks.push_back(tp);
+      const TruthPeak& tp = L.peaks[static_cast<std::size_t>(first_peak + t)];
       placed.push_back({tp.x, tp.y, extent[t]});
-    }
-    for (auto c : shape) {
-      c.x += px;
-      c.y += py;
-      c.height *= amp;
-      c.truth += first_peak;
-      L.comps.push_back(c);
     }
     ++reflection;
   }
@@ -353,6 +548,7 @@ Layout make_layout(const SimConfig& cfg, int dead_row, const std::vector<ScanSim
       ++se_n;
     }
   }
+  if (cfg.crystal.enabled) reflection = L.peaks.empty() ? 0 : L.peaks.back().reflection + 1;
   f.n_reflections = reflection;
   f.n_peaks = static_cast<int>(L.peaks.size());
   f.se_true = se_n > 0 ? se_sum / se_n : std::numeric_limits<double>::quiet_NaN();
@@ -425,7 +621,7 @@ std::string fmt(double v) {
 std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   std::string weights;
   for (std::size_t k = 0; k < c.scenario_weights.size(); ++k) weights += (k ? "," : "") + fmt(c.scenario_weights[k]);
-  return {
+  std::vector<std::pair<std::string, std::string>> out = {
       {"width", std::to_string(c.width)},
       {"height", std::to_string(c.height)},
       {"grid_nx", std::to_string(c.grid_nx)},
@@ -462,6 +658,25 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
       {"deg_per_px", fmt(c.deg_per_px)},
       {"r_unit_px", fmt(c.r_unit_px)},
   };
+  if (c.crystal.enabled) {
+    const CrystalConfig& cc = c.crystal;
+    const auto& L = cc.material.lattice;
+    out.insert(out.end(), {{"crystal.material", cc.material.name},
+                           {"crystal.lattice", fmt(L.a) + "," + fmt(L.b) + "," + fmt(L.c) + "," + fmt(L.alpha) + "," +
+                                                   fmt(L.beta) + "," + fmt(L.gamma)},
+                           {"crystal.space_group", std::to_string(cc.material.space_group)},
+                           {"crystal.geometry", cc.geometry.source.empty() ? cc.geometry.kind : cc.geometry.source},
+                           {"crystal.energy_min_kev", fmt(cc.energy_min_kev)},
+                           {"crystal.energy_max_kev", fmt(cc.energy_max_kev)},
+                           {"crystal.q_max", fmt(cc.q_max)},
+                           {"crystal.grains", std::to_string(cc.grains)},
+                           {"crystal.second_grain_fraction", fmt(cc.second_grain_fraction)},
+                           {"crystal.curvature_deg_per_um", fmt(cc.curvature_deg_per_um)},
+                           {"crystal.gnd_spread_min_deg", fmt(cc.gnd_spread_min_deg)},
+                           {"crystal.gnd_spread_max_deg", fmt(cc.gnd_spread_max_deg)},
+                           {"crystal.spurious_fraction", fmt(cc.spurious_fraction)}});
+  }
+  return out;
 }
 
 ScanSimulator::ScanSimulator(SimConfig config) : config_(std::move(config)) {
@@ -497,6 +712,19 @@ ScanSimulator::ScanSimulator(SimConfig config) : config_(std::move(config)) {
   require(c.hot_pixels_max <= c.width * c.height / 64, "hot pixels: at most one per 64 pixels");
   require(c.r_unit_px > 0 && c.deg_per_px > 0 && c.min_separation_px >= 0 && c.edge_margin_px >= 0,
           "r_unit, deg_per_px, separation and margin must be positive");
+  if (c.crystal.enabled) {
+    const CrystalConfig& cc = c.crystal;
+    require(cc.geometry.nx == c.width && cc.geometry.ny == c.height,
+            "the detector geometry is " + std::to_string(cc.geometry.nx) + " x " + std::to_string(cc.geometry.ny) +
+                " pixels but the frames are " + std::to_string(c.width) + " x " + std::to_string(c.height));
+    require(!cc.material.symmetry.empty(), "physical spots need a material (--material or --lattice/--space-group)");
+    require(cc.energy_min_kev > 0 && cc.energy_min_kev < cc.energy_max_kev, "energy band: need 0 < min < max");
+    require(cc.q_max > 0 && cc.q_max <= 5, "q_max must lie in (0, 5] 1/Angstrom");
+    require(cc.grains >= 1 && cc.grains <= 8, "crystals per frame: 1..8");
+    require(cc.second_grain_fraction >= 0 && cc.second_grain_fraction <= 1, "second-grain fraction must lie in [0, 1]");
+    require(cc.spurious_fraction >= 0 && cc.spurious_fraction <= 1, "spurious fraction must lie in [0, 1]");
+    require(cc.gnd_spread_min_deg >= 0 && cc.gnd_spread_min_deg <= cc.gnd_spread_max_deg, "GND spread: need 0 <= min <= max");
+  }
 
   // Detector defects: the same in every frame, drawn from the seed alone.
   Rng rng(stream_seed(c.seed, 0, kDetectorStream));
@@ -520,6 +748,10 @@ std::int64_t ScanSimulator::n_frames() const {
 }
 
 TruthFrame ScanSimulator::frame_truth(std::int64_t i) const { return make_layout(config_, dead_row_, hot_, i).frame; }
+
+CrystalTruth ScanSimulator::crystal_truth(std::int64_t i) const {
+  return make_layout(config_, dead_row_, hot_, i).crystal;
+}
 
 std::vector<TruthPeak> ScanSimulator::truth_peaks(std::int64_t i) const {
   return make_layout(config_, dead_row_, hot_, i).peaks;

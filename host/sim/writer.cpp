@@ -28,6 +28,9 @@ const char* const kTruthFramesHeader =
     "frame,ix,iy,x_um,y_um,scenario,n_reflections,n_peaks,se_true,split_dx,split_dy,split_px,"
     "misorientation_deg,background,noise";
 
+const char* const kTruthGrainsHeader = "frame,grain,ub11,ub12,ub13,ub21,ub22,ub23,ub31,ub32,ub33";
+const char* const kTruthSpotsHeader = "frame,peak,grain,h,k,l,energy_kev";
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -48,6 +51,7 @@ struct Rendered {
   std::vector<unsigned char> deflated;  // zlib stream of the whole frame (gzip only)
   std::vector<TruthPeak> truth;
   TruthFrame frame;
+  CrystalTruth crystal;  // physical mode
 };
 
 struct FileCloser {
@@ -300,6 +304,12 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   }
   result.truth_peaks_csv = (truth_dir / "truth_peaks.csv").string();
   result.truth_frames_csv = (truth_dir / "truth_frames.csv").string();
+  if (config.crystal.enabled) {  // physical mode: orientations, hkl, the detector
+    result.truth_grains_csv = (truth_dir / "truth_grains.csv").string();
+    result.truth_spots_csv = (truth_dir / "truth_spots.csv").string();
+    result.geometry_xml = (truth_dir / "geometry.xml").string();
+    for (const char* name : {"truth_grains.csv", "truth_spots.csv", "geometry.xml"}) names.emplace_back(name);
+  }
   // Nothing is replaced unless asked, and everything is written in a staging folder first, moved
   // into place only once complete: a failed run leaves no file that looks like part of a scan.
   for (const auto& name : names) output::refuse_existing((truth_dir / name).string(), options.overwrite);
@@ -308,6 +318,12 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   const std::string stack_tmp = (tmp / fs::path(options.out).filename()).string();
   File peaks_csv = open_csv((tmp / "truth_peaks.csv").string(), kTruthPeaksHeader);
   File frames_csv = open_csv((tmp / "truth_frames.csv").string(), kTruthFramesHeader);
+  File grains_csv, spots_csv;
+  if (config.crystal.enabled) {
+    grains_csv = open_csv((tmp / "truth_grains.csv").string(), kTruthGrainsHeader);
+    spots_csv = open_csv((tmp / "truth_spots.csv").string(), kTruthSpotsHeader);
+    index::write_laue_go_xml((tmp / "geometry.xml").string(), index::to_laue_go(config.crystal.geometry));
+  }
 
   StackFile stack;
   if (options.layout == ScanLayout::stack) {
@@ -339,6 +355,7 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
         auto r = std::make_unique<Rendered>();
         sim.render(i, r->pixels, &r->truth);
         r->frame = sim.frame_truth(i);
+        if (config.crystal.enabled) r->crystal = sim.crystal_truth(i);
         if (compression == Compression::gzip) {
           const uLong bytes = static_cast<uLong>(r->pixels.size() * sizeof(std::uint16_t));
           uLongf size = compressBound(bytes);
@@ -395,6 +412,16 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
         }
       }
       write_truth(peaks_csv.get(), frames_csv.get(), *r);
+      if (grains_csv) {
+        for (const auto& g : r->crystal.grains) {
+          std::fprintf(grains_csv.get(), "%lld,%d", static_cast<long long>(i), g.grain);
+          for (double v : g.ub_b0.m) std::fprintf(grains_csv.get(), ",%.17g", v);
+          std::fprintf(grains_csv.get(), "\n");
+        }
+        for (const auto& sp : r->crystal.spots)
+          std::fprintf(spots_csv.get(), "%lld,%d,%d,%d,%d,%d,%.6f\n", static_cast<long long>(i), sp.peak, sp.grain, sp.h,
+                       sp.k, sp.l, sp.energy_kev);
+      }
       if (progress) progress(i + 1, n);
     }
   } catch (...) {
@@ -415,6 +442,10 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   }
   close_csv(peaks_csv, result.truth_peaks_csv);
   close_csv(frames_csv, result.truth_frames_csv);
+  if (grains_csv) {
+    close_csv(grains_csv, result.truth_grains_csv);
+    close_csv(spots_csv, result.truth_spots_csv);
+  }
   staging.commit();
   return result;
 }

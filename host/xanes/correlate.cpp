@@ -89,6 +89,23 @@ XanesMaps read_xanes(const std::string& path, bool want_particles) {
   return m;
 }
 
+// Screens out raster points where indexing did not find exactly one crystal (NaN SE there).
+void mask_single_crystal(SeMap& se, const StateInput& in) {
+  const std::string& path = in.index_path.empty() ? in.process_path : in.index_path;
+  std::lock_guard<std::mutex> lock(h5::library_mutex());
+  h5::Handle file = h5::open_read(path);
+  std::size_t ny = 0, nx = 0;
+  const auto mask = read_2d<std::uint8_t>(file, path, "/maps/single_crystal/single_crystal", H5T_NATIVE_UINT8, ny, nx,
+                                          " (index the peaks first: laueproc index, or process --index)");
+  if (ny != se.ny || nx != se.nx)
+    throw InputError(path, "single-crystal mask is " + shape_text(ny, nx) + " but the SE map of " + in.process_path +
+                               " is " + shape_text(se.ny, se.nx));
+  for (std::size_t p = 0; p < mask.size(); ++p)
+    if (!mask[p]) se.se[p] = kNaN;
+  if (std::none_of(se.se.begin(), se.se.end(), [](double v) { return std::isfinite(v); }))
+    throw InputError(path, "no raster point holds exactly one crystal: nothing left with --single-crystal-only");
+}
+
 // SE on the XANES grid (see Alignment).
 std::vector<double> align_se(const SeMap& se, std::size_t ny, std::size_t nx, const Alignment& a,
                              const StateInput& in) {
@@ -296,6 +313,7 @@ Result run(const std::vector<StateInput>& states, const Settings& settings) {
   for (std::size_t s = 0; s < states.size(); ++s) {
     const StateInput& in = states[s];
     SeMap se = read_se(in.process_path);
+    if (settings.single_crystal_only) mask_single_crystal(se, in);
     XanesMaps xm = read_xanes(in.xanes_path, s == 0 || settings.own_particles);
     if (s == 0) {
       res.ny = xm.ny;
@@ -501,6 +519,7 @@ void write_hdf5(const std::string& path, const Result& r, const std::string& com
   h5::write_attribute(g, "command_line", command_line);
   h5::write_attribute(g, "inputs", inputs_text(r));
   h5::write_attribute(g, "bins", std::int64_t{r.settings.bins});
+  h5::write_attribute(g, "single_crystal_only", std::int64_t{r.settings.single_crystal_only ? 1 : 0});
   h5::write_attribute(g, "offset_dx", std::int64_t{r.settings.align.dx});
   h5::write_attribute(g, "offset_dy", std::int64_t{r.settings.align.dy});
   h5::write_attribute(g, "scale", std::int64_t{r.settings.align.scale});

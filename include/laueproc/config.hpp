@@ -75,7 +75,8 @@ struct ProcessConfig {
   SummaryConfig summary;
 };
 
-/// @brief Every setting as (dotted name, value) pairs, for the results file's attributes.
+/// @brief Every setting as (dotted name, value) pairs, for the results file's attributes (built from
+/// the table in laueproc/settings.hpp, which also reads them back: config_from_description()).
 std::vector<std::pair<std::string, std::string>> describe(const ProcessConfig& config);
 
 std::string to_string(BackgroundMethod method);

@@ -67,6 +67,8 @@ struct StateInput {
   std::string name;          ///< <= 31 characters (fixed 32-byte strings in the file)
   std::string process_path;  ///< results.h5 of `laueproc process` (/maps/se/se)
   std::string xanes_path;    ///< xanes.h5 of `laueproc xanes` (/xanes/white_line_ev, status, particles)
+  std::string index_path;    ///< single-crystal mask source (/maps/single_crystal/single_crystal); empty:
+                             ///< the process results file (written there by process --index)
 };
 
 /// @brief Settings of a correlation run.
@@ -75,6 +77,9 @@ struct Settings {
   int bins = 20;                 ///< histogram bins per quantity (same edges for every particle)
   bool own_particles = false;    ///< each state uses its own /xanes/particles (default: the first state's)
   int min_pixels_across = 1;     ///< particles with fewer valid pixels are left out of the across fit
+  /// SE only where indexing found exactly one crystal (laueproc index / process --index): raster
+  /// points where two or more crystals meet the beam are screened out, as the seed study did.
+  bool single_crystal_only = false;
 };
 
 /// @brief One (state, particle) row of /correlation/particles.

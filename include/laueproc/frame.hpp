@@ -34,13 +34,24 @@ struct FrameMeta {
   double y_um = 0.0;              ///< sample Y, micrometres
 };
 
+/// @brief A frame still compressed: the stored bytes of its one chunk, for a backend that decodes
+/// on its device (host/cuda/device_decode.hpp). Only uint16 frames stored one chunk per frame.
+struct EncodedFrame {
+  enum class Codec { none, bitshuffle_lz4, zlib };
+  Codec codec = Codec::none;
+  std::vector<std::uint8_t> bytes;  ///< the chunk as stored in the file
+  bool empty() const { return codec == Codec::none; }
+};
+
 /// @brief An owned frame as delivered by a FrameSource. A frame that could not be read keeps
 /// its metadata and carries the reason in `error` (pixels empty), so it is reported, not dropped.
+/// A frame read for device decoding carries `encoded` instead of `pixels`.
 struct Frame {
   FrameMeta meta;
   int width = 0;
   int height = 0;
   std::vector<std::uint16_t> pixels;
+  EncodedFrame encoded;  ///< set (and pixels empty) only when ScanOptions::keep_encoded asked for it
   std::string error;  ///< empty when the frame was read correctly
 
   bool ok() const { return error.empty(); }

@@ -23,7 +23,11 @@ struct ScanOptions {
   std::string dataset;   ///< image dataset path; empty = layout default (see scan_default_dataset)
   std::string x_path;    ///< positions; empty = layout default (/entry/sample/x or /entry1/sample/sampleX)
   std::string y_path;
-  bool chunk_direct = true;  ///< read whole chunks with H5Dread_chunk when possible
+  bool chunk_direct = true;  ///< read and decode stored chunks ourselves when possible (see docs/input.md)
+  bool inflate_with_zlib = false;  ///< chunk-direct deflate with zlib instead of libdeflate (benchmarks)
+  /// Deliver uint16 frames stored one chunk per frame with bitshuffle/LZ4 or deflate alone as
+  /// Frame::encoded (still compressed), for a backend that decodes on its device.
+  bool keep_encoded = false;
 };
 
 /// @brief What a scan holds (the `info` subcommand prints this).
@@ -38,7 +42,8 @@ struct ScanInfo {
   std::vector<std::uint64_t> chunk;  ///< chunk shape, empty if contiguous
   std::vector<std::string> filters;  ///< e.g. "deflate", "bitshuffle(32008)"
   bool has_positions = false;
-  bool chunk_direct = false;       ///< frames are read with H5Dread_chunk
+  bool chunk_direct = false;       ///< frames are read chunk-direct (own pread + decoders)
+  std::uint64_t stored_bytes = 0;  ///< bytes the image dataset takes in its file (per-frame: the first file)
 };
 
 /// @brief Random-access source of frames. Implementations throw InputError for problems with
@@ -49,20 +54,43 @@ class FrameSource {
   virtual ~FrameSource() = default;
   virtual const ScanInfo& info() const = 0;
   /// @brief Reads frame `index` (0 <= index < info().n_frames) into `out`, reusing its buffer.
+  /// May be called from several threads at once (each with its own `out`) when
+  /// concurrent_reads() is true.
   virtual void read(std::int64_t index, Frame& out) = 0;
+  /// @brief True when read() is thread-safe, so several reader threads may decode at once.
+  virtual bool concurrent_reads() const { return false; }
+  /// @brief Consecutive frames one reader should take at a time (frames that share a chunk).
+  virtual std::int64_t frames_per_read() const { return 1; }
   /// @brief Notes on conversions made while reading (e.g. clipping of float32 data), for the log.
   virtual std::vector<std::string> warnings() const { return {}; }
 };
+
+/// @brief What convert_to_uint16() changed.
+struct PixelConversion {
+  std::uint64_t clipped = 0;  ///< values outside [0, 65535], set to the nearer end
+  std::uint64_t nan = 0;      ///< NaN values, set to 0
+};
+
+/// @brief Converts `n` pixels of type `dtype` ("uint8", "int8", "uint16", "int16", "uint32",
+/// "int32", "uint64", "int64", "float32", "float64"; native byte order) to uint16 exactly as the
+/// scan reader does for non-uint16 data: clipping to [0, 65535], floats rounded half up, NaN -> 0.
+/// Throws UsageError for another dtype.
+PixelConversion convert_to_uint16(const std::string& dtype, const void* in, std::size_t n, std::uint16_t* out);
 
 /// @brief Opens a scan: an HDF5 file (stack or single image), a directory of per-frame files,
 /// a glob pattern ("scan_*.h5"), or a text file listing one frame file per line.
 std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOptions& options = {});
 
-/// @brief Delivers frames of a source in the given order, reading ahead on its own thread into a
-/// bounded queue (at most `depth` frames in memory), so I/O overlaps processing.
+/// @brief Reader threads for `readers` = 0: the number of cores (at most 32).
+int resolve_readers(int readers);
+
+/// @brief Delivers frames of a source in the given order, read ahead by `readers` threads (one
+/// when the source does not allow concurrent reads) into slots by position, so at most `depth`
+/// frames (at least two per reader) are held and the order of delivery never depends on which
+/// reader finished first. I/O and decoding overlap processing.
 class FrameStream {
  public:
-  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4);
+  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4, int readers = 1);
   ~FrameStream();
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;

@@ -22,7 +22,8 @@ class BatchAnalyzer;
 /// @brief How the run is carried out (none of it changes the results).
 struct PipelineOptions {
   int threads = 0;              ///< CPU worker threads; 0 = all cores
-  std::size_t read_ahead = 8;   ///< frames read ahead of the workers
+  std::size_t read_ahead = 8;   ///< frames read ahead of the workers (at least 2 per reader)
+  int readers = 0;              ///< reader threads reading and decoding frames; 0 = all cores
   GridSpec grid;                ///< explicit raster grid (--grid); else inferred from positions
   const BadPixelMask* mask = nullptr;
   /// Another backend (e.g. CUDA): makes one analyzer per worker; `workers` of them. Empty: the
@@ -52,6 +53,14 @@ struct RunReport {
 
 /// @brief Resolves threads = 0 to the number of cores.
 int resolve_threads(int threads);
+
+/// @brief The provenance `laueproc process` stores in its outputs: version, commit, UTC start,
+/// input files, and every setting (describe(config) followed by scan.input, scan.dataset and
+/// scan.grid). The CLI and the Python module both build it here, so their files carry the same
+/// settings and run fingerprint.
+RunInfo make_run_info(const std::string& input, const ScanInfo& scan, const ProcessConfig& config,
+                      const GridSpec& grid, const std::string& backend, int threads,
+                      const std::string& command_line);
 
 /// @brief Runs the CPU pipeline over every frame of `source` that the sink does not already
 /// hold, then assigns the raster grid, builds the maps and finishes the sink. The output is

@@ -25,10 +25,55 @@
 #include <string>
 #include <vector>
 
+#include "laueproc/index.hpp"
 #include "laueproc/io.hpp"
 #include "laueproc/scenario.hpp"
 
 namespace laueproc::sim {
+
+/// @brief Physical spots (`simulate --material/--lattice`): spots sit where a crystal of a known
+/// orientation diffracts (energy band, reflection conditions, detector geometry) instead of at
+/// random places. The scenarios keep their meaning, made physical:
+/// - defect_free: one orientation per crystal, round spots;
+/// - gnd: lattice curvature, a continuous rotation of `gnd_spread` about a bending axis drawn
+///   per frame: every spot streaks along the path it takes on the detector as the crystal
+///   rotates (d pixel / d angle), so streak directions and lengths vary over the pattern;
+/// - tilt_boundary: two sub-grains rotated by split_px x deg_per_px about a random axis (0.2-1 deg
+///   with the default split range): every spot splits, by a vector that varies over the pattern;
+/// - mixed: both; stacking: 3-5 sub-grains stepped by 0.05-0.12 deg alternately about two axes
+///   (a V of sub-peaks).
+/// The crystal's orientation drifts across the raster (curvature_deg_per_um: KAM ~ that x step).
+struct CrystalConfig {
+  bool enabled = false;
+  index::Material material;
+  index::Geometry geometry;            ///< its nx, ny must equal the frame size
+  double energy_min_kev = 7, energy_max_kev = 30;  ///< 34-ID-E's band
+  double q_max = 2.2;                  ///< reflections up to this |q| (1/Angstrom) make spots
+  int grains = 1;                      ///< crystals (particles) in every frame, orientations far apart
+  double second_grain_fraction = 0.0;  ///< share of frames with one more crystal (beside the particle)
+  double curvature_deg_per_um = 0.02;  ///< orientation gradient across the raster
+  double gnd_spread_min_deg = 0.1, gnd_spread_max_deg = 0.4;  ///< curvature within one frame
+  double spurious_fraction = 0.0;      ///< extra round spots at random places (not indexable)
+};
+
+/// @brief Truth of a physical frame: each crystal's UB B0 and each spot's reflection.
+struct CrystalTruth {
+  struct GrainTruth {
+    int grain = 0;
+    index::Mat3 ub_b0;
+  };
+  struct SpotTruth {
+    int peak = 0;            ///< truth peak (truth_peaks.csv)
+    int grain = -1;          ///< -1: spurious
+    int h = 0, k = 0, l = 0;
+    double energy_kev = 0;
+  };
+  std::vector<GrainTruth> grains;    ///< crystals; a tilt boundary's second sub-grain is a grain of its own
+  std::vector<SpotTruth> spots;
+  index::Vec3 bend_axis;             ///< GND curvature axis (lab), gnd and mixed frames
+  double gnd_spread_deg = 0;         ///< rotation spread about it
+  double tilt_deg = 0;               ///< tilt boundary misorientation (tilt_boundary, mixed)
+};
 
 /// @brief Everything that defines a simulated scan (all of it is stored as provenance).
 struct SimConfig {
@@ -58,6 +103,7 @@ struct SimConfig {
   bool dead_row = true;             ///< one dead row per scan (all 0)
   double deg_per_px = 0.02;         ///< misorientation_deg = split_px * deg_per_px
   double r_unit_px = 3.0;           ///< se_true unit: a*b / r_unit^2
+  CrystalConfig crystal;            ///< physical spots when enabled
 };
 
 /// @brief Name/value pairs of every SimConfig setting (provenance attributes, CSV-free).
@@ -118,6 +164,8 @@ class ScanSimulator {
   void render(std::int64_t i, std::vector<std::uint16_t>& pixels, std::vector<TruthPeak>* truth) const;
   /// @brief The noise-free, unclipped model of frame i (background + spots), float counts; for tests.
   void render_model(std::int64_t i, std::vector<float>& model, bool with_background = true) const;
+  /// @brief Crystals and spot hkl of frame i (physical mode; empty otherwise).
+  CrystalTruth crystal_truth(std::int64_t i) const;
   /// @brief The scan's dead row (-1 when SimConfig::dead_row is false).
   int dead_row() const { return dead_row_; }
   /// @brief The scan's hot pixels as (x, y, value).
@@ -145,11 +193,16 @@ struct WrittenScan {
   std::string truth_peaks_csv;  ///< frame,peak,reflection,x,y,amplitude,a,b,theta_deg,n_sub,saturated,isolated
   std::string truth_frames_csv; ///< frame,ix,iy,x_um,y_um,scenario,n_reflections,n_peaks,se_true,split_dx,split_dy,split_px,misorientation_deg,background,noise
   std::int64_t n_frames = 0;
+  std::string truth_grains_csv; ///< physical mode: frame,grain,ub11..ub33
+  std::string truth_spots_csv;  ///< physical mode: frame,peak,grain,h,k,l,energy_kev
+  std::string geometry_xml;     ///< physical mode: the detector, as LaueGo XML (for laueproc index)
 };
 
 /// @brief CSV header lines (without newline), exactly as written.
 extern const char* const kTruthPeaksHeader;
 extern const char* const kTruthFramesHeader;
+extern const char* const kTruthGrainsHeader;
+extern const char* const kTruthSpotsHeader;
 
 /// @brief Renders every frame on `threads` threads (compressing there too) while the calling
 /// thread writes them in order: stack -> /entry/data/data (N x ny x nx uint16, one frame per

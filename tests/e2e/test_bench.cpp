@@ -74,7 +74,8 @@ const char* const kKeys[] = {
     "cuda_device", "cuda_batch", "cuda_workers", "h2d_pinned_gb_per_s", "d2d_copy_gb_per_s", "cuda_frames_per_s",
     "cuda_frames_timed", "cuda_seconds", "cuda_fraction_of_h2d", "cuda_fraction_of_d2d", "cuda_speedup_over_cpu",
     "input", "read_frames", "read_failed_frames", "read_seconds", "read_frames_per_s", "read_gb_per_s",
-    "read_fraction_of_cpu"};
+    "read_fraction_of_cpu", "read_readers", "read_gb_per_s_per_reader", "memcpy_gb_per_s",
+    "read_fraction_of_memcpy", "read_compression_ratio"};
 
 TEST_F(Bench, CpuRunPrintsTableAndWritesOneJsonObject) {
   const std::string json_path = dir_ + "/bench.json";
@@ -126,9 +127,10 @@ TEST_F(Bench, InputReportsReadThroughput) {
   auto sim = run("simulate --out " + dir_ + "/scan.h5 --grid 3x2 --size 256 --seed 3 --quiet");
   ASSERT_EQ(sim.code, 0) << sim.out;
   const std::string json_path = dir_ + "/bench.json";
-  auto r = run("bench --backend cpu --frames 2 --threads 1 --input " + dir_ + "/scan.h5 --json " + json_path);
+  auto r = run("bench --backend cpu --frames 2 --threads 1 --readers 2 --input " + dir_ + "/scan.h5 --json " +
+               json_path);
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("read (open_scan + FrameStream)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("read (2 readers)"), std::string::npos) << r.out;
   const std::string json = read_file(json_path);
   expect_one_object(json);
   // --frames 2 given: the first 2 of the 6 frames are read; without --size, the scan's shape is simulated.
@@ -141,6 +143,14 @@ TEST_F(Bench, InputReportsReadThroughput) {
   EXPECT_NEAR(json_number(json, "read_fraction_of_cpu"), read_fps / json_number(json, "cpu_frames_per_s"),
               1e-3 * read_fps / json_number(json, "cpu_frames_per_s"));
   EXPECT_NE(json.find("\"input\": \"" + dir_ + "/scan.h5\""), std::string::npos) << json;
+  EXPECT_EQ(json_number(json, "read_readers"), 2.0);
+  EXPECT_NEAR(json_number(json, "read_gb_per_s_per_reader"), json_number(json, "read_gb_per_s") / 2,
+              json_number(json, "read_gb_per_s") * 1e-3);
+  EXPECT_GT(json_number(json, "memcpy_gb_per_s"), 0.0);
+  EXPECT_NEAR(json_number(json, "read_fraction_of_memcpy"),
+              json_number(json, "read_gb_per_s_per_reader") / json_number(json, "memcpy_gb_per_s"),
+              1e-3 * json_number(json, "read_fraction_of_memcpy") + 1e-6);
+  EXPECT_EQ(json_number(json, "read_compression_ratio"), 1.0);  // simulate writes uncompressed frames by default
 
   // Without --frames: the whole scan is read.
   auto whole = run("bench --backend cpu --threads 1 --quiet --size 128 --input " + dir_ + "/scan.h5");

@@ -12,6 +12,7 @@
 
 #include "common.hpp"
 #include "decoders.hpp"
+#include "io/chunk_reader.hpp"
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/io.hpp"
@@ -77,17 +78,54 @@ bool write_case(const ChunkCase& c) {
   ds.reset();
   data.reset();
   group.reset();
-  return H5Fclose(file.get()) >= 0 && (file = h5::Handle(), true);
+  try {
+    h5::close_file(file, c.file);
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+// The decoders of io/decode.hpp called directly on the stored bytes (uint16 frames: the
+// decoded bytes are the pixels).
+bool decode_directly(const ChunkCase& c, std::vector<std::uint16_t>& pixels, std::string& error) {
+  if (c.element_size != 2 || c.is_float) {
+    error = "uint16 frames only";
+    return false;
+  }
+  io::ChunkCodec codec;
+  for (unsigned id : c.filters) {
+    io::FilterSpec f{static_cast<H5Z_filter_t>(id), {}};
+    if (id == kBitshuffle) f.cd = {0, 3, 2, 0, 2};  // version 0.3, 2-byte elements, default block, LZ4
+    if (id == H5Z_FILTER_SHUFFLE) f.cd = {2};
+    codec.filters.push_back(std::move(f));
+  }
+  codec.elem_size = 2;
+  if (!codec.unsupported().empty()) {
+    error = codec.unsupported();
+    return false;
+  }
+  pixels.assign(static_cast<std::size_t>(c.ny) * static_cast<std::size_t>(c.nx), 0);
+  std::vector<std::uint8_t> a, b;
+  try {
+    codec.decode(c.stored.data(), c.stored.size(), 0, reinterpret_cast<std::uint8_t*>(pixels.data()),
+                 pixels.size() * 2, a, b);
+  } catch (const Error& e) {
+    error = e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
 
 std::vector<Decoder> decoders() {
   return {
-      {"laueproc whole-chunk decoder",
+      {"laueproc chunk-direct reader",
        [](const ChunkCase& c, std::vector<std::uint16_t>& p, std::string& e) { return read_with_reader(c, true, p, e); }},
-      {"HDF5 filter pipeline (H5Dread)",
+      {"HDF5 filter pipeline (H5Dread, after io/chunk_guard)",
        [](const ChunkCase& c, std::vector<std::uint16_t>& p, std::string& e) { return read_with_reader(c, false, p, e); }},
+      {"io::ChunkCodec::decode on the stored bytes", decode_directly},
   };
 }
 

@@ -1,5 +1,6 @@
-// Damaged stored chunks that HDF5's own pipeline (or a filter plugin) would read out of bounds
-// are refused by io/chunk_guard before H5Dread: the frame fails with a reason, nothing crashes.
+// Damaged stored chunks fail their frame with a reason, nothing crashes: read chunk-direct
+// (laueproc's decoders) and through H5Dread, where io/chunk_guard refuses what HDF5's own
+// pipeline or a filter plugin would read out of bounds.
 // The cases are the fuzzer's findings (tests/fuzz/corpus/*/regression-*), rebuilt here with
 // known damage so that every build checks them, not only the clang fuzz build.
 #include <gtest/gtest.h>
@@ -100,27 +101,33 @@ TEST(ChunkGuard, DamagedBitshuffleChunksAreFrameErrors) {
   };
   std::vector<Case> cases;
   // The header claims 0x0f0f... bytes: the plugin would allocate that.
-  cases.push_back({"huge", bitshuffle_header(0x0f0f000000000000ull, 0), "says it holds"});
+  cases.push_back({"huge", bitshuffle_header(0x0f0f000000000000ull, 0), "header says"});
   // Right size, one block whose LZ4 stream is garbage that LZ4_decompress_fast reads past.
   auto garbage = bitshuffle_header(512, 0);
   for (unsigned char b : {0x00, 0x00, 0x00, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) garbage.push_back(b);
-  cases.push_back({"lz4", garbage, "damaged LZ4 block"});
+  cases.push_back({"lz4", garbage, "corrupt LZ4 block"});
   // A block size that runs past the chunk.
   auto past = bitshuffle_header(512, 0);
   for (unsigned char b : {0x00, 0x01, 0x00, 0x00, 0x11}) past.push_back(b);
-  cases.push_back({"past", past, "runs past the chunk"});
+  cases.push_back({"past", past, "truncated"});
   for (const Case& c : cases) {
     const std::string file = dir / (std::string(c.name) + ".h5");
     write_chunk_stack(file, 16, 16, bitshuffle, c.stored);
-    const std::string error = frame0_error(file, true);
-    EXPECT_NE(error.find(c.reason), std::string::npos) << c.name << ": " << error;
+    for (bool direct : {true, false}) {  // laueproc's decoder; HDF5's plugin after chunk_guard
+      const std::string error = frame0_error(file, direct);
+      EXPECT_NE(error.find(c.reason), std::string::npos) << c.name << ", direct " << direct << ": " << error;
+    }
   }
   // The fuzzer's own file (an LZ4 block overflowing inside the plugin): frame 1 is refused.
   const std::string found = std::string(LAUEPROC_SOURCE_DIR) + "/tests/fuzz/corpus/h5_file/regression-bitshuffle-lz4-block-overflow.h5";
-  auto src = open_scan(found);
-  Frame f;
-  src->read(1, f);
-  EXPECT_NE(f.error.find("damaged LZ4 block"), std::string::npos) << f.error;
+  for (bool direct : {true, false}) {
+    ScanOptions o;
+    o.chunk_direct = direct;
+    auto src = open_scan(found, o);
+    Frame f;
+    src->read(1, f);
+    EXPECT_NE(f.error.find("corrupt LZ4 block"), std::string::npos) << "direct " << direct << ": " << f.error;
+  }
 }
 
 TEST(ChunkGuard, GoodBitshuffleFramesStillRead) {
