@@ -129,6 +129,13 @@ std::string check_chunks_for_hdf5(hid_t ds, const std::vector<hsize_t>& dims, co
                                   ChunkGuardScratch& scratch) {
   const std::size_t r = dims.size();
   if (chunk.size() != r || (r != 2 && r != 3)) return {};
+  // The bitshuffle plugin divides by the element size its options hold: 0 in a damaged file
+  // was a SIGFPE inside it (fuzz_h5_file); another size than the data's decodes nonsense.
+  for (const FilterSpec& f : filters)
+    if (f.id == kBitshuffleFilter && (f.cd.size() < 3 || f.cd[2] != element_size))
+      return "bitshuffle filter options give " +
+             (f.cd.size() < 3 ? std::string("no element size") : std::to_string(f.cd[2]) + "-byte elements") +
+             ", the data has " + std::to_string(element_size) + "-byte elements (damaged filter options)";
   std::size_t expected = element_size;
   for (hsize_t c : chunk) {
     if (c == 0) return "chunk with a zero extent";

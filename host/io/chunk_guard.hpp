@@ -13,7 +13,8 @@
 /// every stored chunk it needs is checked: no filter or byte shuffle: the stored size; deflate,
 /// bitshuffle (LZ4, zstd), zstd: a decode with laueproc's own decoders (io/decode.hpp) must give
 /// exactly the chunk's size; the LZ4 filter (32004): its header and every LZ4 block
-/// (LZ4_decompress_safe). Other filters (bzip2, blosc...) are passed on unchecked.
+/// (LZ4_decompress_safe); bitshuffle's options: the element size (0 crashed the plugin). Other
+/// filters (bzip2, blosc...) are passed on unchecked.
 
 #include <hdf5.h>
 

@@ -130,6 +130,20 @@ TEST(ChunkGuard, DamagedBitshuffleChunksAreFrameErrors) {
   }
 }
 
+// The fuzzer's file whose bitshuffle options say 0-byte elements: the plugin divided by it.
+TEST(ChunkGuard, BitshuffleOptionsWithElementSizeZeroAreRefused) {
+  h5::init();
+  if (H5Zfilter_avail(32008) <= 0) GTEST_SKIP() << "no bitshuffle filter plugin";
+  const std::string found =
+      std::string(LAUEPROC_SOURCE_DIR) + "/tests/fuzz/corpus/h5_file/regression-bitshuffle-element-size-0.h5";
+  ScanOptions o;
+  o.chunk_direct = false;  // the plugin's path
+  auto src = open_scan(found, o);
+  Frame f;
+  src->read(0, f);
+  EXPECT_NE(f.error.find("bitshuffle filter options give 0-byte elements"), std::string::npos) << f.error;
+}
+
 TEST(ChunkGuard, GoodBitshuffleFramesStillRead) {
   h5::init();
   if (H5Zfilter_avail(32008) <= 0) GTEST_SKIP() << "no bitshuffle filter plugin";
@@ -142,12 +156,16 @@ TEST(ChunkGuard, GoodBitshuffleFramesStillRead) {
     const unsigned cd[2] = {0, 2};
     H5Pset_filter(dcpl, 32008, H5Z_FLAG_MANDATORY, 2, cd);
   });
-  auto src = open_scan(file);
-  Frame f;
-  for (int k = 0; k < 3; ++k) {
-    src->read(k, f);
-    ASSERT_TRUE(f.ok()) << f.error;
-    EXPECT_TRUE(std::equal(f.pixels.begin(), f.pixels.end(), data.begin() + k * 40 * 24)) << "frame " << k;
+  for (bool direct : {true, false}) {
+    ScanOptions o;
+    o.chunk_direct = direct;
+    auto src = open_scan(file, o);
+    Frame f;
+    for (int k = 0; k < 3; ++k) {
+      src->read(k, f);
+      ASSERT_TRUE(f.ok()) << f.error;
+      EXPECT_TRUE(std::equal(f.pixels.begin(), f.pixels.end(), data.begin() + k * 40 * 24)) << "frame " << k;
+    }
   }
 }
 
