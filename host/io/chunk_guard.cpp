@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "io/decode.hpp"
+#include "io/lz4_check.hpp"
 
 namespace laueproc::io {
 
@@ -28,7 +29,7 @@ bool lz4_block_ok(const unsigned char* in, std::size_t stored, std::size_t size,
   out.resize(std::max<std::size_t>(size, 1));
   const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out.data()),
                                     static_cast<int>(stored), static_cast<int>(size));
-  return n >= 0 && static_cast<std::size_t>(n) == size;
+  return n >= 0 && static_cast<std::size_t>(n) == size && lz4_offsets_valid(in, stored);
 }
 
 // The HDF5 LZ4 filter (32004, H5Zlz4.c): 8-byte big-endian decoded size, 4-byte block size, then

@@ -280,6 +280,9 @@ TEST_F(TrustOutput, ExistingFilesAreNotReplacedWithoutOverwrite) {
       {"xanes --simulate " + dir_ + "/notes.csv --grid 8x8", dir_ + "/notes.csv"},
       {"mask " + dir_ + "/scan.h5 --out " + dir_ + "/notes.csv --quiet", dir_ + "/notes.csv"},
       {"report --process " + dir_ + "/r.h5 --out " + dir_ + "/notes.csv", dir_ + "/notes.csv"},
+      {"index " + dir_ + "/r.h5 --geometry " + std::string(LAUEPROC_TEST_DATA_DIR) +
+           "/laue/calibGe111.det --material Ge --out " + dir_ + "/notes.csv",
+       dir_ + "/notes.csv"},
   };
   for (const Case& c : cases) {
     const std::string before = read_file(c.victim);

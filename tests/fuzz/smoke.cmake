@@ -27,11 +27,16 @@ if(NOT LAUEPROC_FUZZ STREQUAL "OFF")
                  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
       INSTALL_COMMAND ""
       BUILD_ALWAYS ON)
+    # Inputs per target: about LAUEPROC_FUZZ_SECONDS on a loaded 2-core build machine.
+    set(runs_h5_file 2000)
+    set(runs_chunk_decoders 2000)
+    set(runs_spectrum_text 4000)
+    set(runs_journal 300000)
     foreach(target h5_file chunk_decoders spectrum_text journal)
       add_test(NAME fuzz_smoke.${target}
                COMMAND ${CMAKE_SOURCE_DIR}/tests/fuzz/smoke.sh ${CMAKE_BINARY_DIR}/fuzz/fuzz_${target}
                        ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${target} ${CMAKE_BINARY_DIR}/fuzz/work/${target}
-                       ${LAUEPROC_FUZZ_SECONDS})
+                       ${LAUEPROC_FUZZ_SECONDS} ${runs_${target}})
       set_tests_properties(fuzz_smoke.${target} PROPERTIES LABELS "cpu;fuzz" TIMEOUT 300)
     endforeach()
     message(STATUS "laueproc: fuzz targets ON (${LAUEPROC_CLANGXX}), smoke run ${LAUEPROC_FUZZ_SECONDS} s per target")
