@@ -3,7 +3,11 @@
 (block-percentile background, hysteresis threshold, 8-connected labels, intensity moments) on the
 same frames, in one run. Prints a table and writes JSON.
 
-usage: scripts/bench_vs_python.py [--laueproc build/laueproc] [--frames 8] [--size 2048] [--json out.json]
+usage: scripts/bench_vs_python.py [--laueproc build/laueproc] [--baseline OTHER] [--frames 8] [--size 2048]
+                                  [--repeat 5] [--json out.json]
+laueproc's time is the median of --repeat runs of the whole command; --baseline times a second
+laueproc binary in the same runs, interleaved (A B A B ...), for a speed ratio on a busy machine.
+Needs numpy, scipy and h5py (Debian: python3-numpy python3-scipy python3-h5py).
 """
 import argparse
 import json
@@ -59,6 +63,8 @@ def scipy_frame(img, block=32, q=30, k_high=6.0, k_low=3.0, min_pixels=4):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--laueproc", default=os.path.join(os.path.dirname(__file__), "..", "build", "laueproc"))
+    ap.add_argument("--baseline", default="", help="a second laueproc binary, timed interleaved")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each laueproc binary (median)")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--json", default="")
@@ -75,23 +81,40 @@ def main():
         n_scipy = sum(len(scipy_frame(fr)) for fr in frames)
         t_scipy = (time.perf_counter() - t0) / args.frames
 
-        out = os.path.join(tmp, "r.h5")
-        cmd = [args.laueproc, "process", scan, "--out", out, "--threads", "1", "--quiet"]
-        subprocess.run(cmd, check=True)  # warm the page cache and the program
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        t_laueproc = (time.perf_counter() - t0) / args.frames
-        with h5py.File(out, "r") as f:
+        def laueproc_cmd(binary, out):
+            return [binary, "process", scan, "--out", out, "--threads", "1", "--backend", "cpu", "--quiet"]
+
+        binaries = {"laueproc": args.laueproc}
+        if args.baseline:
+            binaries["baseline"] = args.baseline
+        times = {name: [] for name in binaries}
+        for name, binary in binaries.items():  # warm the page cache and the programs
+            subprocess.run(laueproc_cmd(binary, os.path.join(tmp, name + ".h5")), check=True)
+        for _ in range(args.repeat):
+            for name, binary in binaries.items():
+                t0 = time.perf_counter()
+                subprocess.run(laueproc_cmd(binary, os.path.join(tmp, name + ".h5")), check=True)
+                times[name].append((time.perf_counter() - t0) / args.frames)
+        t_laueproc = float(np.median(times["laueproc"]))
+        with h5py.File(os.path.join(tmp, "laueproc.h5"), "r") as f:
             n_laueproc = int(f["/peaks"].shape[0])
 
     result = {
         "frames": args.frames, "size": args.size,
         "scipy_s_per_frame": t_scipy, "laueproc_s_per_frame_1thread_end_to_end": t_laueproc,
         "speedup": t_scipy / t_laueproc, "peaks_scipy": n_scipy, "peaks_laueproc": n_laueproc,
+        "laueproc_runs_s_per_frame": times["laueproc"],
     }
+    if args.baseline:
+        t_base = float(np.median(times["baseline"]))
+        result.update({"baseline_s_per_frame": t_base, "baseline_runs_s_per_frame": times["baseline"],
+                       "speedup_baseline": t_scipy / t_base, "laueproc_vs_baseline": t_base / t_laueproc})
     print(f"scipy (compute only)       {t_scipy * 1e3:9.1f} ms/frame  {n_scipy} peaks")
     print(f"laueproc 1 thread (e2e)    {t_laueproc * 1e3:9.1f} ms/frame  {n_laueproc} peaks")
     print(f"speed-up                   {t_scipy / t_laueproc:9.1f} x")
+    if args.baseline:
+        print(f"baseline 1 thread (e2e)    {result['baseline_s_per_frame'] * 1e3:9.1f} ms/frame  "
+              f"({result['speedup_baseline']:.1f} x scipy; laueproc {result['laueproc_vs_baseline']:.2f} x faster)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

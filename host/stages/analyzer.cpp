@@ -8,7 +8,9 @@
 
 #include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
+#include "stages/select.hpp"
 
 namespace laueproc {
 namespace {
@@ -21,6 +23,36 @@ double ms_since(Clock::time_point& t) {
 }
 // uint16 data are quantised to 1 count (sigma 0.29): a noise-free frame must not get sigma 0.
 constexpr double kSigmaFloor = 0.5;
+
+// Residual = raw - background of the columns [x0, x1) of one row, stored, and the flags of the
+// pixels above the low threshold at their background. Restrict pointers: the loop vectorises
+// without run-time overlap checks, which would cost as much as a 32-column segment itself.
+LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, int x1,
+                                      const std::uint16_t* __restrict raw, float* __restrict residual,
+                                      std::uint8_t* __restrict flags, float k2var0, float k2gain) {
+  const float* __restrict w0 = bg.w0;
+  const float* __restrict w1 = bg.w1;
+  const float* __restrict w2 = bg.w2;
+  const float* __restrict w3 = bg.w3;
+  const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
+  for (int x = x0; x < x1; ++x) {
+    const float b = detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3);
+    const float v = static_cast<float>(raw[x]) - b;
+    residual[x] = v;
+    flags[x] = detail::above(v, b, k2var0, k2gain);
+  }
+}
+
+// Residual of row y, and the flags of its pixels above the low threshold and unmasked.
+LAUEPROC_CLONES void residual_row(detail::RowRenderer& renderer, int y, int width, const std::uint16_t* raw,
+                                  const std::uint8_t* mask_row, float* residual, std::uint8_t* flags, float k2var0,
+                                  float k2gain) {
+  renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+    residual_segment(bg, x0, x1, raw, residual, flags, k2var0, k2gain);
+  });
+  if (mask_row)
+    for (int x = 0; x < width; ++x) flags[x] &= !mask_row[x];
+}
 }  // namespace
 
 CpuFrameAnalyzer::CpuFrameAnalyzer(const ProcessConfig& config, const BadPixelMask* mask)
@@ -98,11 +130,8 @@ const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, co
   if (!model) noise_ = math::NoiseModel{sigma_ * sigma_, 0.0};
   noise_.var0 = std::max(noise_.var0, kSigmaFloor * kSigmaFloor);
   out.noise_sigma = sigma_;
-  if (!bg_samples_.empty()) {
-    auto mid = bg_samples_.begin() + static_cast<std::ptrdiff_t>(bg_samples_.size() / 2);
-    std::nth_element(bg_samples_.begin(), mid, bg_samples_.end());
-    out.background_level = *mid;
-  }
+  if (!bg_samples_.empty())
+    out.background_level = detail::kth_smallest(bg_samples_.data(), bg_samples_.size(), bg_samples_.size() / 2);
   timings_.sigma_ms = ms_since(clock_);
   return grid;
 }
@@ -123,21 +152,19 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const int w = frame.width, h = frame.height;
   const std::uint8_t* mask = this->mask();
 
-  // 2. One pass: residual = raw - background (grid interpolated per row), then the runs above
-  //    the low threshold, while the row is in cache.
+  // 2. One pass: residual = raw - background (evaluated in registers, cell by cell), stored, and
+  //    flagged where above the low threshold and unmasked; then the row's runs of flags.
   thread_local detail::RowRenderer renderer;
   renderer.setup(*grid, w);
-  row_.resize(static_cast<std::size_t>(w));
+  flags_.assign(detail::flag_row_bytes(w), 0);
   runs_.clear();
   const math::SigmaThreshold low = math::sigma_threshold(noise_, config_.threshold.k_low);
+  const float k2var0 = low.k2var0, k2gain = low.k2gain;
+  std::uint8_t* const flags = flags_.data();
   for (int y = 0; y < h; ++y) {
-    renderer.row(y, row_.data());
-    const std::uint16_t* raw = frame.data + y * frame.stride;
-    float* r = residual_.data() + static_cast<std::size_t>(y) * w;
-    for (int x = 0; x < w; ++x) r[x] = static_cast<float>(raw[x]) - row_[x];
-    const std::size_t first = runs_.size();
-    detail::find_runs(r, row_.data(), mask ? mask + static_cast<std::size_t>(y) * w : nullptr, w, 1, low, runs_);
-    for (std::size_t k = first; k < runs_.size(); ++k) runs_[k].y = y;  // find_runs saw one row
+    residual_row(renderer, y, w, frame.data + y * frame.stride, mask ? mask + static_cast<std::size_t>(y) * w : nullptr,
+                 residual_.data() + static_cast<std::size_t>(y) * w, flags, k2var0, k2gain);
+    detail::append_flag_runs(flags, w, y, runs_);
   }
   timings_.residual_ms = ms_since(t);
 

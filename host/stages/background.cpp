@@ -8,7 +8,9 @@
 
 #include "laueproc/math/background.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
+#include "stages/select.hpp"
 
 namespace laueproc {
 namespace {
@@ -53,30 +55,74 @@ struct QuantileSelector {
   }
 };
 
-// Quantiles of values near `base` (the residual pass): one 1024-bin histogram of v - base,
-// values outside the window counted at its ends. Falls back to the exact two-level selector
-// when a wanted rank lands in a clamped end (noise > ~100 counts).
-struct WindowSelector {
+// Smallest and largest of v[0..n), n > 0 (branch-free: vectorises).
+LAUEPROC_CLONES void value_range(const std::uint16_t* v, int n, std::uint16_t& lo_out, std::uint16_t& hi_out) {
+  std::uint16_t lo = 0xFFFF, hi = 0;
+  for (int i = 0; i < n; ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  lo_out = lo;
+  hi_out = hi;
+}
+
+// Exact continuous quantiles of one block's values, usually in one histogram pass: a window of
+// kBins bins starting just below the block's minimum (bin 0 stays empty), values beyond it
+// counted in the top bin; only the bins the block's spread reaches are cleared, merged and
+// scanned. A rank landing in the clamped top bin (a spread > ~1000 counts below the quantile)
+// falls back to the two-level selection. Every exact method gives the same numbers (the formula
+// uses only the count below a value and the count of the value), so the GPU twin
+// (kernels/background.cu: a fixed window at 32768 - 256 in pass 2, two-level in pass 1) computes
+// the same levels.
+class BlockQuantiles {
+ public:
   static constexpr int kBins = 1024;
-  std::uint32_t h[kBins];
-  int base = 0;
-  void build(const std::uint16_t* v, int n, int base_value) {
-    base = base_value;
-    // Two interleaved tables, for the same reason as QuantileSelector::build (the values crowd
-    // into a few dozen bins around the background).
-    static thread_local std::uint32_t other[kBins];
-    std::memset(h, 0, sizeof h);
-    std::memset(other, 0, sizeof other);
+  void build(const std::uint16_t* v, int n) {
+    values_ = v;
+    n_ = n;
+    std::uint16_t lo, hi;
+    value_range(v, n, lo, hi);
+    base_ = static_cast<int>(lo) - 1;
+    // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
+    const int spread_bins = static_cast<int>(hi) - base_ + 2;
+    bins_ = std::min(kBins, spread_bins);
+    std::fill_n(h_, bins_, 0u);
+    std::fill_n(other_, bins_, 0u);
+    if (spread_bins <= kBins) count(v, n, [this](int value) { return value - base_; });
+    else count(v, n, [this](int value) { return std::min(value - base_, kBins - 1); });
+    for (int b = 0; b < bins_; ++b) h_[b] += other_[b];
+  }
+  /// Values at ranks k_lo <= k_hi of the values given to build(), in one scan of the histogram.
+  void select(double k_lo, double k_hi, double& v_lo, double& v_hi) {
+    k_lo = math::clamp_rank(k_lo, n_);
+    k_hi = math::clamp_rank(k_hi, n_);
+    int b = 0;
+    unsigned int below = 0;
+    if (math::select_window_value_from(h_, bins_, base_, k_lo, b, below, v_lo) &&
+        math::select_window_value_from(h_, bins_, base_, k_hi, b, below, v_hi))
+      return;
+    exact_.build(values_, n_);
+    v_lo = exact_.select(values_, n_, k_lo);
+    v_hi = exact_.select(values_, n_, k_hi);
+  }
+
+ private:
+  // Two interleaved tables, as in QuantileSelector::build; bin_of never clamps when the spread
+  // fits the window (the common case: no compare per value).
+  template <typename BinOf>
+  void count(const std::uint16_t* v, int n, BinOf bin_of) {
     int i = 0;
     for (; i + 2 <= n; i += 2) {
-      ++h[std::clamp(static_cast<int>(v[i]) - base, 0, kBins - 1)];
-      ++other[std::clamp(static_cast<int>(v[i + 1]) - base, 0, kBins - 1)];
+      ++h_[bin_of(v[i])];
+      ++other_[bin_of(v[i + 1])];
     }
-    for (; i < n; ++i) ++h[std::clamp(static_cast<int>(v[i]) - base, 0, kBins - 1)];
-    for (int b = 0; b < kBins; ++b) h[b] += other[b];
+    if (i < n) ++h_[bin_of(v[i])];
   }
-  // Returns false when the rank is in a clamped end bin.
-  bool select(double k, double& out) const { return math::select_window_value(h, kBins, base, k, out); }
+
+  std::uint32_t h_[kBins], other_[kBins];
+  int base_ = 0, bins_ = 0, n_ = 0;
+  const std::uint16_t* values_ = nullptr;
+  QuantileSelector exact_;
 };
 
 }  // namespace
@@ -116,6 +162,74 @@ void fill_invalid(BackgroundGrid& grid, std::vector<float>& copy) {
   }
 }
 
+// Pass 2's value of a pixel: raw - background offset to 32768, rounded half up by truncation
+// of a positive number (lround is a libm call), on the uint16 histogram's range. The GPU twin
+// (kernels/background.cu) evaluates the same float expression.
+constexpr int kResidualOffset = 32768;
+LAUEPROC_INLINE std::uint16_t shifted_residual(std::uint16_t raw, float background) {
+  const float v = std::clamp(static_cast<float>(raw) - background + (kResidualOffset + 0.5f), 0.0f, 65535.0f);
+  return static_cast<std::uint16_t>(v);
+}
+
+// shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
+// (restrict: vectorised without run-time overlap checks).
+LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1,
+                                     const std::uint16_t* __restrict raw, std::uint16_t* __restrict out) {
+  const float* __restrict w0 = bg.w0;
+  const float* __restrict w1 = bg.w1;
+  const float* __restrict w2 = bg.w2;
+  const float* __restrict w3 = bg.w3;
+  const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
+  for (int x = x0; x < x1; ++x)
+    out[x] = shifted_residual(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
+}
+
+// Pass 2's values of row y.
+LAUEPROC_CLONES void shifted_row(detail::RowRenderer& renderer, int y, const std::uint16_t* raw, std::uint16_t* out) {
+  renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+    shifted_segment(bg, x0, x1, raw, out);
+  });
+}
+
+// True when any of m[0..n) is nonzero (8 bytes at a time).
+bool any_set(const std::uint8_t* m, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, m + i, sizeof word);
+    if (word) return true;
+  }
+  for (; i < n; ++i)
+    if (m[i]) return true;
+  return false;
+}
+
+// Appends v[x0], v[x0 + step], ... (x < x1) to out, leaving out pixels whose mask byte is set
+// (mrow may be null); returns the new end.
+std::uint16_t* gather_unmasked(const std::uint16_t* v, const std::uint8_t* mrow, int x0, int x1, int step,
+                               std::uint16_t* out) {
+  if (!mrow || !any_set(mrow + x0, x1 - x0)) {
+    if (step == 1) return std::copy(v + x0, v + x1, out);
+    for (int x = x0; x < x1; x += step) *out++ = v[x];
+    return out;
+  }
+  for (int x = x0; x < x1; x += step) {
+    *out = v[x];  // branch-free compaction: always store, advance past unmasked pixels only
+    out += !mrow[x];
+  }
+  return out;
+}
+
+// Number of v[0..n) above `limit` (> limit is > floor(limit) for integers: a vectorised
+// integer compare instead of a conversion to double per value).
+LAUEPROC_CLONES int count_above(const std::uint16_t* v, int n, double limit) {
+  if (!(limit < 65535.0)) return 0;
+  const int floor_limit = limit < 0 ? -1 : static_cast<int>(limit);
+  int count = 0;
+  for (int i = 0; i < n; ++i) count += v[i] > floor_limit;
+  return count;
+}
+
 // One pass over the blocks. Without `prev`: quantiles of the raw pixels. With `prev`: quantiles
 // of (raw - prev background), offset to 32768 and rounded to stay on the integer histogram
 // (rounding adds 1/12 count^2 of variance, no bias); the result is prev + correction.
@@ -123,13 +237,11 @@ void fill_invalid(BackgroundGrid& grid, std::vector<float>& copy) {
 double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, const BackgroundGrid* prev,
                   BackgroundGrid& grid) {
   const int w = frame.width, h = frame.height;
-  constexpr int kOffset = 32768;
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
-  thread_local std::vector<std::uint16_t> gather;
-  thread_local std::vector<float> sigmas, bgrows;
-  thread_local QuantileSelector sel;
-  thread_local WindowSelector window;
+  thread_local std::vector<std::uint16_t> gather, shifted;
+  thread_local std::vector<float> sigmas;
+  thread_local BlockQuantiles quantiles;
   thread_local detail::RowRenderer renderer;
   // Pass 1 only seeds pass 2, so it reads every 2nd pixel of every 2nd row (4x cheaper); pass 2
   // reads every pixel of every 2nd row: 512 samples of a 32 px block put the quantile within
@@ -141,62 +253,38 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
   for (int j = 0; j < grid.ny; ++j) {
     const int y0 = static_cast<int>(static_cast<long long>(j) * h / grid.ny);
     const int y1 = static_cast<int>(static_cast<long long>(j + 1) * h / grid.ny);
-    if (prev) {
-      bgrows.resize(static_cast<std::size_t>(y1 - y0) * w);
-      for (int y = y0; y < y1; y += kRowStep) renderer.row(y, bgrows.data() + static_cast<std::size_t>(y - y0) * w);
+    if (prev) {  // this block row's pass-2 values, whole rows at a time (vectorised)
+      shifted.resize(static_cast<std::size_t>(y1 - y0) * w);
+      for (int y = y0; y < y1; y += kRowStep)
+        shifted_row(renderer, y, frame.data + y * frame.stride, shifted.data() + static_cast<std::size_t>(y - y0) * w);
     }
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
       gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
-      // A local write cursor (not gather[n++] on the thread_local vector, which kept n in memory)
-      // and branch-free compaction: always store, advance past unmasked pixels only.
       std::uint16_t* const first = gather.data();
       std::uint16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
-        const std::uint16_t* row = frame.data + y * frame.stride;
         const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
-        if (prev) {
-          const float* b = bgrows.data() + static_cast<std::size_t>(y - y0) * w;
-          for (int x = x0; x < x1; ++x) {
-            // Round half up by truncation of a positive number (lround is a libm call).
-            const float v = std::clamp(static_cast<float>(row[x]) - b[x] + (kOffset + 0.5f), 0.0f, 65535.0f);
-            *out = static_cast<std::uint16_t>(v);
-            out += mrow ? !mrow[x] : 1;
-          }
-        } else {
-          for (int x = x0 + (y & 1); x < x1; x += step) {
-            *out = row[x];
-            out += mrow ? !mrow[x] : 1;
-          }
-        }
+        if (prev) out = gather_unmasked(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
+        else out = gather_unmasked(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
       }
       const int n = static_cast<int>(out - first);
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
       cell = std::numeric_limits<float>::quiet_NaN();
       // Too few good pixels for a trustworthy low quantile: filled from neighbours later.
       if (n < std::max(8, (x1 - x0) * (y1 - y0) / (4 * kRowStep * step))) continue;  // a quarter of the samples
-      double vq = 0, vlo = 0;
-      bool done = false;
-      if (prev) {
-        window.build(gather.data(), n, kOffset - WindowSelector::kBins / 4);
-        done = window.select(q * n, vq) && window.select(qlo * n, vlo);
-      }
-      if (!done) {
-        sel.build(gather.data(), n);
-        vq = sel.select(gather.data(), n, q * n);
-        vlo = sel.select(gather.data(), n, qlo * n);
-      }
+      quantiles.build(first, n);
+      double vq, vlo;
+      quantiles.select(qlo * n, q * n, vlo, vq);
       double level, sigma;
       math::level_from_quantiles(vq, vlo, zq, zlo, level, sigma);
       if (prev) {
         // A block mostly covered by a peak (> 40 % of its pixels 5 sigma up) cannot show its
         // background: leave it to its neighbours.
         const double high = level + 5.0 * std::max(sigma, 1.0);
-        int nhigh = 0;
-        for (int k = 0; k < n; ++k) nhigh += gather[k] > high;
-        if (nhigh > 0.4 * n) continue;
-        level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kOffset);
+        if (count_above(first, n, high) > 0.4 * n) continue;
+        level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kResidualOffset);
       }
       cell = static_cast<float>(level);
       sigmas.push_back(static_cast<float>(sigma));
@@ -346,12 +434,10 @@ void render_background(const BackgroundGrid& grid, int width, int height, std::v
 
 double robust_sigma(std::vector<float>& values) {
   if (values.empty()) return 0.0;
-  const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), mid, values.end());
-  const float med = *mid;
+  const std::size_t mid = values.size() / 2;
+  const float med = detail::kth_smallest(values.data(), values.size(), mid);
   for (auto& v : values) v = std::fabs(v - med);
-  std::nth_element(values.begin(), mid, values.end());
-  return 1.4826 * static_cast<double>(*mid);
+  return 1.4826 * static_cast<double>(detail::kth_smallest(values.data(), values.size(), mid));
 }
 
 namespace detail {
@@ -367,13 +453,12 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
   constexpr std::size_t kMinPerBin = 400;  // MAD to ~5 % per bin
   if (n < kBins * kMinPerBin) return flat;
   // Bins of equal width between the 2nd and 98th percentile of the background.
-  thread_local std::vector<float> sorted;
-  sorted.resize(n);
-  for (std::size_t i = 0; i < n; ++i) sorted[i] = backgrounds[i * kStride];
+  thread_local std::vector<float> strided;  // every kStride-th background sample
+  strided.resize(n);
+  for (std::size_t i = 0; i < n; ++i) strided[i] = backgrounds[i * kStride];
   auto at = [&](double q) {
-    auto it = sorted.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(n - 1));
-    std::nth_element(sorted.begin(), it, sorted.end());
-    return static_cast<double>(*it);
+    const auto k = static_cast<std::size_t>(q * static_cast<double>(n - 1));
+    return static_cast<double>(detail::kth_smallest(strided.data(), n, k));
   };
   const double lo = at(0.02), hi = at(0.98);
   if (!(hi - lo > 0.2 * std::max(1.0, 0.5 * (lo + hi)))) return flat;  // too flat to tell a slope
@@ -417,21 +502,23 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
   constexpr int kStep = 4;
   const int w = frame.width, h = frame.height;
   thread_local RowRenderer r;
-  thread_local std::vector<float> row;
-  row.resize(static_cast<std::size_t>(w));
   r.setup(grid, w);
   samples.clear();
   if (bg_samples) bg_samples->clear();
   constexpr int kRowStep = 2 * kStep;
   for (int y = std::min(kStep / 2, h - 1); y < h; y += kRowStep) {
-    r.row(y, row.data());
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
-    for (int x = (y / kStep) % kStep; x < w; x += kStep) {
-      if (mrow && mrow[x]) continue;
-      samples.push_back(static_cast<float>(raw[x]) - row[x]);
-      if (bg_samples) bg_samples->push_back(row[x]);
-    }
+    const int phase = (y / kStep) % kStep;  // sampled columns: x = phase (mod kStep)
+    // The background at the sampled columns only (a quarter of the row's).
+    r.for_each_segment(y, [&](int x0, int x1, const CubicSegment& bg) {
+      for (int x = x0 + ((phase - x0) % kStep + kStep) % kStep; x < x1; x += kStep) {
+        if (mrow && mrow[x]) continue;
+        const float b = bg.at(x);
+        samples.push_back(static_cast<float>(raw[x]) - b);
+        if (bg_samples) bg_samples->push_back(b);
+      }
+    });
   }
   if (model && bg_samples) {  // before robust_sigma reorders the samples
     thread_local std::vector<float> residual_copy;

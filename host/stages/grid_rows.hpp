@@ -3,13 +3,29 @@
 /// @brief Row-at-a-time evaluation of a background grid (same formula as math::grid_value, with
 /// the per-column cell index and weight precomputed), used inside the full-frame passes.
 
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "laueproc/math/background.hpp"
 #include "laueproc/math/noise.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
 
 namespace laueproc::detail {
+
+/// @brief The background along the columns of one grid cell in one row: per-column cubic weights
+/// w0..w3 and the cell's four coarse values c0..c3 (the y-interpolated grid rows).
+struct CubicSegment {
+  const float *w0, *w1, *w2, *w3;
+  float c0, c1, c2, c3;
+  /// The background from a column's four weights, in this float order on both backends
+  /// (kernels/residual.cu; no FMA contraction).
+  LAUEPROC_INLINE static float value(float a0, float a1, float a2, float a3, float b0, float b1, float b2, float b3) {
+    return a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+  }
+  float at(int x) const { return value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3); }
+};
 
 class RowRenderer {
  public:
@@ -35,25 +51,42 @@ class RowRenderer {
       w3_[x] = static_cast<float>(w[3]);
     }
     seg_begin_.push_back(width);
+    // The grid extended by two extrapolated cells on every side (math::grid_at's values), so a
+    // coarse row below is four table rows and no edge branches.
+    ext_stride_ = grid.nx + 4;
+    ext_.resize(static_cast<std::size_t>(ext_stride_) * (grid.ny + 4));
+    for (int j = -2; j < grid.ny + 2; ++j)
+      for (int i = -2; i < grid.nx + 2; ++i)
+        ext_[static_cast<std::size_t>(j + 2) * ext_stride_ + (i + 2)] = math::grid_at(view_, i, j);
   }
   /// @brief Background of row y into out[0..width) (math::grid_value up to float rounding).
   void row(int y, float* out) {
+    for_each_segment(y, [out](int x0, int x1, const CubicSegment& bg) {
+      for (int x = x0; x < x1; ++x) out[x] = bg.at(x);
+    });
+  }
+  /// @brief Calls f(x0, x1, segment) for the columns [x0, x1) of row y that share one cell, in
+  /// order; segment.at(x) is the background at column x. Lets a pass evaluate the background in
+  /// registers next to its own work (or at sampled columns only), with row()'s arithmetic.
+  template <typename F>
+  LAUEPROC_INLINE void for_each_segment(int y, F&& f) {
     int j0;
     double ty, wy[4];
     math::grid_axis(y, view_.cell_y, j0, ty);
     math::cubic_weights(ty, wy);
-    // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated).
-    for (int ci = 0; ci < view_.nx + 4; ++ci) {
+    // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated); rows
+    // j0 - 1 .. j0 + 2 of the extended grid (j0 >= -1, j0 + 2 <= ny + 1).
+    const double* e = ext_.data() + static_cast<std::size_t>(j0 + 1) * ext_stride_;
+    for (int ci = 0; ci < ext_stride_; ++ci) {
       double acc = 0;
-      for (int b = 0; b < 4; ++b) acc += wy[b] * math::grid_at(view_, ci - 2, j0 - 1 + b);
+      for (int b = 0; b < 4; ++b) acc += wy[b] * e[static_cast<std::size_t>(b) * ext_stride_ + ci];
       coarse_[ci] = static_cast<float>(acc);
     }
-    // Per cell the four coarse values are fixed: the inner loop is a vectorisable dot product.
+    // Per cell the four coarse values are fixed: the inner loops are vectorisable dot products.
     for (std::size_t s = 0; s + 1 < seg_begin_.size(); ++s) {
       const float* c = coarse_.data() + (seg_cell_[s] + 1);  // cell i0 - 1 at padded i0 + 1
-      const float c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-      const float *a = w0_.data(), *b = w1_.data(), *d = w2_.data(), *e = w3_.data();
-      for (int x = seg_begin_[s]; x < seg_begin_[s + 1]; ++x) out[x] = a[x] * c0 + b[x] * c1 + d[x] * c2 + e[x] * c3;
+      const CubicSegment bg{w0_.data(), w1_.data(), w2_.data(), w3_.data(), c[0], c[1], c[2], c[3]};
+      f(seg_begin_[s], seg_begin_[s + 1], bg);
     }
   }
 
@@ -63,6 +96,8 @@ class RowRenderer {
   std::vector<float> w0_, w1_, w2_, w3_;
   std::vector<int> seg_begin_, seg_cell_;
   std::vector<float> coarse_;
+  std::vector<double> ext_;
+  int ext_stride_ = 0;
 };
 
 /// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
@@ -76,6 +111,20 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
 /// back to {sigma^2, 0} when the background spans too little or the slope is negative.
 math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std::vector<float>& backgrounds,
                                  double sigma);
+
+/// @brief math::above with the threshold's two floats passed by value: in a loop that stores
+/// floats the compiler cannot keep a SigmaThreshold's fields in registers otherwise, and the
+/// loop would not vectorise. Same float expression.
+inline bool above(float residual, float background, float k2var0, float k2gain) {
+  return residual * std::fabs(residual) > k2var0 + k2gain * (background > 0.0f ? background : 0.0f);
+}
+
+/// @brief Appends the runs of nonzero flags[0..width) of row y (flags padded with zeros to
+/// flag_row_bytes(width): empty stretches are skipped 8 pixels at a time).
+void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs);
+
+/// @brief Bytes of a flag row for `width` pixels, padded for append_flag_runs.
+inline std::size_t flag_row_bytes(int width) { return static_cast<std::size_t>(width) + 8; }
 
 /// @brief Runs of {residual above k sigma(background), unmasked} in raster order, appended to
 /// `runs`. `background` may be null (then background 0: the threshold is k sqrt(var0)).

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "laueproc/stages.hpp"
 #include "stages/grid_rows.hpp"
@@ -32,41 +33,44 @@ void unite(std::vector<int>& parent, int a, int b) {
 }  // namespace
 
 namespace detail {
-namespace {
-// Pixel test of math::above, written out so the compiler vectorises the sparse scan below.
-inline bool hit(float r, float b, float k2var0, float k2gain) {
-  return r * std::fabs(r) > k2var0 + k2gain * (b > 0.0f ? b : 0.0f);
+
+void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs) {
+  int x = 0;
+  while (x < width) {
+    // Peaks are sparse: skip 8 clear pixels at a time (the row has 8 zero bytes of padding).
+    std::uint64_t word;
+    std::memcpy(&word, flags + x, sizeof word);
+    if (!word) {
+      x = (x + 8) & ~7;
+      continue;
+    }
+    if (!flags[x]) {
+      ++x;
+      continue;
+    }
+    const int x0 = x;
+    while (x < width && flags[x]) ++x;
+    runs.push_back(PixelRun{y, x0, x - 1});
+  }
 }
-}  // namespace
 
 void find_runs(const float* residual, const float* background, const std::uint8_t* mask, int width, int height,
                const math::SigmaThreshold& threshold, std::vector<PixelRun>& runs) {
   const float a = threshold.k2var0, g = threshold.k2gain;
   thread_local std::vector<float> zero_row;
+  thread_local std::vector<std::uint8_t> flags;
   if (!background && static_cast<int>(zero_row.size()) < width) zero_row.assign(static_cast<std::size_t>(width), 0.0f);
+  flags.assign(flag_row_bytes(width), 0);
+  std::uint8_t* f = flags.data();
   for (int y = 0; y < height; ++y) {
     const float* r = residual + static_cast<std::size_t>(y) * width;
     const float* b = background ? background + static_cast<std::size_t>(y) * width : zero_row.data();
-    const std::uint8_t* m = mask ? mask + static_cast<std::size_t>(y) * width : nullptr;
-    int x = 0;
-    while (x < width) {
-      // Peaks are sparse: skip 16 pixels at a time while none is above (vectorised test).
-      while (x + 16 <= width) {
-        int any = 0;
-        for (int k = 0; k < 16; ++k) any |= hit(r[x + k], b[x + k], a, g);
-        if (any) break;
-        x += 16;
-      }
-      while (x < width && !hit(r[x], b[x], a, g)) ++x;
-      if (x >= width) break;
-      if (m && m[x]) {
-        ++x;
-        continue;
-      }
-      const int x0 = x;
-      while (x < width && hit(r[x], b[x], a, g) && !(m && m[x])) ++x;
-      runs.push_back(PixelRun{y, x0, x - 1});
+    for (int x = 0; x < width; ++x) f[x] = above(r[x], b[x], a, g);  // vectorised
+    if (mask) {
+      const std::uint8_t* m = mask + static_cast<std::size_t>(y) * width;
+      for (int x = 0; x < width; ++x) f[x] &= !m[x];
     }
+    append_flag_runs(f, width, y, runs);
   }
 }
 }  // namespace detail

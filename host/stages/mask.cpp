@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
 #include "laueproc/error.hpp"
 #include "laueproc/stages.hpp"
+#include "stages/clones.hpp"
+#include "stages/grid_rows.hpp"
 
 namespace laueproc {
 
@@ -82,6 +85,36 @@ BadPixelMask BadPixelMask::load(const std::string& path) {
   return BadPixelMask(width, height, std::move(bad));
 }
 
+namespace {
+// Values flipped to signed (v ^ 0x8000 keeps their order): SSE2 has min/max for signed 16-bit
+// lanes only, so the loops below vectorise on every x86-64.
+inline std::int16_t to_signed(std::uint16_t v) { return static_cast<std::int16_t>(v ^ 0x8000u); }
+inline std::uint16_t to_unsigned(std::int16_t v) { return static_cast<std::uint16_t>(v ^ 0x8000); }
+
+LAUEPROC_CLONES void row_extremes(const std::uint16_t* row, int w, std::uint16_t& rmin, std::uint16_t& rmax) {
+  std::int16_t lo = INT16_MAX, hi = INT16_MIN;
+  for (int x = 0; x < w; ++x) {
+    lo = std::min(lo, to_signed(row[x]));
+    hi = std::max(hi, to_signed(row[x]));
+  }
+  rmin = to_unsigned(lo);
+  rmax = to_unsigned(hi);
+}
+
+// Running extremes of the columns (flipped to signed as above).
+LAUEPROC_CLONES void column_extremes(const std::uint16_t* row, int w, std::int16_t* lo, std::int16_t* hi) {
+  for (int x = 0; x < w; ++x) {
+    lo[x] = std::min(lo[x], to_signed(row[x]));
+    hi[x] = std::max(hi[x], to_signed(row[x]));
+  }
+}
+
+// Flags of the unmasked zero pixels of one row.
+LAUEPROC_CLONES void zero_flags(const std::uint16_t* raw, const std::uint8_t* mask_row, int w, std::uint8_t* flags) {
+  for (int x = 0; x < w; ++x) flags[x] = (raw[x] == 0) & (mask_row[x] == 0);
+}
+}  // namespace
+
 int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame,
                       std::vector<std::uint8_t>* rows_with_zero) {
   const int w = frame.width, h = frame.height;
@@ -89,30 +122,25 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
     if (constant_frame) *constant_frame = true;
     return 0;
   }
-  thread_local std::vector<std::uint16_t> col_min, col_max;
+  thread_local std::vector<std::int16_t> col_lo, col_hi;
   thread_local std::vector<std::uint8_t> dead_row, dead_col;
   dead_row.assign(static_cast<std::size_t>(h), 0);
   if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
-  // Pass 1: every row and column over the whole frame (branch-free min/max, vectorises).
-  col_min.assign(static_cast<std::size_t>(w), 0xFFFF);
-  col_max.assign(static_cast<std::size_t>(w), 0);
+  // Pass 1, row by row: the row's extremes, then those of the columns over the rows that are not
+  // dead (a stuck column crossed by a dead row is constant on the other rows only), while the
+  // row is in cache.
+  col_lo.assign(static_cast<std::size_t>(w), INT16_MAX);
+  col_hi.assign(static_cast<std::size_t>(w), INT16_MIN);
   std::uint16_t gmin = 0xFFFF, gmax = 0;
   int nrows = 0;
   for (int y = 0; y < h; ++y) {
     const std::uint16_t* row = frame.data + y * frame.stride;
-    std::uint16_t rmin = 0xFFFF, rmax = 0;
-    std::uint16_t* cmin = col_min.data();
-    std::uint16_t* cmax = col_max.data();
-    for (int x = 0; x < w; ++x) {
-      const std::uint16_t v = row[x];
-      rmin = std::min(rmin, v);
-      rmax = std::max(rmax, v);
-      cmin[x] = std::min(cmin[x], v);
-      cmax[x] = std::max(cmax[x], v);
-    }
+    std::uint16_t rmin, rmax;
+    row_extremes(row, w, rmin, rmax);
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
+    if (!dead_row[y]) column_extremes(row, w, col_lo.data(), col_hi.data());
     // Zero pixels off the dead rows (the only ones mask_zero_pixels needs to look at).
     if (rows_with_zero) (*rows_with_zero)[static_cast<std::size_t>(y)] = rmin == 0 && rmax != 0;
     gmin = std::min(gmin, rmin);
@@ -120,23 +148,11 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   }
   if (constant_frame) *constant_frame = gmin == gmax;
   if (gmin == gmax) return 0;  // nothing to tell apart: the caller reports an empty frame
-  // Pass 2 (only with dead rows): a stuck column crossed by a dead row is constant on the other
-  // rows only, so judge columns without the dead rows.
-  if (nrows > 0 && nrows < h) {
-    col_min.assign(static_cast<std::size_t>(w), 0xFFFF);
-    col_max.assign(static_cast<std::size_t>(w), 0);
-    for (int y = 0; y < h; ++y) {
-      if (dead_row[y]) continue;
-      const std::uint16_t* row = frame.data + y * frame.stride;
-      for (int x = 0; x < w; ++x) {
-        col_min[x] = std::min(col_min[x], row[x]);
-        col_max[x] = std::max(col_max[x], row[x]);
-      }
-    }
-  }
+  if (nrows == h)  // every row constant: no row is left out, columns over all rows
+    for (int y = 0; y < h; ++y) column_extremes(frame.data + y * frame.stride, w, col_lo.data(), col_hi.data());
   int ncols = 0;
   for (int x = 0; x < w; ++x) {
-    dead_col[x] = col_min[x] == col_max[x];
+    dead_col[x] = col_lo[x] == col_hi[x];
     ncols += dead_col[x];
   }
   // Pass 3 (only with dead columns): rows again, without the dead columns.
@@ -170,47 +186,44 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
                              std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
-  const std::size_t n = frame.pixel_count();
-  // Most frames hold no zero pixel: one branch-free pass decides, and nothing else is touched.
-  bool any = false;
-  for (int y = 0; y < h && !any; ++y) {
+  // Pass 1, per row: the unmasked zero pixels as runs (a vectorised flag row, skipped 8 pixels
+  // at a time where clear), each grown by m columns both ways; overlapping spans merge. The
+  // no-data area of an offset detector is a few long runs per row.
+  thread_local std::vector<std::pair<int, int>> spans;  // [x0, x1] of all rows
+  thread_local std::vector<std::size_t> row_spans;      // row y: spans[row_spans[y] .. row_spans[y + 1])
+  thread_local std::vector<PixelRun> zero_runs;
+  spans.clear();
+  row_spans.assign(static_cast<std::size_t>(h) + 1, 0);
+  scratch.assign(detail::flag_row_bytes(w), 0);
+  std::uint8_t* const zero = scratch.data();
+  std::size_t zeros = 0;
+  for (int y = 0; y < h; ++y) {
+    row_spans[static_cast<std::size_t>(y)] = spans.size();
     if (candidate_rows && !candidate_rows[y]) continue;
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    int hits = 0;
-    for (int x = 0; x < w; ++x) hits += (raw[x] == 0) & (mrow[x] == 0);
-    any = hits > 0;
-  }
-  if (!any) return 0;
-  scratch.assign(n, 0);  // 1: within m columns of a zero pixel of the same row
-  std::size_t zeros = 0;
-  std::vector<std::uint8_t> row_has(static_cast<std::size_t>(h), 0);
-  for (int y = 0; y < h; ++y) {
-    const std::uint16_t* raw = frame.data + y * frame.stride;
-    const std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    std::uint8_t* out = scratch.data() + static_cast<std::size_t>(y) * w;
-    int last = -1 - m;  // column of the last zero seen, left to right
-    for (int x = 0; x < w; ++x) {
-      if (raw[x] == 0 && !mrow[x]) {
-        ++zeros;
-        last = x;
-        for (int k = std::max(0, x - m); k < x; ++k) out[k] = 1;  // the left margin
-      }
-      if (x - last <= m) out[x] = 1;
+    zero_flags(raw, mrow, w, zero);
+    zero_runs.clear();
+    detail::append_flag_runs(zero, w, y, zero_runs);
+    for (const PixelRun& r : zero_runs) {
+      zeros += static_cast<std::size_t>(r.x1 - r.x0 + 1);
+      const int x0 = std::max(0, r.x0 - m), x1 = std::min(w - 1, r.x1 + m);
+      if (spans.size() > row_spans[static_cast<std::size_t>(y)] && x0 <= spans.back().second + 1)
+        spans.back().second = x1;
+      else
+        spans.emplace_back(x0, x1);
     }
-    row_has[static_cast<std::size_t>(y)] = last >= 0;
   }
+  row_spans[static_cast<std::size_t>(h)] = spans.size();
   if (zeros == 0) return 0;
-  // Vertical margin: a pixel is masked when any row within m of it has the column marked.
+  // Pass 2: row y takes the spans of rows y - m .. y + m (the vertical margin).
   for (int y = 0; y < h; ++y) {
-    bool near = false;
-    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m) && !near; ++yy) near = row_has[static_cast<std::size_t>(yy)];
-    if (!near) continue;
     std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
-    for (int yy = std::max(0, y - m); yy <= std::min(h - 1, y + m); ++yy) {
-      if (!row_has[static_cast<std::size_t>(yy)]) continue;
-      const std::uint8_t* src = scratch.data() + static_cast<std::size_t>(yy) * w;
-      for (int x = 0; x < w; ++x) mrow[x] |= src[x];
+    const std::size_t first = row_spans[static_cast<std::size_t>(std::max(0, y - m))];
+    const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
+    for (std::size_t k = first; k < last; ++k) {
+      const int x0 = spans[k].first, x1 = spans[k].second;  // locals: the stores cannot alias them
+      for (int x = x0; x <= x1; ++x) mrow[x] |= 1;
     }
   }
   return zeros;

@@ -68,7 +68,9 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 /// @brief Masks the pixels that read exactly 0 (no data on offset detectors: outside a
 /// disc-shaped active area, dead pixels) and every pixel within `margin_px` of them (Chebyshev
 /// distance), skipping pixels that are masked already (dead lines keep no margin). Returns the
-/// number of zero pixels found. O(pixels), two separable passes; `scratch` is reused.
+/// number of zero pixels found. One pass over the rows (zero runs grown into spans), then the
+/// spans of the rows within `margin_px` are ORed into each row; `scratch` is reused.
+/// `candidate_rows` (optional: detect_dead_lines' rows_with_zero) limits the search to those rows.
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
                              std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows = nullptr);
 
@@ -110,7 +112,7 @@ void render_background(const BackgroundGrid& grid, int width, int height, std::v
 void estimate_background(const FrameView& frame, const std::uint8_t* mask, const BackgroundConfig& config,
                          std::vector<float>& background);
 
-/// @brief 1.4826 * median absolute deviation of `values` (reordered in place); 0 when empty.
+/// @brief 1.4826 * median absolute deviation of `values` (overwritten); 0 when empty.
 double robust_sigma(std::vector<float>& values);
 
 // ---- stage 2-3: threshold and connected components ----------------------------------------
@@ -305,7 +307,8 @@ class CpuFrameAnalyzer {
   std::vector<float> residual_;
   std::vector<std::int32_t> owner_;  ///< component id + 1 of surviving components; cleared sparsely
   BackgroundGrid grid_, gauss_grid_;
-  std::vector<float> samples_, bg_samples_, row_;
+  std::vector<float> samples_, bg_samples_;
+  std::vector<std::uint8_t> flags_;  ///< one row: above the low threshold and unmasked
   std::vector<PixelRun> runs_;
   std::vector<int> parent_;
   ComponentSet all_, kept_;
