@@ -4,7 +4,7 @@
 #   bin/      laueproc, laueproc_gpu_tests, laueproc_e2e_tests, bench_cuda, bench_stages (stripped)
 #   lib/      every shared library ldd resolves outside the C runtime (libhdf5, libsz, libaec, ...)
 #   plugins/  HDF5 filter plugins (bitshuffle, ...)
-#   data/     a copy of the shared reference data (data/laue) for the e2e tests
+#   data/     a copy of the repository's test data (tests/data) for the e2e tests
 #   paths.env the build-time paths compiled into the tests (gpu-check.sh recreates them)
 #   VERSION   git describe + commit + date of the bundle
 #   scripts/  the Python helpers the program runs (report.py)
@@ -17,7 +17,6 @@ BUILD=${BUILD_DIR:-$ROOT/build-gpu}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 JOBS=${JOBS:-1}
 OUT=$ROOT/gpu-bundle
-SHARED=$(cd "$ROOT/.." && pwd)/shared
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLAUEPROC_CUDA=ON -DLAUEPROC_BENCHMARKS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
@@ -51,10 +50,7 @@ for p in /usr/lib/x86_64-linux-gnu/hdf5/serial/plugins/*; do
   done
 done
 strip --strip-unneeded "$OUT"/lib/* "$OUT"/plugins/* 2>/dev/null || true
-if [ -d "$SHARED/data/laue" ]; then
-  mkdir -p "$OUT/data/laue"
-  cp -r "$SHARED/data/laue/." "$OUT/data/laue/"
-fi
+cp -r "$ROOT/tests/data/." "$OUT/data/"
 # compute-sanitizer: the device image has the CUDA toolkit; bundle ours only if it exists here.
 for cs in /usr/local/cuda/compute-sanitizer /usr/local/cuda/extras/compute-sanitizer; do
   if [ -d "$cs" ] && [ "$(du -sm "$cs" | cut -f1)" -lt 40 ]; then cp -r "$cs" "$OUT/compute-sanitizer"; break; fi
@@ -65,7 +61,7 @@ cp "$ROOT/scripts/gpu-check.sh" "$OUT/gpu-check.sh"
 chmod +x "$OUT/gpu-check.sh"
 {
   echo "BUILD_DIR=$BUILD"
-  echo "SHARED_DIR=$SHARED"
+  echo "TEST_DATA_DIR=$ROOT/tests/data"
 } >"$OUT/paths.env"
 {
   echo "describe=$(git -C "$ROOT" describe --always --dirty --tags 2>/dev/null || echo unknown)"

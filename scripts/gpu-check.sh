@@ -50,15 +50,15 @@ run_step() {
   return 0
 }
 
-# The tests carry build-time paths (the program, the shared data): recreate them as links.
+# The tests carry build-time paths (the program, tests/data): recreate them as links.
 if [ -f "$B/paths.env" ]; then
   # shellcheck disable=SC1091
   . "$B/paths.env"
   if [ ! -e "$BUILD_DIR/laueproc" ]; then
     mkdir -p "$BUILD_DIR" 2>/dev/null && ln -sf "$B/bin/laueproc" "$BUILD_DIR/laueproc" 2>/dev/null
   fi
-  if [ ! -e "$SHARED_DIR/data/laue" ] && [ -d "$B/data/laue" ]; then
-    mkdir -p "$SHARED_DIR/data" 2>/dev/null && ln -sfn "$B/data/laue" "$SHARED_DIR/data/laue" 2>/dev/null
+  if [ -n "${TEST_DATA_DIR:-}" ] && [ ! -e "$TEST_DATA_DIR/laue" ] && [ -d "$B/data/laue" ]; then
+    mkdir -p "$(dirname "$TEST_DATA_DIR")" 2>/dev/null && ln -sfn "$B/data" "$TEST_DATA_DIR" 2>/dev/null
   fi
 fi
 log "bundle $B: $(tr '\n' ' ' <"$B/VERSION" 2>/dev/null)"

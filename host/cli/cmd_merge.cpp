@@ -60,21 +60,23 @@ void check_coverage(const std::vector<std::string>& journals, int shards, std::i
 
 int cmd_merge(const std::vector<std::string>& args) {
   std::string out, csv_dir;
-  bool keep = false, quiet = false;
+  bool keep = false, quiet = false, overwrite = false;
   po::options_description options("Options");
   options.add_options()
       ("results", po::value(&out)->required(), "the results file the shards were run for (their --out)")
       ("csv", po::value(&csv_dir), "write peaks.csv and frames.csv here (default: the shards' --csv)")
       ("keep-shards", po::bool_switch(&keep), "keep the shard journals after the merge")
+      ("overwrite", po::bool_switch(&overwrite), "replace an existing results file (and CSVs)")
       ("quiet,q", po::bool_switch(&quiet), "no report");
   po::positional_options_description positional;
   positional.add("results", 1);
   po::variables_map vm;
-  if (!parse(args, "laueproc merge RESULTS.h5 [--csv DIR] [--keep-shards]",
+  if (!parse(args, "laueproc merge RESULTS.h5 [--csv DIR] [--keep-shards] [--overwrite]",
              "Joins the shard journals RESULTS.h5.shard-i-of-N.journal written by\n"
              "`laueproc process SCAN -o RESULTS.h5 --shard i/N` (one job-array task each) into\n"
              "RESULTS.h5 (+ CSV): the same tables as a single run. Every frame must be in exactly\n"
-             "one shard; the journals are removed after the merge unless --keep-shards.\n"
+             "one shard; the journals are removed after the merge unless --keep-shards. An existing\n"
+             "RESULTS.h5 is replaced only with --overwrite.\n"
              "Exit 3: some frames failed (listed in /frames with their status).",
              options, positional, vm))
     return 0;
@@ -112,6 +114,7 @@ int cmd_merge(const std::vector<std::string>& args) {
   o.csv_dir = vm.count("csv") ? csv_dir : head.csv_dir;
   o.frames_total = head.frames_total;
   o.journal = false;  // the shard journals stay the truth until the merged file is complete
+  o.overwrite = overwrite;
   o.adopt = journals;
   ResultSink sink(o, info);
   std::vector<FrameSummary> frames = sink.frames();

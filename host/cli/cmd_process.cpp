@@ -23,6 +23,7 @@
 #include "cluster/mpi.hpp"
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
+#include "output/output_guard.hpp"
 #include "laueproc/output.hpp"
 #include "laueproc/stages.hpp"
 #include "laueproc/version.hpp"
@@ -127,6 +128,7 @@ SinkOptions sink_options_for(const ProcessRequest& r, const ScanInfo& info) {
   o.results_h5 = r.out_h5;
   o.csv_dir = r.csv_dir;
   o.resume = r.resume;
+  o.overwrite = r.overwrite;
   o.frames_total = info.n_frames;  // an MPI run's journal lists frames in any order
   return o;
 }
@@ -162,11 +164,11 @@ int report_completed(const ProcessRequest& r, const RunReport& report, const Fra
   return report.frames_failed > 0 ? 3 : 0;
 }
 
-int report_interrupted(std::int64_t frames_done) {
+int report_interrupted(const ProcessRequest& r, std::int64_t frames_done) {
   std::fprintf(stderr,
                "laueproc process: interrupted after %lld frames; the journal keeps them: run the same command "
-               "with --resume to continue\n",
-               static_cast<long long>(frames_done));
+               "with --resume%s to continue\n",
+               static_cast<long long>(frames_done), r.overwrite ? " instead of --overwrite" : "");
   return 130;
 }
 
@@ -188,6 +190,8 @@ void check_writable_folder(const std::string& file_or_dir, bool is_dir) {
 // One shard of a job array: the frames of block i of N go into the shard's journal only.
 int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend, RunReport* report_out) {
   const ScanInfo& info = source.info();
+  // The merge of the shards would meet the existing results hours later: say it now.
+  if (!r.resume) output::refuse_existing(r.out_h5, r.overwrite, "laueproc merge would replace it: give --overwrite");
   check_writable_folder(r.out_h5, false);
   if (!r.csv_dir.empty()) check_writable_folder(r.csv_dir, true);
   RunInfo run = run_info_for(r, info, backend);
@@ -223,7 +227,7 @@ int run_shard(ProcessRequest& r, FrameSource& source, const std::string& backend
     progress.update(++written, last - first);
   });
   progress.done();
-  if (a.interrupted) return report_interrupted(written);
+  if (a.interrupted) return report_interrupted(r, written);
   RunReport report;
   report.frames_total = last - first;
   report.frames_resumed = resumed;
@@ -320,7 +324,7 @@ int run_process_mpi(ProcessRequest r, RunReport* report_out) {
                    session.who(static_cast<int>(i)).c_str(), static_cast<long long>(k.frames), k.seconds,
                    k.seconds > 0 ? static_cast<double>(k.frames) / k.seconds : 0.0, k.cpu_seconds, k.backend.c_str());
     }
-  if (result.exit_code == 130) return report_interrupted(sink->recorded_count());
+  if (result.exit_code == 130) return report_interrupted(r, sink->recorded_count());
   if (result.exit_code != 0) {
     sink.reset();  // flush the partial views before the message
     return fail(result.exit_code, result.error);
@@ -362,7 +366,7 @@ int run_process(ProcessRequest r, RunReport* report_out) {
   r.pipeline.cancel = interrupt.flag();
   RunReport report = run_pipeline(*source, r.config, r.pipeline, sink);
   progress.done();
-  if (report.interrupted) return report_interrupted(report.frames_resumed + report.frames_processed);
+  if (report.interrupted) return report_interrupted(r, report.frames_resumed + report.frames_processed);
   const int code = report_completed(r, report, *source);
   if (report_out) *report_out = std::move(report);
   return code;
@@ -377,6 +381,8 @@ int cmd_process(const std::vector<std::string>& args) {
       ("out,o", po::value(&r.out_h5)->default_value("results.h5"), "results file (HDF5)")
       ("csv", po::value(&r.csv_dir), "also write peaks.csv and frames.csv into this folder")
       ("resume", po::bool_switch(&r.resume), "continue an interrupted run from its journal")
+      ("overwrite", po::bool_switch(&r.overwrite),
+       "replace existing results (and CSVs), or start an interrupted run over; they are replaced when this run completes")
       ("dataset", po::value(&r.scan.dataset), "image dataset path (default /entry/data/data; 34-ID-E: /entry1/data/data)")
       ("grid", po::value(&grid), "raster grid NXxNY (frame i at ix = i % NX); default: from positions")
       ("threads,j", po::value(&r.pipeline.threads)->default_value(0),
@@ -412,7 +418,8 @@ int cmd_process(const std::vector<std::string>& args) {
              "Finds and measures the Laue peaks of every frame (background, hysteresis threshold,\n"
              "8-connected labels, deblending, intensity-moment ellipses), then the streaking extent\n"
              "and defect scenario per frame, and maps over the raster grid. Results are written as\n"
-             "frames complete; --resume continues a killed run. Exit 3: some frames failed.\n"
+             "frames complete; --resume continues a killed run. Existing results are never replaced\n"
+             "without --overwrite. Exit 2: bad input or an output problem; 3: some frames failed.\n"
              "Many nodes: mpirun -n N laueproc process ... or srun laueproc process ... (MPI build;\n"
              "one results file), or --shard i/N per job-array task then laueproc merge OUT.",
              options, positional, vm))

@@ -1,9 +1,11 @@
 // laueproc: command-line entry point. Dispatches to one subcommand; turns every error into one
-// line on stderr and a non-zero exit code (2: bad input or usage, 1: anything else).
+// line on stderr and a non-zero exit code (2: bad input, usage or an output that cannot be
+// written; 1: an internal error, including running out of memory).
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <new>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -92,9 +94,15 @@ int main(int argc, char** argv) {
     } catch (const laueproc::InputError& e) {
       std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
       return 2;
+    } catch (const laueproc::OutputError& e) {
+      std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
+      return 2;
     } catch (const laueproc::UsageError& e) {
       std::fprintf(stderr, "laueproc %s: error: %s (see laueproc %s --help)\n", c.name, e.what(), c.name);
       return 2;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "laueproc %s: error: out of memory\n", c.name);
+      return 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
       return 1;

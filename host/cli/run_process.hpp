@@ -19,6 +19,7 @@ struct ProcessRequest {
   std::string out_h5;
   std::string csv_dir;
   bool resume = false;
+  bool overwrite = false;            ///< replace existing results / an interrupted run's journal
   std::string backend = "auto";      ///< auto (cuda when built and a device answers), cpu, cuda
   std::vector<int> devices;          ///< CUDA devices; workers are spread over them
   std::size_t batch = 16;            ///< CUDA frames per batch

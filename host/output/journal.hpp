@@ -4,9 +4,11 @@
 /// (format in docs/output.md).
 ///
 /// A journal is self-describing: after the header line come "I" lines with the run's provenance
-/// (RunInfo, frames in the scan, CSV folder), so `laueproc merge` can finish a run from its
-/// journals alone. Frames (their "P" lines, then the "F" line) may come in any order: an MPI run
-/// journals each frame as it arrives from whichever rank computed it.
+/// (RunInfo, frames in the scan) and a "C" line with its CSV folder, so `laueproc merge` can
+/// finish a run from its journals alone. Frames (their "P" lines, then the "F" line) may come in
+/// any order: an MPI run journals each frame as it arrives from whichever rank computed it.
+/// Every line but the header carries a CRC-32 (output/records.hpp): a damaged or edited line
+/// ends the read like a torn one.
 
 #include <cstdint>
 #include <cstdio>
@@ -25,7 +27,7 @@ struct JournalHead {
   RunInfo info;                   ///< provenance as recorded (defaults when there are no info lines)
   bool has_info = false;          ///< the journal carries info lines (journals of older versions do not)
   std::int64_t frames_total = 0;  ///< frames in the scan; 0 = not recorded
-  std::string csv_dir;            ///< the run's CSV folder; empty = none
+  std::string csv_dir;            ///< the run's CSV folder ("C" line; the last one read counts); empty = none
 };
 
 struct FileCloser {
@@ -46,6 +48,8 @@ class JournalWriter {
   /// @brief Writes one frame, its P lines then its F line, and flushes: the frame survives a
   /// kill once this returns. Returns the byte offset of the frame's first line.
   std::int64_t write(const FrameSummary& frame, const PeakList& peaks);
+  /// @brief Records that the run now writes its CSV to `csv_dir` (a resumed run with another --csv).
+  void write_csv_folder(const std::string& csv_dir);
   const std::string& path() const { return path_; }
 
  private:
@@ -61,9 +65,9 @@ class JournalWriter {
 /// by the offset where they start (read_at()).
 class JournalReader {
  public:
-  /// @brief Opens `path` and reads its header and info lines. Throws Error (one line naming the
-  /// file) when it cannot be read or is not a laueproc journal. A file that is empty or holds a
-  /// torn header (a run killed at once) reads as empty().
+  /// @brief Opens `path` and reads its header and info lines. Throws OutputError (one line naming
+  /// the file) when it cannot be read, is not a laueproc journal or is of another format version.
+  /// A file that is empty or holds a torn header (a run killed at once) reads as empty().
   explicit JournalReader(const std::string& path);
   const JournalHead& head() const { return head_; }
   const std::string& path() const { return path_; }
@@ -74,6 +78,9 @@ class JournalReader {
   /// read: a frame counts only when its F line is complete and agrees with its P lines).
   bool next(FrameSummary& frame, PeakList& peaks, std::int64_t& offset);
   bool torn() const { return torn_; }
+  /// @brief Why the read stopped early ("a torn last line", "a damaged or edited line 12
+  /// (checksum mismatch)", "a malformed line 7", "an incomplete frame"); empty when it did not.
+  const std::string& damage() const { return damage_; }
   /// @brief Bytes up to the end of the last complete frame read (header and info included):
   /// where JournalWriter::append() cuts the file.
   std::int64_t good_size() const { return good_size_; }
@@ -87,13 +94,16 @@ class JournalReader {
 
  private:
   int read_line(std::string& line);  // 1: a complete line, 0: end or torn
-  bool read_frame(FrameSummary& frame, PeakList& peaks);
+  // One frame's lines (C and I lines between frames are applied); on failure `why` says what.
+  bool read_frame(FrameSummary& frame, PeakList& peaks, std::string& why, std::int64_t& line_no);
 
   std::string path_;
   FilePtr file_;
   JournalHead head_;
   bool empty_ = false;
   bool torn_ = false;
+  std::string damage_;
+  std::int64_t line_no_ = 1;  // lines read by next(), the header counted
   std::int64_t good_size_ = 0;
   std::int64_t next_pos_ = 0;  // where next() goes on
   std::string line_;

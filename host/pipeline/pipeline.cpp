@@ -27,11 +27,29 @@ namespace {
 // A backend that fails this many batches in a row is broken (device lost...): stop the run.
 constexpr int kMaxConsecutiveFailures = 3;
 
+/// Why a frame that was read cannot be analysed or placed, or "" when it can. Such a frame is
+/// failed with this reason (listed in /frames, counted in the exit code 3), never dropped:
+/// - smaller than one background block: the background would be the frame's own low quantile
+///   and the whole frame one "peak" (3 x 5 px frames were reported as one ok peak);
+/// - without a finite raster position in a scan placed by its positions: it cannot go on any
+///   map, so it is named rather than silently missing from them (--grid places frames by index).
+std::string frame_problem(const Frame& frame, const ProcessConfig& config, bool needs_position) {
+  const int block = std::max(1, config.background.block_px);
+  if (frame.width < block || frame.height < block)
+    return "frame too small: " + std::to_string(frame.width) + " x " + std::to_string(frame.height) +
+           " px, less than one " + std::to_string(block) + " px background block";
+  if (needs_position && !frame.meta.has_position)
+    return "no raster position: x/y missing or NaN (" + frame.meta.source + ", frame " +
+           std::to_string(frame.meta.index_in_file) + " of the file); --grid NXxNY places frames by index";
+  return {};
+}
+
 }  // namespace
 
 AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
                              FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver) {
   AnalyzeReport report;
+  const bool needs_position = options.grid.nx == 0 && source.info().has_positions;
   const int n_workers = std::max(1, options.make_analyzer ? options.workers : resolve_threads(options.threads));
   // Analyzers are made here, not in the workers, so a backend that cannot start fails the run at
   // once with its own message.
@@ -69,6 +87,7 @@ AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, c
     std::vector<Frame> frames(batch);  // buffers reused batch after batch
     std::vector<std::size_t> slots;
     std::vector<const Frame*> readable;
+    std::vector<std::string> problems;  // per slot: why a read frame is not analysed
     std::vector<FrameAnalysis> results;
     int consecutive_failures = 0;
     for (;;) {
@@ -104,8 +123,12 @@ AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, c
       if (slots.empty()) return;
 
       readable.clear();
-      for (std::size_t i = 0; i < slots.size(); ++i)
-        if (frames[i].ok()) readable.push_back(&frames[i]);
+      problems.assign(slots.size(), std::string());
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (!frames[i].ok()) continue;
+        problems[i] = frame_problem(frames[i], config, needs_position);
+        if (problems[i].empty()) readable.push_back(&frames[i]);
+      }
       std::string batch_error;
       try {
         analyzer.analyze(readable, results);
@@ -123,6 +146,8 @@ AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, c
         const Frame& frame = frames[i];
         if (!frame.ok())
           outcomes[i].summary = failed_summary(frame.meta, frame.error);
+        else if (!problems[i].empty())
+          outcomes[i].summary = failed_summary(frame.meta, problems[i]);
         else if (!batch_error.empty())
           outcomes[i].summary = failed_summary(frame.meta, batch_error);
         else

@@ -21,8 +21,14 @@
 /// - frames.csv and the ix/iy columns of /frames need the raster grid, known only when every
 ///   frame is in: finish() writes them. Frame summaries stay in memory (small); peaks are
 ///   streamed and never all held.
-/// - finish() completes the file (maps, finished_utc, complete = 1) and removes the journal.
-///   Destroying the sink without finish() leaves the journal and the partial outputs in place.
+/// - Until finish(), the results and peaks.csv are written as `results.h5.partial` and
+///   `peaks.csv.partial`: a run that fails or is killed never leaves a file under a final name.
+///   finish() completes the file (maps, finished_utc, complete = 1), renames every output onto
+///   its final name (an older result is replaced only then) and removes the journal last.
+///   Destroying the sink without finish() leaves the journal and the .partial files in place.
+/// - The journal is locked (flock) before it is read or written: a second sink on the same
+///   results fails at once and changes nothing. Existing outputs are not replaced unless
+///   SinkOptions::overwrite (or resume) is given.
 ///
 /// Not thread-safe: one thread (the pipeline's writer) calls add() in frame order.
 
@@ -41,6 +47,7 @@ namespace laueproc {
 
 namespace output {
 struct JournalHead;
+class OutputLock;
 }
 
 /// @brief Provenance of a run, stored as attributes of the results file's root.
@@ -65,6 +72,7 @@ struct SinkOptions {
   std::string results_h5;  ///< results file (required); its journal is results_h5 + ".journal"
   std::string csv_dir;     ///< folder for peaks.csv and frames.csv; empty = no CSV
   bool resume = false;     ///< continue the run recorded in the journal (--resume)
+  bool overwrite = false;  ///< replace existing outputs / an interrupted run's journal (--overwrite)
   /// Frames in the scan, 0 .. frames_total - 1. When > 0, add() takes them in any order (each
   /// once) and the views are written in frame order; 0: add() wants increasing frames.
   std::int64_t frames_total = 0;
@@ -98,13 +106,15 @@ class ResultSink {
   static constexpr int kSyncFrames = 256;        ///< fsync the journal this often (power loss)
   static constexpr std::size_t kStatusChars = 64;///< /frames status field size (incl. '\0')
 
-  /// @brief Opens the outputs. resume = false: existing outputs (and a journal, with a warning
-  /// on stderr) are overwritten. resume = true: the journal is read back (a torn tail is
-  /// dropped with a warning), the .h5 and CSVs are rebuilt from it, and writing continues.
+  /// @brief Locks and opens the outputs. resume = false: OutputError when the results file, the
+  /// CSVs or an interrupted run's journal exist, unless overwrite (they are then replaced when
+  /// this run finishes; the journal at once). resume = true: the journal is read back (a torn,
+  /// damaged or edited tail is dropped with a warning and redone), the .partial outputs are
+  /// rebuilt from it, and writing continues. Throws OutputError (one line, with the path) when
+  /// another process holds the lock, an output cannot be created, the journal belongs to
+  /// another run (different fingerprint) or resume is asked for a run that already completed;
   /// The frames of the adopted journals are read back too (a frame in two journals is an error).
-  /// Throws laueproc::Error (one line, with the path) when an output cannot be created, when
-  /// the journal belongs to another run (different fingerprint), or when resume is asked for a
-  /// run that already completed; UsageError when results_h5 is empty.
+  /// UsageError when results_h5 is empty or resume and overwrite are both set.
   ResultSink(SinkOptions options, RunInfo info);
   ~ResultSink();  ///< without finish(): flushes, leaves journal + partial outputs; never throws
   ResultSink(const ResultSink&) = delete;
@@ -142,6 +152,8 @@ class ResultSink {
 
   /// @brief Path of the journal (`results_h5 + ".journal"`).
   const std::string& journal_path() const { return journal_path_; }
+  /// @brief Where the results are written until finish() (`results_h5 + ".partial"`).
+  const std::string& partial_path() const { return partial_h5_path_; }
 
  private:
   struct H5State;  // HDF5 handles and row buffers (keeps hdf5.h out of this header)
@@ -162,14 +174,15 @@ class ResultSink {
   void record(FrameSummary frame, const PeakList& peaks, int source, std::int64_t offset);
   void append_outputs(const FrameSummary& frame, const PeakList& peaks);
   void maybe_flush(bool force);
-  void write_frames_csv();
+  std::string provenance_text() const;
   void close_outputs() noexcept;
 
   SinkOptions options_;
   RunInfo info_;
   std::string fingerprint_;
-  std::string journal_path_;
-  std::string peaks_csv_path_, frames_csv_path_;
+  std::string journal_path_, partial_h5_path_;
+  std::string peaks_csv_path_, frames_csv_path_, provenance_path_, peaks_partial_path_;
+  std::unique_ptr<output::OutputLock> lock_;  // on the journal, held while the sink lives
   std::vector<FrameSummary> resumed_;
   std::vector<FrameSummary> frames_;
   std::int64_t resumed_peaks_ = 0;
@@ -186,6 +199,7 @@ class ResultSink {
   int frames_since_flush_ = 0;
   std::chrono::steady_clock::time_point last_flush_;
   bool finished_ = false;
+  bool journal_started_ = false;  // this sink (re)wrote the journal from its header
 };
 
 }  // namespace laueproc

@@ -201,13 +201,13 @@ ls "$work/array/results.h5".shard-* >/dev/null 2>&1 && { echo "FAILED: shard jou
 export SCAN="$work/long.txt" OUT="$work/cut/results.h5" CSV="$work/cut/csv"
 job=$(sbatch --parsable --nodes=1 --ntasks-per-node=2 $gpus --output="$work/cut1.out" "$scripts/process-node.sbatch")
 for _ in $(seq 600); do
-  n=$(grep -c '^F ' "$OUT.journal" 2>/dev/null || true)
+  n=$(grep -c '^[0-9a-f]\{8\} F ' "$OUT.journal" 2>/dev/null || true)  # frame records (CRC, then F)
   [ "${n:-0}" -ge 5 ] && break
   sleep 0.05
 done
 scancel "$job"
 for _ in $(seq 300); do [ -z "$(squeue -h -j "$job" 2>/dev/null)" ] && break; sleep 0.1; done
-kept=$(grep -c '^F ' "$OUT.journal" 2>/dev/null || true)
+kept=$(grep -c '^[0-9a-f]\{8\} F ' "$OUT.journal" 2>/dev/null || true)
 total=$(($(wc -l <"$work/ref_long/csv/frames.csv") - 1))
 say "scancel: $kept of $total frames journalled"
 [ -f "$OUT.journal" ] && [ "${kept:-0}" -lt "$total" ] && [ ! -f "$CSV/frames.csv" ] ||

@@ -59,14 +59,6 @@ void expect_same_tables(const std::string& dir, const std::string& a, const std:
   }
 }
 
-int count_frame_records(const std::string& journal) {
-  std::ifstream in(journal);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) n += line.rfind("F ", 0) == 0;
-  return n;
-}
-
 // The laueproc process of MPI rank `rank` whose command line holds `marker` (from /proc).
 pid_t find_rank(const std::string& marker, int rank) {
   const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
@@ -209,22 +201,21 @@ TEST_F(Mpi, KilledRankFailsTheJobAndResumeCompletesIt) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       const std::string cmd = kMpirun + " -n 2 " + kProgram + " process " + dir_ + "/scan --out " + dir_ +
-                              "/cut.h5 --csv " + dir_ + "/cut --threads 1 --quiet > " + log + " 2>&1";
+                              "/cut.h5 --csv " + dir_ + "/cut --threads 1 --quiet --overwrite > " + log + " 2>&1";
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    for (int i = 0; i < 50000 && count_frame_records(journal) < 6; ++i) usleep(200);
+    for (int i = 0; i < 50000 && journal_frames(journal) < 6; ++i) usleep(200);
     const pid_t rank1 = find_rank(dir_ + "/cut.h5", 1);
-    killed = rank1 > 0 && count_frame_records(journal) < 100 && kill(rank1, SIGKILL) == 0;
+    killed = rank1 > 0 && journal_frames(journal) < 100 && kill(rank1, SIGKILL) == 0;
     waitpid(pid, &status, 0);
-    if (!killed) std::remove(journal.c_str());
   }
   if (!killed) GTEST_SKIP() << "the run finished before rank 1 could be killed";
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(log);
   const std::string said = read_file(log);
   EXPECT_NE(said.find("rank 1"), std::string::npos) << said;
   EXPECT_NE(said.find("rank 1 of 2 (") , std::string::npos) << "rank 0 names rank 1's frames: " << said;
-  const int kept = count_frame_records(journal);
+  const int kept = journal_frames(journal);
   EXPECT_GT(kept, 0);
 
   auto resumed = process("3", "cut", "--resume");

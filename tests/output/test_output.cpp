@@ -439,8 +439,11 @@ TEST(ResultSink, ResumeAfterDestructionWithoutFinishIsIdentical) {
   }  // "killed": no finish()
   const std::string path = run / "out/results.h5";
   ASSERT_TRUE(fs::exists(path + ".journal"));
+  EXPECT_FALSE(fs::exists(path)) << "a run that did not finish leaves no file under the results' name";
+  EXPECT_FALSE(fs::exists(run / "csv/peaks.csv"));
+  EXPECT_TRUE(fs::exists(run / "csv/peaks.csv.partial"));
   {
-    h5::Handle f = h5::open_read(path);  // the partial file is readable and says so
+    h5::Handle f = h5::open_read(path + ".partial");  // the partial file is readable and says so
     h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose);
     EXPECT_EQ(int_attr(root, "complete"), 0);
   }
@@ -577,13 +580,24 @@ TEST(ResultSink, ResumeWithoutJournalStartsOverAndRefusesACompleteRun) {
   }
 }
 
-TEST(ResultSink, FreshRunOverwritesAnOldJournal) {
+TEST(ResultSink, FreshRunRefusesAnOldJournalUnlessOverwrite) {
   TempDir run;
   {
     ResultSink sink(options_in(run), make_info());
     add_frames(sink, 0, 7);
   }
-  ResultSink sink(options_in(run), make_info());
+  const std::string journal = run / "out/results.h5.journal";
+  const std::string before = slurp(journal);
+  try {
+    ResultSink sink(options_in(run), make_info());
+    FAIL() << "a fresh run must not replace an interrupted run's journal";
+  } catch (const OutputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(journal), before) << "the refused run changed nothing";
+  SinkOptions o = options_in(run);
+  o.overwrite = true;
+  ResultSink sink(o, make_info());
   EXPECT_TRUE(sink.resumed_frames().empty());
   add_frames(sink, 0, 2);  // frame 0 again: accepted, the old journal is gone
   EXPECT_EQ(sink.frames().size(), 2u);
@@ -786,6 +800,7 @@ TEST(ResultSink, ShardJournalsMergeToTheSameResults) {
   EXPECT_TRUE(fs::exists(journals[0])) << "adopted journals stay for the caller to remove";
 
   // The same shard twice, or a shard of other settings: refused, naming the journal.
+  merge.overwrite = true;  // the merged file exists now
   SinkOptions twice = merge;
   twice.adopt = {journals[0], journals[0]};
   EXPECT_THROW(ResultSink(twice, make_info()), Error);
@@ -891,7 +906,7 @@ TEST(ResultSink, PeaksInWholeChunksSurviveAStopAndResume) {
     add_range(sink, 0, 130);  // 6500 rows: one whole chunk and part of the next
   }
   {
-    h5::Handle partial = h5::open_read(run / "out/results.h5");
+    h5::Handle partial = h5::open_read(run / "out/results.h5.partial");
     EXPECT_EQ(read_field<double>(partial, "/peaks", "x", H5T_NATIVE_DOUBLE).size(), 130u * 50u);
   }
   ResultSink sink(options_in(run, true), make_info());
