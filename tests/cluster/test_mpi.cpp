@@ -169,6 +169,26 @@ TEST_F(Mpi, UnwritableOutputStopsEveryRankAtOnce) {
   EXPECT_EQ(r.out.find("frames of"), std::string::npos) << "no work started: " << r.out;
 }
 
+// A rank whose analysis throws mid-run: rank 0 stops handing out, keeps every finished frame,
+// and fails the job with one line naming the rank, its error and the frames it held.
+TEST_F(Mpi, RankThatFailsStopsTheJobNamingItsFrames) {
+#ifndef LAUEPROC_MPI_FAULT_PROGRAM
+  GTEST_SKIP() << "built without MPI";
+#else
+  const std::string out = dir_ + "/fault.h5";
+  auto r = run_command(kMpirun + " -n 2 " + LAUEPROC_MPI_FAULT_PROGRAM + " " + out);
+  EXPECT_EQ(r.code, 2) << "an input error: " << r.out;
+  EXPECT_NE(r.out.find("exit 2: rank 1 of 2 ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("disk vanished"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("frames it held: 20-"), std::string::npos) << "its block starts at 20: " << r.out;
+  EXPECT_NE(r.out.find("--resume"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rank 1 of 2 (") , r.out.rfind("rank 1 of 2 (")) << "the rank says it too: " << r.out;
+  const int kept = journal_frames(out + ".journal");
+  EXPECT_LT(kept, 40) << "the job stopped";
+  EXPECT_FALSE(std::ifstream(out).good()) << "no complete results";
+#endif
+}
+
 TEST(Merge, HelpAnswers) {
   auto r = run("merge --help");
   EXPECT_EQ(r.code, 0);
