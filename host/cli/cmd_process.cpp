@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -77,10 +78,15 @@ std::string prepare_backend(ProcessRequest& r, std::unique_ptr<BadPixelMask>& ma
   }
   std::string backend = r.backend;
 #ifdef LAUEPROC_HAVE_CUDA
-  if (backend == "auto") backend = cuda::device_count() > 0 ? "cuda" : "cpu";
+  const cuda::DeviceProbe probe = cuda::probe_devices();
+  if (!probe.problem.empty()) {  // a stale or broken driver is said out loud, never taken for "no GPU"
+    if (backend == "cuda") throw UsageError("--backend cuda: " + probe.problem);
+    if (backend == "auto") std::fprintf(stderr, "laueproc: warning: CUDA unusable, using the CPU: %s\n", probe.problem.c_str());
+  }
+  if (backend == "auto") backend = probe.count > 0 ? "cuda" : "cpu";
   if (backend == "cuda") {
-    const int n_devices = cuda::device_count();
-    if (n_devices == 0) throw UsageError("--backend cuda: no CUDA device answered (driver or GPU missing)");
+    const int n_devices = probe.count;
+    if (n_devices == 0) throw UsageError("--backend cuda: no CUDA device answered (no NVIDIA driver or no GPU)");
     if (r.devices.empty()) {
       if (rank_device < 0)
         r.devices.push_back(0);
@@ -98,13 +104,17 @@ std::string prepare_backend(ProcessRequest& r, std::unique_ptr<BadPixelMask>& ma
     const BadPixelMask* mask_ptr = r.pipeline.mask;
     const std::vector<int> devices = r.devices;
     const std::size_t batch = r.batch;
-    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next] {
+    // The host only stages frames and launches: a few workers keep a GPU busy; each takes its
+    // share of the device memory.
+    r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : std::min(4, resolve_threads(r.pipeline.threads));
+    const int per_device = (r.pipeline.workers + static_cast<int>(devices.size()) - 1) / static_cast<int>(devices.size());
+    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next, per_device] {
       cuda::CudaOptions options;
       options.device = devices[(*next)++ % devices.size()];  // workers round-robin over the devices
       options.batch = batch;
+      options.memory_share = 0.8 / per_device;
       return cuda::make_cuda_analyzer(config, mask_ptr, options);
     };
-    r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : resolve_threads(r.pipeline.threads);
   }
 #else
   (void)rank_device;
@@ -395,7 +405,7 @@ int cmd_process(const std::vector<std::string>& args) {
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them (MPI: one per rank, "
                                        "local rank % devices)")
       ("batch", with_default(&r.batch), "CUDA: frames per batch")
-      ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = all cores)")
+      ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = min(4, cores))")
       ("shard", po::value(&shard), "i/N: compute only block i of N (0-based; a job array task) into "
                                    "OUT.shard-i-of-N.journal; then laueproc merge OUT")
       ("distribute", po::value(&distribute)->default_value("dynamic"),
