@@ -2,11 +2,15 @@
 //   build/benchmarks/bench_cuda --benchmark_format=json --benchmark_out=bench_cuda.json
 // 1. floors (cuda::measure_floors): pinned host-to-device bandwidth, device-to-device copy
 //    bandwidth (read + write), the fastest of 5 copies each;
-// 2. GPU-resident kernels (frames already on the device): frames/s of 2048^2 and the bytes the
-//    kernels touch per frame over the measured copy bandwidth;
-// 3. analyze() end to end from host memory (frames/s), and the CPU backend on the same frames.
-// Without a device every benchmark reports "no CUDA device" and skips.
+// 2. GPU-resident pipeline (frames already on the device, kernels/frame_pipeline.cuh): frames/s
+//    of 2048^2, block background (arg 0), Gaussian by the separable filter (1) or by cuFFT (2);
+// 3. the Gaussian background alone (front end with Gaussian minus front end without), separable
+//    vs cuFFT: which one the backend should use;
+// 4. analyze() end to end from host memory (frames/s, and host CPU ms per frame from getrusage:
+//    the budget is 1 ms), and the CPU backend on the same frames last.
+// Without a device every CUDA benchmark reports "no CUDA device" (or the driver problem) and skips.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <vector>
@@ -15,12 +19,10 @@
 #include "laueproc/sim.hpp"
 
 #ifdef LAUEPROC_HAVE_CUDA
-#include "cuda/batch_arrays.hpp"
 #include "cuda/cuda_util.hpp"
-#include "cuda/grid_tables.hpp"
-#include "label.cuh"
 #include "laueproc/cuda.hpp"
-#include "residual.cuh"
+#include "pipeline.cuh"
+#include "pipeline_setup.hpp"
 #endif
 
 namespace {
@@ -47,11 +49,23 @@ const std::vector<Frame>& frames2k() {
   return frames;
 }
 
-
 #ifdef LAUEPROC_HAVE_CUDA
 
+// User + system CPU seconds of every thread of this process so far.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 bool have_device(benchmark::State& state) {
-  if (cuda::device_count() > 0) return true;
+  const cuda::DeviceProbe p = cuda::probe_devices();
+  if (!p.problem.empty()) {
+    state.SkipWithError(("CUDA driver unusable: " + p.problem).c_str());
+    return false;
+  }
+  if (p.count > 0) return true;
   state.SkipWithError("no CUDA device");
   return false;
 }
@@ -66,75 +80,80 @@ void BM_Floors(benchmark::State& state) {
 }
 BENCHMARK(BM_Floors)->Unit(benchmark::kMillisecond)->Iterations(1);
 
-// The per-pixel kernels on frames already on the device (batch of kFrames 2048^2 frames).
-void BM_GpuResidentKernels(benchmark::State& state) {
-  if (!have_device(state)) return;
-  const auto& frames = frames2k();
-  const ProcessConfig config;
-  const std::size_t n = static_cast<std::size_t>(kSize) * kSize, fn = n * kFrames;
-  std::vector<std::uint16_t> raw(fn);
-  std::vector<kernels::FrameParams> params(kFrames);
-  std::vector<std::uint8_t> mask(fn, 0);
-  int stride = 0;
-  std::vector<float> coarse, col_w(4 * kSize);
-  std::vector<int> col_cell(kSize);
-  CpuFrameAnalyzer host(config);
-  for (int f = 0; f < kFrames; ++f) {
-    FrameAnalysis fa;
-    const BackgroundGrid* grid = host.prepare(frames[f].view(), fa);
-    if (!grid) {
-      state.SkipWithError("empty frame");
-      return;
+// A batch of the kFrames frames resident on the device, ready for the pipeline.
+struct DeviceBatch {
+  kernels::BatchView v;
+  cuda::DeviceBuffer<unsigned char> arena;
+  cuda::DeviceBuffer<std::uint16_t> raw;
+  cuda::DeviceBuffer<float> taps;
+  explicit DeviceBatch(const ProcessConfig& config) {
+    std::vector<float> host_taps;
+    v.shape = kernels::make_batch_shape(kSize, kSize, kFrames, config);
+    v.config = kernels::make_pipeline_config(config, host_taps);
+    arena.allocate(kernels::carve_batch(v, nullptr));
+    kernels::carve_batch(v, arena.get());
+    const std::size_t n = static_cast<std::size_t>(kSize) * kSize;
+    raw.allocate(n * kFrames);
+    for (int f = 0; f < kFrames; ++f)
+      LAUEPROC_CUDA_CHECK(cudaMemcpy(raw.get() + f * n, frames2k()[f].pixels.data(), n * 2, cudaMemcpyHostToDevice));
+    v.raw = raw.get();
+    if (!host_taps.empty()) {
+      taps.allocate(host_taps.size());
+      LAUEPROC_CUDA_CHECK(cudaMemcpy(taps.get(), host_taps.data(), host_taps.size() * 4, cudaMemcpyHostToDevice));
+      v.gauss_kernel = taps.get();
     }
-    if (f == 0) {
-      stride = grid->nx + 4;
-      coarse.resize(static_cast<std::size_t>(kFrames) * kSize * stride);
-      cuda::column_tables(*grid, kSize, col_cell.data(), col_w.data());
-    }
-    cuda::coarse_rows(*grid, kSize, stride, coarse.data() + static_cast<std::size_t>(f) * kSize * stride);
-    std::copy(frames[f].pixels.begin(), frames[f].pixels.end(), raw.begin() + static_cast<std::ptrdiff_t>(f * n));
-    if (host.mask()) std::copy(host.mask(), host.mask() + n, mask.begin() + static_cast<std::ptrdiff_t>(f * n));
-    params[f].low = math::sigma_threshold(host.noise(), config.threshold.k_low);
-    params[f].high = math::sigma_threshold(host.noise(), config.threshold.k_high);
-    params[f].has_mask = host.mask() ? 1 : 0;
   }
-  cuda::BatchArrays d;
-  d.allocate(kSize, kSize, kFrames, stride, 4096);
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.raw.get(), raw.data(), fn * 2, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.mask.get(), mask.data(), fn, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.coarse.get(), coarse.data(), coarse.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_w.get(), col_w.data(), col_w.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.col_cell.get(), col_cell.data(), col_cell.size() * 4, cudaMemcpyHostToDevice));
-  LAUEPROC_CUDA_CHECK(cudaMemcpy(d.params.get(), params.data(), kFrames * sizeof(params[0]), cudaMemcpyHostToDevice));
-  const kernels::BatchView b = d.view(kSize, kSize, kFrames, stride, 4096, config.threshold.min_pixels);
-  cuda::Stream s;
+};
+
+// Times `launch` (on stream s) per iteration with events; frames/s and bytes of raw per second.
+template <class Launch>
+void time_batches(benchmark::State& state, cuda::Stream& s, Launch&& launch) {
   cuda::Event t0, t1;
+  launch();  // warm-up: module load, plans
+  s.synchronize();
   double ms_total = 0;
   for (auto _ : state) {
     t0.record(s.get());
-    LAUEPROC_CUDA_CHECK(cudaMemsetAsync(d.kept_count.get(), 0, kFrames * sizeof(int), s.get()));
-    kernels::launch_residual_threshold(s.get(), b);
-    kernels::launch_label_merge(s.get(), b);
-    kernels::launch_label_flatten_stats(s.get(), b);
-    kernels::launch_filter(s.get(), b);
+    launch();
     t1.record(s.get());
     t1.synchronize();
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
     const double ms = t1.since(t0);
     ms_total += ms;
     state.SetIterationTime(ms / 1e3);
   }
-  // Bytes the kernels must touch per pixel: residual pass reads raw (2) + mask (1) and writes
-  // residual, label, npix, kidx (4 each), best (8), box (16); merge/flatten/filter read label
-  // three times and write it once (16), flatten reads residual (4): ~63 B/px.
-  const double bytes_per_frame = 63.0 * n;
   const double done = static_cast<double>(state.iterations()) * kFrames;
   state.SetItemsProcessed(static_cast<std::int64_t>(done));
   state.counters["frames_per_s"] = done / (ms_total / 1e3);
-  state.counters["touched_GBps"] = done * bytes_per_frame / (ms_total / 1e3) / 1e9;
+  state.counters["raw_GBps"] = done * 2.0 * kSize * kSize / (ms_total / 1e3) / 1e9;
 }
-BENCHMARK(BM_GpuResidentKernels)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
 
+// Frames already on the device, arg: 0 block background, 1 Gaussian (separable), 2 Gaussian
+// (cuFFT); the whole pipeline, or the front end alone (masks .. noise: with the Gaussian method
+// minus without is the Gaussian background's own cost).
+void gpu_resident(benchmark::State& state, bool front_only) {
+  if (!have_device(state)) return;
+  ProcessConfig config;
+  if (state.range(0) > 0) config.background.method = BackgroundMethod::gaussian;
+  if (state.range(0) == 2 && !kernels::GaussianFft::unavailable().empty()) {
+    state.SkipWithError(kernels::GaussianFft::unavailable().c_str());
+    return;
+  }
+  DeviceBatch b(config);
+  kernels::GaussianFft fft;
+  kernels::GaussianFft* use_fft = state.range(0) == 2 ? &fft : nullptr;
+  cuda::Stream s;
+  time_batches(state, s, [&] {
+    if (front_only) kernels::launch_front_end(s.get(), b.v, use_fft);
+    else kernels::launch_batch(s.get(), b.v, use_fft);
+  });
+  state.SetLabel(state.range(0) == 0 ? "block background" : state.range(0) == 1 ? "gaussian separable" : "gaussian cuFFT");
+}
+void BM_GpuResidentPipeline(benchmark::State& state) { gpu_resident(state, false); }
+void BM_GpuFrontEnd(benchmark::State& state) { gpu_resident(state, true); }
+BENCHMARK(BM_GpuResidentPipeline)->Arg(0)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_GpuFrontEnd)->Arg(0)->Arg(1)->Arg(2)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
+
+// analyze() from host memory: frames/s and host CPU ms per frame (getrusage over the timed part).
 void BM_CudaAnalyze(benchmark::State& state) {
   if (!have_device(state)) return;
   const auto& frames = frames2k();
@@ -146,10 +165,12 @@ void BM_CudaAnalyze(benchmark::State& state) {
     for (const auto& f : frames) ptrs.push_back(&f);
   std::vector<FrameAnalysis> out;
   gpu->analyze(ptrs, out);  // warm-up: arenas, module load
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) gpu->analyze(ptrs, out);
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * ptrs.size()));
-  state.counters["frames_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * ptrs.size()),
-                                                      benchmark::Counter::kIsRate);
+  const double done = static_cast<double>(state.iterations() * ptrs.size());
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["frames_per_s"] = benchmark::Counter(done, benchmark::Counter::kIsRate);
+  state.counters["host_cpu_ms_per_frame"] = (process_cpu_seconds() - cpu0) * 1e3 / done;
 }
 BENCHMARK(BM_CudaAnalyze)->Arg(8)->Arg(32)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 

@@ -17,9 +17,18 @@ __global__ void phased_kernel(typename K::Params params) {
                        {threadIdx.x, threadIdx.y, threadIdx.z},
                        {gridDim.x, gridDim.y, gridDim.z},
                        {blockDim.x, blockDim.y, blockDim.z}};
-  for (int p = 0; p < K::kPhases; ++p) {
-    if (p > 0) __syncthreads();
-    K::phase(p, at, shared, local, params);
+  if constexpr (!grid::PhaseOrder<K>::kLoops) {
+    for (int p = 0; p < K::kPhases; ++p) {
+      if (p > 0) __syncthreads();
+      K::phase(p, at, shared, local, params);
+    }
+  } else {  // next_phase reads shared memory between two barriers, so every thread agrees
+    for (int p = 0; p < K::kPhases;) {
+      K::phase(p, at, shared, local, params);
+      __syncthreads();
+      p = grid::PhaseOrder<K>::next(p, shared);
+      __syncthreads();
+    }
   }
 }
 

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "cli/cli.hpp"
 #include "cli/cmd_bench.hpp"
 #include "laueproc/backend.hpp"
@@ -47,8 +49,18 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 struct Rate {
   std::int64_t frames = 0;  // frames analysed in the timed part
   double seconds = 0;
+  double cpu_seconds = 0;   // host CPU time of the whole process (user + system) in the timed part
   double frames_per_s() const { return seconds > 0 ? static_cast<double>(frames) / seconds : 0.0; }
+  double cpu_ms_per_frame() const { return frames > 0 ? cpu_seconds * 1e3 / static_cast<double>(frames) : 0.0; }
 };
+
+// User + system CPU seconds of every thread of this process so far (getrusage).
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 // Runs `workers` threads, each with its own analyzer from `make`: warm-up on `warm` frames, then
 // (all workers ready) the clock starts and each takes `batch` frames at a time from one counter
@@ -66,6 +78,7 @@ Rate run_workers(const std::vector<Frame>& frames, int workers, std::size_t batc
   int ready = 0;
   bool go = false;
   Clock::time_point t0;
+  double cpu0 = 0;
 
   auto body = [&](std::size_t w) {
     std::unique_ptr<BatchAnalyzer> analyzer;
@@ -108,12 +121,14 @@ Rate run_workers(const std::vector<Frame>& frames, int workers, std::size_t batc
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return ready == workers; });
     t0 = Clock::now();
+    cpu0 = process_cpu_seconds();
     go = true;
   }
   cv.notify_all();
   for (auto& t : threads) t.join();
   Rate r;
   r.seconds = seconds_since(t0);
+  r.cpu_seconds = process_cpu_seconds() - cpu0;
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   for (auto d : done) r.frames += d;
@@ -251,9 +266,14 @@ int cmd_bench(const std::vector<std::string>& args) {
   // Which backends run: decided before any work, so --backend cuda fails at once without a device.
   bool run_cuda = false;
 #ifdef LAUEPROC_HAVE_CUDA
-  if (backend == "cuda" && cuda::device_count() == 0)
-    throw UsageError("--backend cuda: no CUDA device answered (driver or GPU missing)");
-  run_cuda = backend != "cpu" && cuda::device_count() > 0;
+  const cuda::DeviceProbe probe = cuda::probe_devices();
+  if (!probe.problem.empty()) {  // a stale or broken driver is said out loud, never taken for "no GPU"
+    if (backend == "cuda") throw UsageError("--backend cuda: " + probe.problem);
+    std::fprintf(stderr, "laueproc bench: warning: CUDA unusable: %s\n", probe.problem.c_str());
+  }
+  if (backend == "cuda" && probe.count == 0)
+    throw UsageError("--backend cuda: no CUDA device answered (no NVIDIA driver or no GPU)");
+  run_cuda = backend != "cpu" && probe.count > 0;
 #else
   if (backend == "cuda") throw UsageError("--backend cuda: this laueproc was built without CUDA");
 #endif
@@ -273,7 +293,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   // CUDA backend: floors first (buffers freed before the analyzers allocate theirs).
   std::optional<std::string> cuda_device;
   std::optional<double> h2d, d2d, cuda_fps, frac_h2d, frac_d2d, speedup;
-  std::optional<double> cuda_frames, cuda_seconds;
+  std::optional<double> cuda_frames, cuda_seconds, host_cpu_ms;
 #ifdef LAUEPROC_HAVE_CUDA
   if (run_cuda) {
     try {
@@ -285,10 +305,12 @@ int cmd_bench(const std::vector<std::string>& args) {
       note("CUDA backend, batch " + std::to_string(batch) + ", " + std::to_string(workers) + " host workers");
       cuda::CudaOptions cuda_options;
       cuda_options.batch = batch;
+      cuda_options.memory_share = 0.8 / workers;  // every worker has its own analyzer on device 0
       const Rate gpu = run_workers(frames, workers, batch, batch, [&config, &cuda_options] {
         return cuda::make_cuda_analyzer(config, nullptr, cuda_options);
       });
       cuda_fps = gpu.frames_per_s();
+      host_cpu_ms = gpu.cpu_ms_per_frame();
       cuda_frames = static_cast<double>(gpu.frames);
       cuda_seconds = gpu.seconds;
       frac_h2d = *cuda_fps * bytes_per_frame / (*h2d * 1e9);
@@ -297,7 +319,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     } catch (const Error& e) {
       if (backend == "cuda") throw;
       cuda_device.reset();  // all CUDA fields null: nothing half-measured
-      h2d = d2d = cuda_fps = frac_h2d = frac_d2d = speedup = cuda_frames = cuda_seconds = std::nullopt;
+      h2d = d2d = cuda_fps = frac_h2d = frac_d2d = speedup = cuda_frames = cuda_seconds = host_cpu_ms = std::nullopt;
       note(std::string("CUDA skipped: ") + e.what());  // auto: report the CPU alone
     }
   }
@@ -396,6 +418,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   j.num("memcpy_gb_per_s", memcpy_gbps);
   j.num("read_fraction_of_memcpy", read_frac_memcpy);
   j.num("read_compression_ratio", read_ratio);
+  j.num("host_cpu_ms_per_frame", host_cpu_ms);
+  j.num("cpu_host_cpu_ms_per_frame", cpu.cpu_ms_per_frame());
   const std::string json = j.text();
 
   if (!quiet) {
@@ -410,8 +434,8 @@ int cmd_bench(const std::vector<std::string>& args) {
       std::printf("  %-34s %8.1f GB/s  %s\n", "CUDA floor: pinned host-to-device", *h2d, cuda_device->c_str());
       std::printf("  %-34s %8.1f GB/s  bytes read + written\n", "CUDA floor: device-to-device copy", *d2d);
       std::snprintf(what, sizeof what, "CUDA analyze (batch %zu, %d workers)", batch, workers);
-      std::printf("  %-34s %8.1f fr/s  %.3f of the h2d floor, %.4f of the d2d floor, %.1fx the CPU\n", what,
-                  *cuda_fps, *frac_h2d, *frac_d2d, speedup ? *speedup : 0.0);
+      std::printf("  %-34s %8.1f fr/s  %.3f of the h2d floor, %.4f of the d2d floor, %.1fx the CPU, %.3f ms host CPU/frame\n",
+                  what, *cuda_fps, *frac_h2d, *frac_d2d, speedup ? *speedup : 0.0, *host_cpu_ms);
     }
     if (read_fps) {
       std::snprintf(what, sizeof what, "read (%d readers)", static_cast<int>(*read_readers));

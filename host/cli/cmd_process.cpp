@@ -1,6 +1,7 @@
 // laueproc process: one scan in, one results file (+ CSV) out.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -49,10 +50,15 @@ int run_process(ProcessRequest r, RunReport* report_out) {
 
   std::string backend = r.backend;
 #ifdef LAUEPROC_HAVE_CUDA
-  if (backend == "auto") backend = cuda::device_count() > 0 ? "cuda" : "cpu";
+  const cuda::DeviceProbe probe = cuda::probe_devices();
+  if (!probe.problem.empty()) {  // a stale or broken driver is said out loud, never taken for "no GPU"
+    if (backend == "cuda") throw UsageError("--backend cuda: " + probe.problem);
+    if (backend == "auto") std::fprintf(stderr, "laueproc: warning: CUDA unusable, using the CPU: %s\n", probe.problem.c_str());
+  }
+  if (backend == "auto") backend = probe.count > 0 ? "cuda" : "cpu";
   if (backend == "cuda") {
-    const int n_devices = cuda::device_count();
-    if (n_devices == 0) throw UsageError("--backend cuda: no CUDA device answered (driver or GPU missing)");
+    const int n_devices = probe.count;
+    if (n_devices == 0) throw UsageError("--backend cuda: no CUDA device answered (no NVIDIA driver or no GPU)");
     if (r.devices.empty()) r.devices.push_back(0);
     for (int d : r.devices)
       if (d < 0 || d >= n_devices)
@@ -63,13 +69,17 @@ int run_process(ProcessRequest r, RunReport* report_out) {
     const BadPixelMask* mask_ptr = r.pipeline.mask;
     const std::vector<int> devices = r.devices;
     const std::size_t batch = r.batch;
-    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next] {
+    // The host only stages frames and launches: a few workers keep a GPU busy; each takes its
+    // share of the device memory.
+    r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : std::min(4, resolve_threads(r.pipeline.threads));
+    const int per_device = (r.pipeline.workers + static_cast<int>(devices.size()) - 1) / static_cast<int>(devices.size());
+    r.pipeline.make_analyzer = [config, mask_ptr, devices, batch, next, per_device] {
       cuda::CudaOptions options;
       options.device = devices[(*next)++ % devices.size()];  // workers round-robin over the devices
       options.batch = batch;
+      options.memory_share = 0.8 / per_device;
       return cuda::make_cuda_analyzer(config, mask_ptr, options);
     };
-    r.pipeline.workers = r.cuda_workers > 0 ? r.cuda_workers : resolve_threads(r.pipeline.threads);
   }
 #else
   if (backend == "auto") backend = "cpu";
@@ -168,7 +178,7 @@ int cmd_process(const std::vector<std::string>& args) {
        "auto (cuda when built with CUDA and a device answers), cpu or cuda")
       ("devices", po::value(&devices), "CUDA devices, e.g. 0,1: workers are spread over them")
       ("batch", with_default(&r.batch), "CUDA: frames per batch")
-      ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = all cores)")
+      ("cuda-workers", with_default(&r.cuda_workers), "CUDA: host workers feeding the GPUs (0 = min(4, cores))")
       ("no-chunk-direct", po::bool_switch()->notifier([&r](bool off) { if (off) r.scan.chunk_direct = false; }),
        "always read through H5Dread")
       ("quiet,q", po::bool_switch(&r.quiet), "no progress line or report");

@@ -18,6 +18,9 @@
 #include "cli/cmd_xanes.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/version.hpp"
+#ifdef LAUEPROC_HAVE_CUDA
+#include "laueproc/cuda.hpp"
+#endif
 
 namespace {
 
@@ -72,6 +75,13 @@ int main(int argc, char** argv) {
   }
   if (name == "--version") {
     std::printf("laueproc %s (commit %s)\n", laueproc::version(), laueproc::git_commit());
+#ifdef LAUEPROC_HAVE_CUDA
+    // What the CUDA backend would find: runtime built in, driver, devices, or why not.
+    const laueproc::cuda::DeviceProbe p = laueproc::cuda::probe_devices();
+    std::printf("cuda: runtime %d, driver %d, %d device(s)%s%s\n", p.runtime_version, p.driver_version, p.count,
+                p.problem.empty() ? "" : ": ", p.problem.c_str());
+    std::printf("%s", laueproc::cuda::describe_devices().c_str());
+#endif
     return 0;
   }
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -22,7 +22,7 @@ struct ProcessRequest {
   std::string backend = "auto";      ///< auto (cuda when built and a device answers), cpu, cuda
   std::vector<int> devices;          ///< CUDA devices; workers are spread over them
   std::size_t batch = 16;            ///< CUDA frames per batch
-  int cuda_workers = 0;              ///< CUDA host workers (0 = all cores: per-frame host work remains)
+  int cuda_workers = 0;              ///< CUDA host workers (0 = min(4, cores): the GPU does the per-frame work)
   bool quiet = false;
   std::string command_line;
 };

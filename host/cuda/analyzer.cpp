@@ -1,148 +1,100 @@
 /// @file
-/// @brief The CUDA BatchAnalyzer. Per sub-batch of frames of one size:
-/// 1. host: masks (CpuFrameAnalyzer::prepare_mask, the CPU code), frames + masks to pinned memory;
-/// 2. GPU: block-percentile background pass 1 (kernels/background.cu); host: NaN cells filled
-///    (fill_invalid_cells), residual tables of the pass-1 grid;
-/// 3. GPU: pass 2; host: fill, median block sigma, then prepare_noise (sampled sigma, background
-///    level, Gaussian grid when configured) and the residual tables of the final grid;
-/// 4. GPU: residual, threshold, 8-connected labeling, seed/size/hot-pixel filter, and only the
-///    kept components' patches (bounding box grown by grow_px + 1: residual + owner) come back;
-/// 5. host: the CPU path's per-component code (measure_component: deblend, support, moments).
-/// Equivalence holds by construction: the GPU's float arithmetic repeats the CPU's operation order
-/// without FMA contraction, and the quantile selection is the same LAUEPROC_HD code.
+/// @brief The CUDA BatchAnalyzer: the whole frame on the GPU. Per sub-batch of frames of one
+/// size, the host copies the raw frames into pinned memory, uploads them, launches the pipeline
+/// (kernels/frame_pipeline.cuh: masks, background, noise, threshold, labels, filter, deblending
+/// and moments, all on the device), and queues the copy-back of the frame states and peak
+/// records; that is all. No per-pixel loop runs on the host, and nothing waits until a slot is
+/// needed again: with S streams, S sub-batches are in flight. Waits sleep (blocking events).
 ///
-/// Orchestration: frames are grouped by size; each group is cut into sub-batches of at most
-/// ceil(batch / streams) frames that go round-robin over `streams` slots (stream + device arena +
-/// pinned staging, sized once per frame size). Sub-batch k+1 is launched before sub-batch k is
-/// finished, so its labeling kernels overlap the host's per-component work on k.
+/// A frame that overflows a device list (more components, kept components, peaks or scratch than
+/// its capacity) is redone by the CPU analyzer: the same answer, slower.
+
+#include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
 
-#include "background.cuh"
-#include "cuda/batch_arrays.hpp"
 #include "cuda/cuda_util.hpp"
-#include "cuda/grid_tables.hpp"
-#include "cuda/patches.hpp"
-#include "label.cuh"
 #include "laueproc/cuda.hpp"
-#include "laueproc/math/background.hpp"
-#include "residual.cuh"
+#include "laueproc/error.hpp"
+#include "pipeline.cuh"
+#include "pipeline_setup.hpp"
 
 namespace laueproc::cuda {
 namespace {
 
+using kernels::BatchShape;
 using kernels::BatchView;
-using kernels::FrameParams;
-using kernels::KeptComponent;
-using kernels::PatchDesc;
+using kernels::FrameState;
+using kernels::PeakRecord;
 
-// Kept components per frame the device lists hold; a frame with more is redone on the CPU.
-constexpr int kKeptCap = 4096;
+// Peak records per frame copied back with the frame states; a busier sub-batch takes a second copy.
+constexpr int kRecordsFetchedPerFrame = 256;
 
 // One stream with its device arena and pinned staging for up to `capacity` frames of one size.
-struct Slot : BatchArrays {
+struct Slot {
   Stream stream;
-  Event listed;  // kept lists copied back
-  int width = 0, height = 0, capacity = 0, coarse_stride = 0;
-  DeviceBuffer<int> kidx_lists;
-  DeviceBuffer<PatchDesc> patches;
-  DeviceBuffer<float> patch_residual;
-  DeviceBuffer<int> patch_owner;
+  Event done{Event::kBlocking};
+  int width = 0, height = 0, capacity = 0;
+  DeviceBuffer<unsigned char> arena;
+  DeviceBuffer<std::uint16_t> raw;
   PinnedBuffer<std::uint16_t> h_raw;
-  PinnedBuffer<std::uint8_t> h_mask;
-  PinnedBuffer<float> h_coarse, h_col_w, h_patch_residual;
-  PinnedBuffer<int> h_col_cell, h_kept_count, h_kidx_lists, h_patch_owner;
-  PinnedBuffer<FrameParams> h_params;
-  PinnedBuffer<KeptComponent> h_kept;
-  PinnedBuffer<PatchDesc> h_patches;
-  // Block passes of the background: cell values and sigmas out, the filled pass-1 grid in.
-  int cells = 0;
-  DeviceBuffer<float> values, sigmas, prev;
-  PinnedBuffer<float> h_values, h_sigmas, h_prev;
-  std::vector<BackgroundGrid> first, grids;  // per frame: pass-1 grid (filled), final block grid
-
-  // Per frame of the sub-batch in flight.
+  PinnedBuffer<FrameState> h_state;
+  PinnedBuffer<int> h_total;
+  PinnedBuffer<PeakRecord> h_records;
+  std::unique_ptr<kernels::GaussianFft> fft;
   struct Item {
-    std::size_t out_index = 0;  // position in analyze()'s output
+    std::size_t out_index = 0;
     const Frame* frame = nullptr;
-    bool has_mask = false;
-    bool flat = false;  // pass 1 found no valid cell (all masked): the grid is flat zero
-    double sigma = 0;
-    math::NoiseModel noise;
   };
-  std::vector<Item> items;
+  std::vector<Item> items;  // the sub-batch in flight
+  BatchView view;
 
-  BatchView view(int min_pixels) const {
-    return BatchArrays::view(width, height, static_cast<int>(items.size()), coarse_stride, kKeptCap, min_pixels);
-  }
-
-  // Frees the arena (after an out-of-memory).
   void release() {
-    width = height = capacity = coarse_stride = cells = 0;
-    values.reset();
-    sigmas.reset();
-    prev.reset();
-    h_values.reset();
-    h_sigmas.reset();
-    h_prev.reset();
-    BatchArrays::release();
+    width = height = capacity = 0;
+    arena.reset();
+    raw.reset();
     h_raw.reset();
-    h_mask.reset();
-    h_coarse.reset();
-    h_kept.reset();
-  }
-
-  // Sizes the arena for `cap` frames of w x h with coarse rows of `stride` floats.
-  void ensure(int w, int h, int cap, int stride, int ncells) {
-    if (w == width && h == height && cap <= capacity && stride <= coarse_stride && ncells <= cells) return;
-    const std::size_t n = static_cast<std::size_t>(w) * h, fn = n * static_cast<std::size_t>(cap);
-    width = height = capacity = coarse_stride = 0;  // stays unusable if an allocation throws
-    BatchArrays::allocate(w, h, cap, stride, kKeptCap);
-    const std::size_t cn = static_cast<std::size_t>(cap) * h * stride;
-    h_raw.allocate(fn);
-    h_mask.allocate(fn);
-    h_coarse.allocate(cn);
-    h_col_w.allocate(4 * static_cast<std::size_t>(w));
-    h_col_cell.allocate(static_cast<std::size_t>(w));
-    h_params.allocate(static_cast<std::size_t>(cap));
-    h_kept.allocate(static_cast<std::size_t>(cap) * kKeptCap);
-    h_kept_count.allocate(static_cast<std::size_t>(cap));
-    const std::size_t gc = static_cast<std::size_t>(cap) * ncells;
-    values.allocate(gc);
-    sigmas.allocate(gc);
-    prev.allocate(gc);
-    h_values.allocate(gc);
-    h_sigmas.allocate(gc);
-    h_prev.allocate(gc);
-    cells = ncells;
-    width = w;
-    height = h;
-    capacity = cap;
-    coarse_stride = stride;
+    h_state.reset();
+    h_records.reset();
   }
 };
 
 class CudaBatchAnalyzer final : public BatchAnalyzer {
  public:
   CudaBatchAnalyzer(const ProcessConfig& config, const BadPixelMask* mask, const CudaOptions& options)
-      : config_(config), host_(config, mask), cpu_(config, mask), options_(options) {
-    const int count = device_count();
-    if (count == 0) throw Error("CUDA backend: no CUDA device (driver missing or no GPU)");
-    if (options.device < 0 || options.device >= count)
+      : config_(config), mask_(mask && !mask->empty() ? mask : nullptr), cpu_(config, mask), options_(options) {
+    const DeviceProbe probe = probe_devices();
+    if (!probe.problem.empty()) throw Error("CUDA backend: " + probe.problem);
+    if (probe.count == 0) throw Error("CUDA backend: no CUDA device (no NVIDIA driver or no GPU)");
+    if (options.device < 0 || options.device >= probe.count)
       throw UsageError("CUDA backend: device " + std::to_string(options.device) + " does not exist (" +
-                       std::to_string(count) + " found)");
+                       std::to_string(probe.count) + " found)");
+    // Waits sleep rather than spin (the events are blocking too; an already initialised device
+    // keeps its flags, which is fine).
+    if (cudaInitDevice(options.device, cudaDeviceScheduleBlockingSync, 0) != cudaSuccess) cudaGetLastError();
     LAUEPROC_CUDA_CHECK(cudaSetDevice(options.device));
     cudaDeviceProp prop{};
     LAUEPROC_CUDA_CHECK(cudaGetDeviceProperties(&prop, options.device));
     name_ = "cuda:" + std::to_string(options.device) + " (" + prop.name + ")";
+    std::size_t free_bytes = 0, total_bytes = 0;
+    LAUEPROC_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    budget_ = static_cast<double>(free_bytes) * std::clamp(options.memory_share, 0.01, 0.95);
     batch_ = std::max<std::size_t>(1, options.batch);
     const int streams = std::max(1, options.streams);
     for (int s = 0; s < streams; ++s) slots_.push_back(std::make_unique<Slot>());
+    pipeline_ = kernels::make_pipeline_config(config, taps_);
+    if (!taps_.empty()) {
+      d_taps_.allocate(taps_.size());
+      LAUEPROC_CUDA_CHECK(cudaMemcpy(d_taps_.get(), taps_.data(), taps_.size() * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    if (mask_) {  // the static mask: uploaded once
+      d_mask_.allocate(mask_->pixels().size());
+      LAUEPROC_CUDA_CHECK(cudaMemcpy(d_mask_.get(), mask_->pixels().data(), mask_->pixels().size(), cudaMemcpyHostToDevice));
+    }
   }
 
   std::size_t preferred_batch() const override { return batch_; }
@@ -151,347 +103,182 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
   void analyze(const std::vector<const Frame*>& frames, std::vector<FrameAnalysis>& out) override {
     LAUEPROC_CUDA_CHECK(cudaSetDevice(options_.device));
     out.assign(frames.size(), FrameAnalysis{});
-    // Stage 1 on the host; frames that are empty stop there. Group the others by size.
     std::vector<std::size_t> order;
-    for (std::size_t i = 0; i < frames.size(); ++i) order.push_back(i);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const Frame& f = *frames[i];
+      if (f.width <= 0 || f.height <= 0) {
+        out[i].status = "empty frame";
+        continue;
+      }
+      if (f.pixels.size() < static_cast<std::size_t>(f.width) * static_cast<std::size_t>(f.height))
+        throw Error("CUDA backend: frame " + std::to_string(f.meta.index) +
+                    " carries no pixels (compressed frames for device decoding are not taken by this analyzer yet)");
+      if (mask_ && (mask_->width() != f.width || mask_->height() != f.height)) {
+        out[i] = cpu_.analyze(f.view(), f.meta.index);  // throws the CPU's InputError about the mask's shape
+        continue;
+      }
+      order.push_back(i);
+    }
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return std::make_pair(frames[a]->width, frames[a]->height) < std::make_pair(frames[b]->width, frames[b]->height);
     });
-    std::deque<Slot*> in_flight;
-    std::size_t next_slot = 0;
+    std::deque<Slot*> in_flight;  // launch order
     std::size_t pos = 0;
     while (pos < order.size()) {
       const int w = frames[order[pos]]->width, h = frames[order[pos]]->height;
       std::size_t end = pos;
       while (end < order.size() && frames[order[end]]->width == w && frames[order[end]]->height == h) ++end;
       while (pos < end) {
-        const std::size_t per_slot = (batch_ + slots_.size() - 1) / slots_.size();
-        const std::size_t take = std::min(per_slot, end - pos);
-        Slot& slot = *slots_[next_slot];
-        next_slot = (next_slot + 1) % slots_.size();
-        if (std::find(in_flight.begin(), in_flight.end(), &slot) != in_flight.end()) {
-          while (!in_flight.empty()) {  // the slot is busy: finish up to and including it
-            Slot* s = in_flight.front();
-            in_flight.pop_front();
-            finish(*s, frames, out);
-            if (s == &slot) break;
-          }
-        }
-        const std::size_t used = launch(slot, frames, order, pos, take, out);
-        pos += used;
-        in_flight.push_back(&slot);
-        if (in_flight.size() > 1) {  // keep one sub-batch on the device while finishing the older
+        Slot& slot = *slots_[next_slot_];
+        next_slot_ = (next_slot_ + 1) % slots_.size();
+        while (!slot.items.empty()) {  // busy: finish the oldest sub-batches up to it
           Slot* s = in_flight.front();
           in_flight.pop_front();
-          finish(*s, frames, out);
+          finish(*s, out);
         }
+        allocate(slot, w, h);
+        const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(slot.capacity), end - pos);
+        launch(slot, frames, order, pos, take);
+        pos += take;
+        in_flight.push_back(&slot);
       }
     }
     while (!in_flight.empty()) {
       Slot* s = in_flight.front();
       in_flight.pop_front();
-      finish(*s, frames, out);
+      finish(*s, out);
     }
   }
 
  private:
-  // Prepares up to `take` frames from order[pos..] into `slot` and launches the GPU stages up to
-  // the copy-back of the kept lists. Returns how many frames of `order` it consumed.
-  std::size_t launch(Slot& slot, const std::vector<const Frame*>& frames, const std::vector<std::size_t>& order,
-                     std::size_t pos, std::size_t take, std::vector<FrameAnalysis>& out) {
-    const Frame& head = *frames[order[pos]];
-    const int w = head.width, h = head.height;
-    const std::size_t n = static_cast<std::size_t>(w) * h;
-    BackgroundGrid shape;
-    background_grid_shape(w, h, config_.background, shape);
-    const int cells = shape.nx * shape.ny;
-    int stride = shape.nx + 4;
-    if (config_.background.method == BackgroundMethod::gaussian)
-      stride = std::max(stride, (w + 3) / 4 + 4);  // background_gaussian's 4 px grid
-    allocate(slot, w, h, stride, cells);
-    const cudaStream_t s = slot.stream.get();
-
-    // 1. Masks on the host (the CPU code), frames and masks staged in pinned memory.
-    slot.items.clear();
-    std::size_t used = 0;
-    for (; used < take; ++used) {
-      const std::size_t oi = order[pos + used];
-      const Frame& frame = *frames[oi];
-      if (!host_.prepare_mask(frame.view(), out[oi])) continue;  // empty frame: finished
-      const std::size_t k = slot.items.size();
-      if (k >= static_cast<std::size_t>(slot.capacity)) break;  // halved after an out-of-memory
-      const FrameView view = frame.view();
-      std::uint16_t* raw = slot.h_raw.get() + k * n;
-      for (int y = 0; y < h; ++y)
-        std::memcpy(raw + static_cast<std::size_t>(y) * w, view.data + y * view.stride, sizeof(std::uint16_t) * w);
-      const std::uint8_t* m = host_.mask();
-      if (m) std::memcpy(slot.h_mask.get() + k * n, m, n);
-      FrameParams p;
-      p.has_mask = m ? 1 : 0;
-      slot.h_params[k] = p;
-      slot.items.push_back(Slot::Item{oi, &frame, m != nullptr, false, 0.0, math::NoiseModel{}});
-    }
-    if (slot.items.empty()) return used;
-    const std::size_t f = slot.items.size();
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.raw.get(), slot.h_raw.get(), f * n * sizeof(std::uint16_t),
-                                        cudaMemcpyHostToDevice, s));
-    for (std::size_t k = 0; k < f; ++k)  // masks only where the frame has one
-      if (slot.items[k].has_mask)
-        LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.mask.get() + k * n, slot.h_mask.get() + k * n, n,
-                                            cudaMemcpyHostToDevice, s));
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.params.get(), slot.h_params.get(), f * sizeof(FrameParams),
-                                        cudaMemcpyHostToDevice, s));
-
-    // 2. Background pass 1 on the device; NaN cells filled on the host (fill_invalid_cells).
-    const double q = std::clamp(config_.background.percentile, 0.01, 0.99);
-    kernels::BlockPassArgs a;
-    a.width = w;
-    a.height = h;
-    a.frames = static_cast<int>(f);
-    a.nx = shape.nx;
-    a.ny = shape.ny;
-    a.raw = slot.raw.get();
-    a.mask = slot.mask.get();
-    a.params = slot.params.get();
-    a.q = q;
-    a.zq = math::normal_quantile(q);
-    a.zlo = math::normal_quantile(q / 3.0);
-    a.values = slot.values.get();
-    a.sigmas = slot.sigmas.get();
-    kernels::launch_block_pass(s, a);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    download_cells(slot, f);
-    slot.first.resize(f);
-    slot.grids.resize(f);
-    const std::size_t ncells = static_cast<std::size_t>(cells);
-    for (std::size_t k = 0; k < f; ++k) {
-      BackgroundGrid& g = slot.first[k];
-      g = shape;
-      const float* v = slot.h_values.get() + k * ncells;
-      const float* sg = slot.h_sigmas.get() + k * ncells;
-      slot.items[k].flat = std::all_of(sg, sg + ncells, [](float x) { return std::isnan(x); });
-      if (!slot.items[k].flat) {
-        std::copy(v, v + ncells, g.values.begin());
-        fill_invalid_cells(g);
-      }
-      std::copy(g.values.begin(), g.values.end(), slot.h_prev.get() + k * ncells);
-      coarse_rows(g, h, slot.coarse_stride, slot.h_coarse.get() + k * static_cast<std::size_t>(h) * slot.coarse_stride);
-    }
-    column_tables(shape, w, slot.h_col_cell.get(), slot.h_col_w.get());
-    upload_tables(slot, f, w, h);
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.prev.get(), slot.h_prev.get(), f * ncells * sizeof(float),
-                                        cudaMemcpyHostToDevice, s));
-
-    // 3. Pass 2 on the residual of pass 1; the host fills, takes the median block sigma, then
-    //    the noise (CpuFrameAnalyzer::prepare_noise: sampled sigma, Gaussian grid if configured).
-    a.prev = slot.prev.get();
-    a.coarse = slot.coarse.get();
-    a.coarse_stride = slot.coarse_stride;
-    a.col_cell = slot.col_cell.get();
-    a.col_w = slot.col_w.get();
-    kernels::launch_block_pass(s, a);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    download_cells(slot, f);
-    double cell_x = 0;
-    for (std::size_t k = 0; k < f; ++k) {
-      Slot::Item& item = slot.items[k];
-      BackgroundGrid& g = slot.grids[k];
-      g = shape;
-      g.block_sigma = 0;
-      if (!item.flat) {
-        const float* v = slot.h_values.get() + k * ncells;
-        const float* sg = slot.h_sigmas.get() + k * ncells;
-        sigma_list_.clear();
-        for (std::size_t c = 0; c < ncells; ++c)
-          if (!std::isnan(sg[c])) sigma_list_.push_back(sg[c]);
-        if (sigma_list_.empty()) {
-          g.values = slot.first[k].values;
-        } else {
-          auto mid = sigma_list_.begin() + static_cast<std::ptrdiff_t>(sigma_list_.size() / 2);
-          std::nth_element(sigma_list_.begin(), mid, sigma_list_.end());
-          g.block_sigma = *mid;
-          std::copy(v, v + ncells, g.values.begin());
-          fill_invalid_cells(g);
-        }
-      }
-      const std::uint8_t* m = item.has_mask ? slot.h_mask.get() + k * n : nullptr;
-      const BackgroundGrid* final_grid = host_.prepare_noise(item.frame->view(), m, g, out[item.out_index]);
-      item.sigma = host_.sigma();
-      item.noise = host_.noise();
-      if (k == 0) {
-        column_tables(*final_grid, w, slot.h_col_cell.get(), slot.h_col_w.get());
-        cell_x = final_grid->cell_x;
-      } else if (final_grid->cell_x != cell_x || final_grid->nx + 4 > slot.coarse_stride) {
-        throw Error("CUDA backend: background grids of one frame size differ in shape");
-      }
-      coarse_rows(*final_grid, h, slot.coarse_stride,
-                  slot.h_coarse.get() + k * static_cast<std::size_t>(h) * slot.coarse_stride);
-      FrameParams& p = slot.h_params[k];
-      p.low = math::sigma_threshold(item.noise, config_.threshold.k_low);
-      p.high = math::sigma_threshold(item.noise, config_.threshold.k_high);
-    }
-    upload_tables(slot, f, w, h);
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.params.get(), slot.h_params.get(), f * sizeof(FrameParams),
-                                        cudaMemcpyHostToDevice, s));
-
-    // 4. Residual, threshold, labels, filter; the kept lists come back (finish() waits for them).
-    LAUEPROC_CUDA_CHECK(cudaMemsetAsync(slot.kept_count.get(), 0, f * sizeof(int), s));
-    const BatchView b = slot.view(config_.threshold.min_pixels);
-    kernels::launch_residual_threshold(s, b);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    kernels::launch_label_merge(s, b);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    kernels::launch_label_flatten_stats(s, b);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    kernels::launch_filter(s, b);
-    LAUEPROC_CUDA_CHECK(cudaGetLastError());
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_kept_count.get(), slot.kept_count.get(), f * sizeof(int),
-                                        cudaMemcpyDeviceToHost, s));
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_kept.get(), slot.kept.get(), f * kKeptCap * sizeof(KeptComponent),
-                                        cudaMemcpyDeviceToHost, s));
-    slot.listed.record(s);
-    return used;
+  // Frames a slot may hold for w x h: the wanted share of the batch, cut to the memory budget.
+  int capacity_for(int w, int h) const {
+    const std::size_t want = (batch_ + slots_.size() - 1) / slots_.size();
+    BatchView probe;
+    probe.shape = kernels::make_batch_shape(w, h, 1, config_);
+    probe.config = pipeline_;
+    const double one = static_cast<double>(kernels::carve_batch(probe, nullptr));
+    probe.shape.frames = 2;
+    const double per_frame = static_cast<double>(kernels::carve_batch(probe, nullptr)) - one + 2.0 * w * h;
+    const double fixed = one + 2.0 * w * h - per_frame;
+    const double per_slot = budget_ / static_cast<double>(slots_.size());
+    const double fit = std::floor((per_slot - fixed) / per_frame);
+    return static_cast<int>(std::max(1.0, std::min(static_cast<double>(want), fit)));
   }
 
-  // Copies the block pass's cell values and sigmas back and waits for them.
-  static void download_cells(Slot& slot, std::size_t f) {
-    const std::size_t bytes = f * static_cast<std::size_t>(slot.cells) * sizeof(float);
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_values.get(), slot.values.get(), bytes, cudaMemcpyDeviceToHost,
-                                        slot.stream.get()));
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_sigmas.get(), slot.sigmas.get(), bytes, cudaMemcpyDeviceToHost,
-                                        slot.stream.get()));
-    slot.stream.synchronize();
-  }
-
-  // Uploads the residual tables staged for f frames (coarse rows, column tables).
-  static void upload_tables(Slot& slot, std::size_t f, int w, int h) {
-    const cudaStream_t s = slot.stream.get();
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.coarse.get(), slot.h_coarse.get(),
-                                        f * h * static_cast<std::size_t>(slot.coarse_stride) * sizeof(float),
-                                        cudaMemcpyHostToDevice, s));
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.col_cell.get(), slot.h_col_cell.get(), w * sizeof(int),
-                                        cudaMemcpyHostToDevice, s));
-    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.col_w.get(), slot.h_col_w.get(), 4 * w * sizeof(float),
-                                        cudaMemcpyHostToDevice, s));
-  }
-
-  // Allocates the slot's arena; on out-of-memory halves the batch (warning on stderr) and retries.
-  void allocate(Slot& slot, int w, int h, int stride, int ncells) {
+  // Sizes the slot for w x h frames; on out-of-memory halves the batch (warning on stderr) and retries.
+  void allocate(Slot& slot, int w, int h) {
     for (;;) {
-      const int cap = static_cast<int>((batch_ + slots_.size() - 1) / slots_.size());
+      const int cap = capacity_for(w, h);
+      if (slot.width == w && slot.height == h && slot.capacity == cap) return;
       try {
-        slot.ensure(w, h, cap, stride, ncells);
+        slot.release();
+        BatchView layout;
+        layout.shape = kernels::make_batch_shape(w, h, cap, config_);
+        layout.config = pipeline_;
+        const std::size_t n = static_cast<std::size_t>(w) * h;
+        slot.arena.allocate(kernels::carve_batch(layout, nullptr));
+        slot.raw.allocate(n * static_cast<std::size_t>(cap));
+        slot.h_raw.allocate(n * static_cast<std::size_t>(cap));
+        slot.h_state.allocate(static_cast<std::size_t>(cap));
+        slot.h_total.allocate(1);
+        slot.h_records.allocate(static_cast<std::size_t>(cap) * kRecordsFetchedPerFrame);
+        if (options_.gaussian_fft && pipeline_.gaussian && !slot.fft) slot.fft = std::make_unique<kernels::GaussianFft>();
+        slot.width = w;
+        slot.height = h;
+        slot.capacity = cap;
         return;
       } catch (const OutOfMemory& e) {
+        slot.release();
         if (batch_ <= 1) throw;
         batch_ = std::max<std::size_t>(1, batch_ / 2);
         std::fprintf(stderr, "laueproc: warning: %s; CUDA batch halved to %zu frames\n", e.what(), batch_);
-        slot.release();  // other slots may hold work in flight: they keep their (larger) arenas
       }
     }
   }
 
-  // Waits for the slot's kept lists, copies the patches back and measures the components.
-  void finish(Slot& slot, const std::vector<const Frame*>& frames, std::vector<FrameAnalysis>& out) {
-    (void)frames;
-    if (slot.items.empty()) return;
-    slot.listed.synchronize();
+  // Stages `take` frames of order[pos..] and queues the whole pipeline and the copy-back.
+  void launch(Slot& slot, const std::vector<const Frame*>& frames, const std::vector<std::size_t>& order,
+              std::size_t pos, std::size_t take) {
     const int w = slot.width, h = slot.height;
     const std::size_t n = static_cast<std::size_t>(w) * h;
-    const int pad = std::max(0, config_.moments.grow_px) + 1;
-    const std::size_t f = slot.items.size();
-    // Sorted kept lists (root order = the CPU's component order) and their patches.
-    std::vector<int> frame_of, root, index;
-    patch_desc_.clear();
-    overflow_.assign(f, false);
-    long long total = 0;
-    for (std::size_t k = 0; k < f; ++k) {
-      const int count = slot.h_kept_count[k];
-      if (count > kKeptCap) {
-        overflow_[k] = true;
-        continue;
+    slot.items.clear();
+    for (std::size_t k = 0; k < take; ++k) {
+      const Frame& frame = *frames[order[pos + k]];
+      const FrameView view = frame.view();
+      std::uint16_t* dst = slot.h_raw.get() + k * n;
+      if (view.stride == w) {
+        std::memcpy(dst, view.data, n * sizeof(std::uint16_t));
+      } else {
+        for (int y = 0; y < h; ++y)
+          std::memcpy(dst + static_cast<std::size_t>(y) * w, view.data + y * view.stride, sizeof(std::uint16_t) * w);
       }
-      KeptComponent* list = slot.h_kept.get() + k * kKeptCap;
-      std::sort(list, list + count, [](const KeptComponent& a, const KeptComponent& b) { return a.root < b.root; });
-      for (int c = 0; c < count; ++c) {
-        const KeptComponent& kc = list[c];
-        PatchDesc d = make_patch(kc, w, h, pad, static_cast<int>(k));
-        d.offset = total;
-        total += static_cast<long long>(d.w) * d.h;
-        patch_desc_.push_back(d);
-        frame_of.push_back(static_cast<int>(k));
-        root.push_back(kc.root);
-        index.push_back(c);
-      }
+      slot.items.push_back(Slot::Item{order[pos + k], &frame});
     }
-    const int np = static_cast<int>(patch_desc_.size());
     const cudaStream_t s = slot.stream.get();
-    if (np > 0) {
-      // Grown with headroom, so that a slightly busier batch does not reallocate.
-      const std::size_t np_cap = static_cast<std::size_t>(np) * 3 / 2 + 64;
-      const std::size_t px_cap = static_cast<std::size_t>(total) * 3 / 2 + 4096;
-      if (slot.h_patches.size() < static_cast<std::size_t>(np)) {
-        slot.h_patches.allocate(np_cap);
-        slot.patches.allocate(np_cap);
-        slot.h_kidx_lists.allocate(3 * np_cap);
-        slot.kidx_lists.allocate(3 * np_cap);
-      }
-      if (slot.h_patch_residual.size() < static_cast<std::size_t>(total)) {
-        slot.h_patch_residual.allocate(px_cap);
-        slot.h_patch_owner.allocate(px_cap);
-        slot.patch_residual.allocate(px_cap);
-        slot.patch_owner.allocate(px_cap);
-      }
-      std::copy(patch_desc_.begin(), patch_desc_.end(), slot.h_patches.get());
-      int* lists = slot.h_kidx_lists.get();
-      std::copy(frame_of.begin(), frame_of.end(), lists);
-      std::copy(root.begin(), root.end(), lists + np);
-      std::copy(index.begin(), index.end(), lists + 2 * np);
-      LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.patches.get(), slot.h_patches.get(), np * sizeof(PatchDesc),
-                                          cudaMemcpyHostToDevice, s));
-      LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.kidx_lists.get(), lists, 3 * np * sizeof(int),
-                                          cudaMemcpyHostToDevice, s));
-      const BatchView b = slot.view(config_.threshold.min_pixels);
-      const int* d_lists = slot.kidx_lists.get();
-      kernels::launch_assign_kept_index(s, b, d_lists, d_lists + np, d_lists + 2 * np, np);
-      LAUEPROC_CUDA_CHECK(cudaGetLastError());
-      kernels::launch_gather_patches(s, b, slot.patches.get(), np, slot.patch_residual.get(), slot.patch_owner.get());
-      LAUEPROC_CUDA_CHECK(cudaGetLastError());
-      LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_patch_residual.get(), slot.patch_residual.get(),
-                                          static_cast<std::size_t>(total) * sizeof(float), cudaMemcpyDeviceToHost, s));
-      LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_patch_owner.get(), slot.patch_owner.get(),
-                                          static_cast<std::size_t>(total) * sizeof(int), cudaMemcpyDeviceToHost, s));
+    BatchView& v = slot.view;
+    v = BatchView{};
+    v.shape = kernels::make_batch_shape(w, h, static_cast<int>(take), config_);
+    v.config = pipeline_;
+    kernels::carve_batch(v, slot.arena.get());
+    v.raw = slot.raw.get();
+    v.static_mask = mask_ ? d_mask_.get() : nullptr;
+    v.gauss_kernel = d_taps_.get();
+    LAUEPROC_CUDA_CHECK(
+        cudaMemcpyAsync(slot.raw.get(), slot.h_raw.get(), take * n * sizeof(std::uint16_t), cudaMemcpyHostToDevice, s));
+    kernels::launch_batch(s, v, slot.fft.get());
+    LAUEPROC_CUDA_CHECK(
+        cudaMemcpyAsync(slot.h_state.get(), v.state, take * sizeof(FrameState), cudaMemcpyDeviceToHost, s));
+    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_total.get(), v.peak_total, sizeof(int), cudaMemcpyDeviceToHost, s));
+    LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(slot.h_records.get(), v.peaks, take * kRecordsFetchedPerFrame * sizeof(PeakRecord),
+                                        cudaMemcpyDeviceToHost, s));
+    slot.done.record(s);
+  }
+
+  // Waits for the slot's copy-back (sleeping), then turns states and records into analyses.
+  void finish(Slot& slot, std::vector<FrameAnalysis>& out) {
+    if (slot.items.empty()) return;
+    slot.done.synchronize();
+    const int frames = static_cast<int>(slot.items.size());
+    const int total = *slot.h_total.get();
+    const PeakRecord* records = slot.h_records.get();
+    const std::size_t fetched = static_cast<std::size_t>(frames) * kRecordsFetchedPerFrame;
+    if (static_cast<std::size_t>(total) > fetched) {  // a busy sub-batch: the rest of its records
+      extra_records_.reserve(static_cast<std::size_t>(total));
+      LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(extra_records_.get(), slot.view.peaks, total * sizeof(PeakRecord),
+                                          cudaMemcpyDeviceToHost, slot.stream.get()));
+      slot.done.record(slot.stream.get());
+      slot.done.synchronize();
+      records = extra_records_.get();
     }
-    slot.stream.synchronize();
-    int p = 0;
-    for (std::size_t k = 0; k < f; ++k) {
-      const Slot::Item& item = slot.items[k];
-      FrameAnalysis& fa = out[item.out_index];
+    kernels::group_records(records, total, frames, begin_, by_frame_);
+    for (int f = 0; f < frames; ++f) {
+      const Slot::Item& item = slot.items[static_cast<std::size_t>(f)];
       const FrameView view = item.frame->view();
-      if (overflow_[k]) {  // too many components for the device list: the CPU path, same answer
-        fa = cpu_.analyze(view, item.frame->meta.index);
-        continue;
-      }
-      const int first = p;
-      while (p < np && patch_desc_[static_cast<std::size_t>(p)].frame == static_cast<int>(k)) ++p;
-      const std::uint8_t* mask = item.has_mask ? slot.h_mask.get() + k * n : nullptr;
-      assembler_.measure(view, patch_desc_.data() + first, p - first, slot.h_patch_residual.get(),
-                         slot.h_patch_owner.get(), mask, item.noise, config_, item.frame->meta.index, fa.peaks);
+      FrameAnalysis& fa = out[item.out_index];
+      if (!kernels::frame_analysis_from_device(slot.h_state[static_cast<std::size_t>(f)], by_frame_.data() + begin_[f],
+                                               begin_[f + 1] - begin_[f], item.frame->meta.index, view.at(0, 0), fa))
+        fa = cpu_.analyze(view, item.frame->meta.index);  // a device list overflowed: same answer on the CPU
     }
     slot.items.clear();
   }
 
   ProcessConfig config_;
-  CpuFrameAnalyzer host_;  // stage 1 (prepare) of every frame
-  CpuFrameAnalyzer cpu_;   // whole frames whose component list overflowed
+  const BadPixelMask* mask_;
+  CpuFrameAnalyzer cpu_;  // frames whose device lists overflowed
   CudaOptions options_;
   std::string name_;
   std::size_t batch_ = 1;
+  double budget_ = 0;  // device bytes this analyzer may hold
+  std::size_t next_slot_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<PatchDesc> patch_desc_;
-  std::vector<bool> overflow_;
-  PatchAssembler assembler_;
-  std::vector<float> sigma_list_;
+  kernels::PipelineConfig pipeline_;
+  std::vector<float> taps_;
+  DeviceBuffer<float> d_taps_;
+  DeviceBuffer<std::uint8_t> d_mask_;
+  PinnedBuffer<PeakRecord> extra_records_;
+  std::vector<int> begin_;
+  std::vector<const PeakRecord*> by_frame_;
 };
 
 }  // namespace

@@ -31,6 +31,11 @@ inline void log_cuda_error(cudaError_t status, const char* expr) noexcept {
   std::fprintf(stderr, "laueproc: warning: %s failed: %s\n", expr, cudaGetErrorName(status));
 }
 
+struct DeviceProbe;
+/// @brief probe_devices()'s rules, given what the runtime answered (cudaGetDeviceCount's status
+/// and count, cudaDriverGetVersion, cudaRuntimeGetVersion): testable without a driver.
+DeviceProbe probe_from(cudaError_t status, int count, int driver_version, int runtime_version);
+
 }  // namespace laueproc::cuda
 
 #define LAUEPROC_CUDA_CHECK(expr)                                                          \
@@ -151,10 +156,12 @@ class Stream {
   cudaStream_t s_ = nullptr;
 };
 
-/// @brief Owning CUDA event (timing enabled: benchmarks read it).
+/// @brief Owning CUDA event. Default flags: timing enabled (benchmarks read it). For waiting,
+/// kBlocking: synchronize() sleeps instead of spinning a host core.
 class Event {
  public:
-  Event() { LAUEPROC_CUDA_CHECK(cudaEventCreate(&e_)); }
+  static constexpr unsigned kBlocking = cudaEventBlockingSync | cudaEventDisableTiming;
+  explicit Event(unsigned flags = cudaEventDefault) { LAUEPROC_CUDA_CHECK(cudaEventCreateWithFlags(&e_, flags)); }
   ~Event() {
     if (e_) log_cuda_error(cudaEventDestroy(e_), "cudaEventDestroy");
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "laueproc/error.hpp"
+#include "laueproc/math/component.hpp"
 #include "laueproc/stages.hpp"
 #include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
@@ -209,93 +210,30 @@ void measure_component(const FrameView& frame, const float* residual, const std:
                        const ProcessConfig& config, std::int64_t frame_index, ComponentScratch& scratch,
                        PeakList& peaks) {
   const int w = frame.width, h = frame.height;
-  // The noise where this component sits: at the background under its brightest pixel.
-  float best = -1e30f;
-  int best_i = 0;
-  for (int k = kept.begin[c]; k < kept.begin[c + 1]; ++k) {
-    const PixelRun& r = kept.runs[k];
-    for (int x = r.x0; x <= r.x1; ++x) {
-      const int i = r.y * w + x;
-      if (residual[i] > best) {
-        best = residual[i];
-        best_i = i;
-      }
-    }
-  }
-  const float bg = static_cast<float>(frame.at(best_i % w, best_i / w)) - best;
-  const double sigma = std::max(kSigmaFloor, math::noise_sigma(noise, bg));
-  DeblendResult& split = scratch.deblend;
-  std::vector<int>& box = scratch.box;
-  std::vector<int>& box_next = scratch.box_next;
-  std::vector<int>& core = scratch.core;
-  std::vector<int>& support = scratch.support;
-  deblend(residual, w, h, kept, c, sigma, config.deblend, split);
-  const int g = std::max(0, config.moments.grow_px);
+  // The component's pixels in raster order (its runs), and its bounding box.
+  std::vector<int>& pixels = scratch.pixels;
+  pixels.clear();
   int xmin = w, xmax = -1, ymin = h, ymax = -1;
   for (int k = kept.begin[c]; k < kept.begin[c + 1]; ++k) {
     const PixelRun& r = kept.runs[k];
+    for (int x = r.x0; x <= r.x1; ++x) pixels.push_back(r.y * w + x);
     xmin = std::min(xmin, r.x0);
     xmax = std::max(xmax, r.x1);
     ymin = std::min(ymin, r.y);
     ymax = std::max(ymax, r.y);
   }
-  const int bx0 = std::max(0, xmin - g), bx1 = std::min(w - 1, xmax + g);
-  const int by0 = std::max(0, ymin - g), by1 = std::min(h - 1, ymax + g);
-  const int bw = bx1 - bx0 + 1, bh = by1 - by0 + 1;
-  // Local labels: -1 blocked (masked, or a pixel of another component), 0 free, p+1 peak p.
-  box.resize(static_cast<std::size_t>(bw) * bh);
-  for (int y = by0; y <= by1; ++y)
-    for (int x = bx0; x <= bx1; ++x) {
-      const std::size_t i = static_cast<std::size_t>(y) * w + x;
-      const int own = owner[i];
-      const bool blocked = (mask && mask[i]) || (own != 0 && own != c + 1);
-      box[static_cast<std::size_t>(y - by0) * bw + (x - bx0)] = blocked ? -1 : 0;
-    }
-  int k = 0;
-  for (int ri = kept.begin[c]; ri < kept.begin[c + 1]; ++ri) {
-    const PixelRun& r = kept.runs[ri];
-    for (int x = r.x0; x <= r.x1; ++x, ++k)
-      box[static_cast<std::size_t>(r.y - by0) * bw + (x - bx0)] = split.peak_of[k] + 1;
-  }
-  // Grow the support by g pixels (8-connected dilation), never into blocked pixels; a free pixel
-  // next to two peaks goes to the first in scan order of its neighbours.
-  for (int step = 0; step < g; ++step) {
-    box_next = box;
-    for (int y = 0; y < bh; ++y)
-      for (int x = 0; x < bw; ++x) {
-        if (box[static_cast<std::size_t>(y) * bw + x] != 0) continue;
-        int label = 0;
-        for (int dy = -1; dy <= 1 && !label; ++dy)
-          for (int dx = -1; dx <= 1; ++dx) {
-            const int xx = x + dx, yy = y + dy;
-            if (xx < 0 || yy < 0 || xx >= bw || yy >= bh) continue;
-            const int v = box[static_cast<std::size_t>(yy) * bw + xx];
-            if (v > 0) {
-              label = v;
-              break;
-            }
-          }
-        box_next[static_cast<std::size_t>(y) * bw + x] = label;
-      }
-    box.swap(box_next);
-  }
-  for (int p = 0; p < split.n_peaks; ++p) {
-    core.clear();
-    support.clear();
-    k = 0;
-    for (int ri = kept.begin[c]; ri < kept.begin[c + 1]; ++ri) {
-      const PixelRun& r = kept.runs[ri];
-      for (int x = r.x0; x <= r.x1; ++x, ++k)
-        if (split.peak_of[k] == p) core.push_back(r.y * w + x);
-    }
-    for (int y = 0; y < bh; ++y)
-      for (int x = 0; x < bw; ++x)
-        if (box[static_cast<std::size_t>(y) * bw + x] == p + 1) support.push_back((y + by0) * w + (x + bx0));
-    Peak peak = measure_moments(residual, frame, mask, core, support, sigma, config.moments);
-    peak.frame = frame_index;
-    peak.n_maxima = split.n_maxima[static_cast<std::size_t>(p)];
-    peaks.push_back(peak);
-  }
+  const int n = static_cast<int>(pixels.size());
+  const math::ComponentBox box = math::component_box(xmin, xmax, ymin, ymax, w, h, config.moments.grow_px);
+  scratch.bytes.resize(math::component_scratch_bytes(n, box.box_area, box.grown_area));
+  math::ComponentScratchView s = math::component_scratch(scratch.bytes.data(), n, box.box_area, box.grown_area);
+  const math::FramePixels f{residual, frame.data, frame.stride, mask, w, h};
+  // A pixel of another kept component: the grown support never takes it.
+  const auto other = [owner, c](int i) { return owner[i] != 0 && owner[i] != c + 1; };
+  math::measure_component_pixels(f, pixels.data(), n, box, noise, config.deblend, config.moments, other, s,
+                                 [&](const Peak& peak, int) {
+                                   peaks.push_back(peak);
+                                   peaks.back().frame = frame_index;
+                                 });
 }
 
 }  // namespace laueproc

@@ -377,10 +377,8 @@ void background_gaussian(const FrameView& frame, const std::uint8_t* mask, const
   }
   // 2. Exact separable Gaussian (truncated at 3.5 sigma) on sums and weights: the ratio is a
   //    normalised convolution (Knutsson & Westin 1993), unbiased at edges and masked cells.
-  const double sd = std::max(0.5, config.gaussian_sigma_px / kDecim);
-  const int radius = static_cast<int>(std::ceil(3.5 * sd));
-  std::vector<float> kernel(static_cast<std::size_t>(2 * radius + 1));
-  for (int k = -radius; k <= radius; ++k) kernel[k + radius] = static_cast<float>(std::exp(-0.5 * k * k / (sd * sd)));
+  thread_local std::vector<float> kernel;
+  const int radius = detail::gaussian_taps(config, kernel);
   tmp_s.assign(nd, 0.0f);
   tmp_c.assign(nd, 0.0f);
   for (int y = 0; y < dh; ++y) {  // along x
@@ -441,6 +439,15 @@ double robust_sigma(std::vector<float>& values) {
 }
 
 namespace detail {
+int gaussian_taps(const BackgroundConfig& config, std::vector<float>& taps) {
+  constexpr int kDecim = 4;
+  const double sd = std::max(0.5, config.gaussian_sigma_px / kDecim);
+  const int radius = static_cast<int>(std::ceil(3.5 * sd));
+  taps.resize(static_cast<std::size_t>(2 * radius + 1));
+  for (int k = -radius; k <= radius; ++k) taps[k + radius] = static_cast<float>(std::exp(-0.5 * k * k / (sd * sd)));
+  return radius;
+}
+
 // Robust sigma of (frame - grid) on every 4th pixel of every 8th row (1/32 of the frame:
 // ~130k samples at 2048^2, sigma to ~0.4 %), masked pixels excluded.
 math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std::vector<float>& backgrounds,
@@ -449,9 +456,8 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
   // Every 2nd sample is plenty (~65k at 2048^2: each bin's MAD to ~1 %) and halves the cost.
   constexpr std::size_t kStride = 2;
   const std::size_t n = std::min(residuals.size(), backgrounds.size()) / kStride;
-  constexpr int kBins = 8;
-  constexpr std::size_t kMinPerBin = 400;  // MAD to ~5 % per bin
-  if (n < kBins * kMinPerBin) return flat;
+  constexpr int kBins = math::kNoiseBins;
+  if (n < static_cast<std::size_t>(kBins) * math::kNoiseMinPerBin) return flat;
   // Bins of equal width between the 2nd and 98th percentile of the background.
   thread_local std::vector<float> strided;  // every kStride-th background sample
   strided.resize(n);
@@ -461,40 +467,24 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
     return static_cast<double>(detail::kth_smallest(strided.data(), n, k));
   };
   const double lo = at(0.02), hi = at(0.98);
-  if (!(hi - lo > 0.2 * std::max(1.0, 0.5 * (lo + hi)))) return flat;  // too flat to tell a slope
+  if (!math::noise_range_fits(lo, hi)) return flat;  // too flat to tell a slope
   thread_local std::vector<float> bin_values[kBins];
   double bin_bg[kBins] = {};
   for (auto& v : bin_values) v.clear();
   for (std::size_t i = 0; i < n; ++i) {
     const double b = backgrounds[i * kStride];
     if (b < lo || b > hi) continue;
-    const int k = std::min(kBins - 1, static_cast<int>((b - lo) / (hi - lo) * kBins));
+    const int k = math::noise_bin(b, lo, hi);
     bin_values[k].push_back(residuals[i * kStride]);
     bin_bg[k] += b;
   }
-  double sw = 0, sb = 0, sv = 0, sbb = 0, sbv = 0;
-  int used = 0;
+  unsigned long long count[kBins];
+  double sd[kBins];
   for (int k = 0; k < kBins; ++k) {
-    const std::size_t m = bin_values[k].size();
-    if (m < kMinPerBin) continue;
-    const double b = bin_bg[k] / static_cast<double>(m);
-    const double sd = robust_sigma(bin_values[k]);
-    const double v = sd * sd, w = static_cast<double>(m);
-    sw += w;
-    sb += w * b;
-    sv += w * v;
-    sbb += w * b * b;
-    sbv += w * b * v;
-    ++used;
+    count[k] = bin_values[k].size();
+    sd[k] = count[k] >= static_cast<unsigned long long>(math::kNoiseMinPerBin) ? robust_sigma(bin_values[k]) : 0.0;
   }
-  if (used < 3) return flat;
-  const double mb = sb / sw, mv = sv / sw;
-  const double var_b = sbb / sw - mb * mb;
-  if (!(var_b > 0)) return flat;
-  const double gain = (sbv / sw - mb * mv) / var_b;
-  if (!(gain > 0)) return flat;  // noise not growing with the background: one sigma fits
-  // uint16 data are quantised to 1 count: never below 0.5^2 at zero background.
-  return math::NoiseModel{std::max(0.25, mv - gain * mb), gain};
+  return math::noise_model_from_bins(count, bin_bg, sd, sigma);
 }
 
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,

@@ -100,6 +100,10 @@ class RowRenderer {
   int ext_stride_ = 0;
 };
 
+/// @brief Taps of background_gaussian's truncated Gaussian (sigma gaussian_sigma_px / 4 cells,
+/// 3.5 sigma each side): `taps` gets 2 radius + 1 values; returns the radius.
+int gaussian_taps(const BackgroundConfig& config, std::vector<float>& taps);
+
 /// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
 /// masked pixels excluded; `samples` (and `bg_samples`, the grid at the same pixels) are filled.
 /// With `model`, also fits the noise model var0 + gain x background (see fit_noise_model).

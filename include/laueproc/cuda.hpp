@@ -7,8 +7,20 @@
 
 namespace laueproc::cuda {
 
-/// @brief Number of usable CUDA devices; 0 when there is no driver or no device (never throws).
+/// @brief What the CUDA runtime says about this machine.
+struct DeviceProbe {
+  int count = 0;            ///< usable devices
+  int driver_version = 0;   ///< CUDA version the driver supports (13000 = 13.0); 0 without a driver
+  int runtime_version = 0;  ///< CUDA runtime laueproc was built with
+  std::string problem;      ///< empty, or why a driver that is present cannot be used (e.g. older than the runtime)
+};
+/// @brief Asks the runtime (never throws). No driver or no GPU: count 0 and no problem.
+DeviceProbe probe_devices();
+/// @brief Number of usable CUDA devices; 0 when there is no driver, no device, or a problem (never throws).
 int device_count();
+/// @brief probe_devices().problem: non-empty when a driver is installed but unusable (a stale
+/// driver must be reported, not taken for a machine without GPU).
+std::string device_problem();
 /// @brief One line per device: "0: NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB"; empty without devices.
 std::string describe_devices();
 
@@ -21,16 +33,22 @@ std::string describe_devices();
 
 namespace laueproc::cuda {
 
-/// @brief Settings of the CUDA backend (none change the results).
+/// @brief Settings of the CUDA backend (none change the results, except gaussian_fft: see docs/cuda.md).
 struct CudaOptions {
   int device = 0;               ///< CUDA device ordinal
-  std::size_t batch = 64;       ///< frames per batch; halved on out-of-memory (with a warning)
-  int streams = 3;              ///< batches in flight (copies overlap kernels)
+  std::size_t batch = 64;       ///< frames per analyze() call it prefers; split over the streams
+  int streams = 3;              ///< sub-batches in flight (each: a stream and its device arena)
+  /// Share of the device's free memory this analyzer may take (1 / analyzers on the device):
+  /// sub-batches are cut to fit it (and halved on out-of-memory, with a warning).
+  double memory_share = 0.8;
+  /// Gaussian background by cuFFT instead of the separable filter (bit-exact with the CPU):
+  /// within ~1e-5 of it (docs/cuda.md); bench_cuda measures both.
+  bool gaussian_fft = false;
 };
 
-/// @brief The CUDA backend: per-pixel stages (masks, background, noise, threshold, labeling) on
-/// the GPU for a batch of frames, per-peak work (deblend, moments) from compact component patches
-/// with the same code as the CPU path. Throws laueproc::Error when no device can be used.
+/// @brief The CUDA backend: the whole frame on the GPU for a batch of frames (masks, background,
+/// noise, threshold, labeling, deblending and moments with the CPU path's own code); the host
+/// uploads frames and receives peak records. Throws laueproc::Error when no device can be used.
 std::unique_ptr<BatchAnalyzer> make_cuda_analyzer(const ProcessConfig& config, const BadPixelMask* mask,
                                                   const CudaOptions& options);
 

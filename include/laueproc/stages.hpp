@@ -176,10 +176,11 @@ Peak measure_moments(const float* residual, const FrameView& frame, const std::u
 
 // ---- one kept component: stages 4-5, shared by the CPU and CUDA paths ----------------------
 
-/// @brief Scratch buffers of measure_component (reused between calls, no per-call allocation).
+/// @brief Scratch buffers of measure_component (reused between calls, no per-call allocation):
+/// the component's pixels and the bytes math::component_scratch carves.
 struct ComponentScratch {
-  DeblendResult deblend;
-  std::vector<int> box, box_next, core, support;
+  std::vector<int> pixels;
+  std::vector<unsigned char> bytes;
 };
 
 /// @brief Deblends kept component `c` of `kept` and measures each of its peaks into `peaks`

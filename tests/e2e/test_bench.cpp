@@ -75,7 +75,7 @@ const char* const kKeys[] = {
     "cuda_frames_timed", "cuda_seconds", "cuda_fraction_of_h2d", "cuda_fraction_of_d2d", "cuda_speedup_over_cpu",
     "input", "read_frames", "read_failed_frames", "read_seconds", "read_frames_per_s", "read_gb_per_s",
     "read_fraction_of_cpu", "read_readers", "read_gb_per_s_per_reader", "memcpy_gb_per_s",
-    "read_fraction_of_memcpy", "read_compression_ratio"};
+    "read_fraction_of_memcpy", "read_compression_ratio", "host_cpu_ms_per_frame", "cpu_host_cpu_ms_per_frame"};
 
 TEST_F(Bench, CpuRunPrintsTableAndWritesOneJsonObject) {
   const std::string json_path = dir_ + "/bench.json";
@@ -102,6 +102,8 @@ TEST_F(Bench, CpuRunPrintsTableAndWritesOneJsonObject) {
   // CPU only: the CUDA and read fields are null.
   EXPECT_NE(json.find("\"cuda_frames_per_s\": null"), std::string::npos);
   EXPECT_NE(json.find("\"cuda_speedup_over_cpu\": null"), std::string::npos);
+  EXPECT_NE(json.find("\"host_cpu_ms_per_frame\": null"), std::string::npos);
+  EXPECT_GT(json_number(json, "cpu_host_cpu_ms_per_frame"), 0.0) << json;  // getrusage over the CPU run
   EXPECT_NE(json.find("\"read_frames_per_s\": null"), std::string::npos);
   EXPECT_NE(json.find("\"backend\": \"cpu\""), std::string::npos);
 }

@@ -4,12 +4,14 @@
 /// block, and in each block phase p of every thread before phase p+1, as __syncthreads() does.
 /// Shared memory and per-thread locals start as garbage (0xA5 bytes), as on a GPU, so a body
 /// that reads what it never wrote fails here too. Blocks and threads may run in reverse order,
-/// to catch a body that depends on the order the hardware happens to use.
+/// to catch a body that depends on the order the hardware happens to use. A body with
+/// next_phase loops over phases as the GPU launcher does.
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -18,6 +20,9 @@
 namespace laueproc::testing {
 
 enum class GridOrder { forward, reverse };
+
+/// A looping body (next_phase) that never ends would hang the test: stop it instead.
+constexpr long long kMaxPhasesPerBlock = 10'000'000;
 
 template <class K>
 void run_grid_on_cpu(grid::Dim grid_dim, grid::Dim block_dim, const typename K::Params& params,
@@ -45,11 +50,13 @@ void run_grid_on_cpu(grid::Dim grid_dim, grid::Dim block_dim, const typename K::
     at.block_dim = block_dim;
     at.block = {static_cast<unsigned>(b % grid_dim.x), static_cast<unsigned>(b / grid_dim.x % grid_dim.y),
                 static_cast<unsigned>(b / grid_dim.x / grid_dim.y)};
-    for (int p = 0; p < K::kPhases; ++p) {
+    long long ran = 0;
+    for (int p = 0; p < K::kPhases; p = grid::PhaseOrder<K>::next(p, *shared)) {
       for (unsigned t : thread_order) {
         at.thread = {t % block_dim.x, t / block_dim.x % block_dim.y, t / block_dim.x / block_dim.y};
         K::phase(p, at, *shared, locals[t], params);
       }
+      if (++ran > kMaxPhasesPerBlock) throw std::runtime_error("run_grid_on_cpu: a block ran over 1e7 phases");
     }
   }
 }

@@ -83,6 +83,53 @@ TEST(CpuGrid, SharedMemoryStartsAsGarbage) {
   EXPECT_NE(out, 0);
 }
 
+// A body that loops over phases (next_phase): halve every value until all are below a limit,
+// then write how many rounds it took. The round count lives in shared memory, so every thread
+// agrees on it.
+struct HalveUntilSmall {
+  static constexpr unsigned kThreads = 4;
+  struct Params {
+    int* values;
+    int limit;
+    int* rounds;
+  };
+  struct Shared {
+    int big, rounds;
+  };
+  struct Local {
+    int unused;
+  };
+  static constexpr int kPhases = 4;  // 0 start, 1 halve, 2 any left?, 3 write
+  static int next_phase(int p, const Shared& s) { return p == 2 && s.big ? 1 : p + 1; }
+  static void phase(int p, const Index& at, Shared& s, Local&, const Params& P) {
+    const unsigned t = at.thread_rank();
+    int& v = P.values[at.block.x * kThreads + t];
+    if (p == 0) {
+      if (t == 0) s.rounds = 0;
+    } else if (p == 1) {
+      if (t == 0) s.big = 0;
+      if (v >= P.limit) v /= 2;
+    } else if (p == 2) {
+      if (v >= P.limit) laueproc::grid::atomic_or(&s.big, 1);
+      if (t == 0) ++s.rounds;
+    } else if (t == 0) {
+      P.rounds[at.block.x] = s.rounds;
+    }
+  }
+};
+
+TEST(CpuGrid, NextPhaseLoopsLikeTheGpuLauncher) {
+  for (auto order : {laueproc::testing::GridOrder::forward, laueproc::testing::GridOrder::reverse}) {
+    std::vector<int> values{1000, 3, 5, 7, 1, 2, 3, 4};
+    std::vector<int> rounds(2, -1);
+    laueproc::testing::run_grid_on_cpu<HalveUntilSmall>(Dim{2, 1, 1}, Dim{HalveUntilSmall::kThreads, 1, 1},
+                                                        {values.data(), 10, rounds.data()}, order);
+    EXPECT_EQ(rounds[0], 7);  // 1000 -> 500 -> ... -> 7 in 7 halvings
+    EXPECT_EQ(rounds[1], 1);  // already small: one round to find out
+    for (int v : values) EXPECT_LT(v, 10);
+  }
+}
+
 TEST(CpuGrid, IndexFlattensLikeCuda) {
   Index at;
   at.block_dim = {4, 3, 2};

@@ -14,6 +14,14 @@
 /// for all threads of a block before phase p+1 (tests/kernels/cpu_grid.hpp). Every thread runs
 /// every phase (guard out-of-range work with `if`, never `return` early from the kernel).
 /// Atomics go through the functions below, so the same body compiles for both.
+///
+/// Loops over phases (iterate until converged, a data-dependent number of sort stages): a body
+/// may also define
+///   - `LAUEPROC_HD static int next_phase(int p, const Shared& s);`
+/// the phase to run after p (without it: p + 1; a value >= kPhases ends the kernel). It is read
+/// by every thread after a barrier and before the next one, so it must depend on shared memory
+/// only (then all threads agree); the launcher puts a second barrier after it, so the next phase
+/// may overwrite what it read.
 
 #include "laueproc/math/hd.hpp"
 
@@ -70,5 +78,17 @@ inline T atomic_or(T* p, T v) { const T old = *p; *p = static_cast<T>(old | v); 
 template <class T>
 inline T load_volatile(const T* p) { return *p; }
 #endif
+
+/// @brief The phase after p: K::next_phase when K defines it, else p + 1.
+template <class K, class = void>
+struct PhaseOrder {
+  LAUEPROC_HD static int next(int p, const typename K::Shared&) { return p + 1; }
+  static constexpr bool kLoops = false;
+};
+template <class K>
+struct PhaseOrder<K, decltype(void(K::next_phase(0, *static_cast<const typename K::Shared*>(nullptr))))> {
+  LAUEPROC_HD static int next(int p, const typename K::Shared& s) { return K::next_phase(p, s); }
+  static constexpr bool kLoops = true;
+};
 
 }  // namespace laueproc::grid

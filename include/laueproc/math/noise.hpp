@@ -41,4 +41,55 @@ LAUEPROC_HD inline bool above(float residual, float background, const SigmaThres
   return residual * fabsf(residual) > t.k2var0 + t.k2gain * bg;
 }
 
+/// @brief Bins of the noise-model fit (host/stages/background.cpp fit_noise_model): the
+/// background between its 2nd and 98th percentile in kNoiseBins equal bins; a bin counts when it
+/// holds >= kNoiseMinPerBin samples; at least kNoiseMinBins must count.
+constexpr int kNoiseBins = 8;
+constexpr int kNoiseMinPerBin = 400;  ///< MAD to ~5 % per bin
+constexpr int kNoiseMinBins = 3;
+
+/// @brief The bin of background b in [lo, hi] (fit_noise_model's rule).
+LAUEPROC_HD inline int noise_bin(double b, double lo, double hi) {
+  const int k = static_cast<int>((b - lo) / (hi - lo) * kNoiseBins);
+  return k < kNoiseBins - 1 ? k : kNoiseBins - 1;
+}
+
+/// @brief True when the background spans enough to tell a slope (lo, hi: its 2nd and 98th percentiles).
+LAUEPROC_HD inline bool noise_range_fits(double lo, double hi) {
+  const double mid = 0.5 * (lo + hi);
+  return hi - lo > 0.2 * (mid > 1.0 ? mid : 1.0);
+}
+
+/// @brief The weighted least-squares line variance = var0 + gain x background through the bins:
+/// count[k] samples, background sum bg_sum[k] (double, summed in sample order) and robust sigma
+/// sd[k] (1.4826 MAD) of each bin. Falls back to {sigma^2, 0} (too few bins, no spread, a slope
+/// that is not positive). Shared by the CPU fit and the device's, so both give the same numbers.
+LAUEPROC_HD inline NoiseModel noise_model_from_bins(const unsigned long long* count, const double* bg_sum,
+                                                    const double* sd, double sigma) {
+  const NoiseModel flat{sigma * sigma, 0.0};
+  double sw = 0, sb = 0, sv = 0, sbb = 0, sbv = 0;
+  int used = 0;
+  for (int k = 0; k < kNoiseBins; ++k) {
+    const unsigned long long m = count[k];
+    if (m < static_cast<unsigned long long>(kNoiseMinPerBin)) continue;
+    const double b = bg_sum[k] / static_cast<double>(m);
+    const double v = sd[k] * sd[k], w = static_cast<double>(m);
+    sw += w;
+    sb += w * b;
+    sv += w * v;
+    sbb += w * b * b;
+    sbv += w * b * v;
+    ++used;
+  }
+  if (used < kNoiseMinBins) return flat;
+  const double mb = sb / sw, mv = sv / sw;
+  const double var_b = sbb / sw - mb * mb;
+  if (!(var_b > 0)) return flat;
+  const double gain = (sbv / sw - mb * mv) / var_b;
+  if (!(gain > 0)) return flat;  // noise not growing with the background: one sigma fits
+  // uint16 data are quantised to 1 count: never below 0.5^2 at zero background.
+  const double var0 = mv - gain * mb;
+  return NoiseModel{var0 > 0.25 ? var0 : 0.25, gain};
+}
+
 }  // namespace laueproc::math
