@@ -103,7 +103,7 @@ if [ -f "$B/paths.env" ]; then
   if [ ! -e "$BUILD_DIR/laueproc" ]; then
     mkdir -p "$BUILD_DIR" 2>/dev/null && ln -sf "$L" "$BUILD_DIR/laueproc" 2>/dev/null
   fi
-  if [ ! -e "$TEST_DATA_DIR/laue" ] && [ -d "$B/data/laue" ]; then
+  if [ -n "${TEST_DATA_DIR:-}" ] && [ ! -e "$TEST_DATA_DIR/laue" ] && [ -d "$B/data/laue" ]; then
     mkdir -p "$(dirname "$TEST_DATA_DIR")" 2>/dev/null && ln -sfn "$B/data" "$TEST_DATA_DIR" 2>/dev/null
   fi
   [ -e "$TEST_DATA_DIR/laue" ] || log "warning: test data not found at $TEST_DATA_DIR (real-data tests will fail)"

@@ -47,7 +47,31 @@ class InputProblem(Exception):
         super().__init__(f"{path}: {problem}")
 
 
+class OutputProblem(InputProblem):
+    """An output that cannot be written (disk full, read-only folder): exit code 2 too, and never
+    turned into a note by optional_section."""
+
+
 # ---------------------------------------------------------------- small helpers
+
+def write_complete(path, data, what):
+    """Writes bytes under a temporary name, synced, then renamed onto `path` (as every laueproc
+    output): a failure (disk full) never leaves a truncated file under the name, nor the
+    temporary one."""
+    tmp = f"{path}.partial-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputProblem(path, f"{what}: {e.strerror}")
+
 
 def text(value):
     """HDF5 attribute value -> readable one-line string."""
@@ -108,8 +132,7 @@ class Figures:
         fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
         plt.close(fig)
         data = buf.getvalue()
-        with open(os.path.join(self.folder, name + ".png"), "wb") as f:
-            f.write(data)
+        write_complete(os.path.join(self.folder, name + ".png"), data, "cannot write the figure")
         self.items[name] = (data, alt, caption)
         return name
 
@@ -636,6 +659,8 @@ def optional_section(what, build):
     """An optional input's section: a problem in it becomes a note (and a warning), not a failure."""
     try:
         return build()
+    except OutputProblem:
+        raise
     except Exception as e:  # noqa: BLE001
         print(f"laueproc report: warning: {what} section left out: {type(e).__name__}: {e}", file=sys.stderr)
         return f'<p class="note">{html.escape(what)} section left out: {html.escape(str(e))}</p>'
@@ -747,7 +772,7 @@ def main(argv):
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
-            raise InputProblem(folder, f"cannot create the folder: {e.strerror}")
+            raise OutputProblem(folder, f"cannot create the folder: {e.strerror}")
     figs = Figures(figures_dir)
 
     results = open_h5(args.process, "process results")
@@ -845,13 +870,7 @@ written {now}. Run by <code>{html.escape(text(results.attrs.get('command_line', 
 {CHECK_SCRIPT}
 </body></html>
 """
-    tmp = out + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, out)
-    except OSError as e:
-        raise InputProblem(out, f"cannot write the report: {e.strerror}")
+    write_complete(out, page.encode("utf-8"), "cannot write the report")
     print(f"report: {out} ({len(figs.items)} figures, also in {figures_dir})")
     return 0
 

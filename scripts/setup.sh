@@ -9,8 +9,10 @@ packages=(
   libhdf5-dev hdf5-tools hdf5-filter-plugin bitshuffle zlib1g-dev liblz4-dev libdeflate-dev libzstd-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-numpy python3-h5py python3-hdf5plugin python3-matplotlib python3-scipy python3-silx chromium
   python3-dev python3-venv python3-pytest pybind11-dev
+  openmpi-bin libopenmpi-dev slurm-wlm munge
 )
 
 missing=()

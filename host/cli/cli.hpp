@@ -38,6 +38,7 @@ int cmd_info(const std::vector<std::string>& args);
 int cmd_simulate(const std::vector<std::string>& args);
 int cmd_process(const std::vector<std::string>& args);
 int cmd_demo(const std::vector<std::string>& args);
+int cmd_merge(const std::vector<std::string>& args);
 int cmd_index(const std::vector<std::string>& args);
 int cmd_geometry(const std::vector<std::string>& args);
 

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <regex>
 
 #include "cli/cli.hpp"
 #include "laueproc/correlate.hpp"
 #include "laueproc/error.hpp"
+#include "output/output_guard.hpp"
 
 namespace laueproc::cli {
 
@@ -36,6 +39,7 @@ int cmd_correlate(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string process, xanes_file, out = "correlation.h5", csv, offset, scale = "1", name = "state", index_file;
   std::vector<std::string> states;
+  bool overwrite = false;
   correlate::Settings s;
   opts.add_options()("process", po::value(&process), "results.h5 of laueproc process (/maps/se/se)")(
       "xanes", po::value(&xanes_file), "xanes.h5 of laueproc xanes (/xanes/white_line_ev, status, particles)")(
@@ -50,6 +54,7 @@ int cmd_correlate(const std::vector<std::string>& args) {
       "single-crystal-only", po::bool_switch(&s.single_crystal_only),
       "SE only where exactly one crystal was indexed (/maps/single_crystal of process --index, or --index FILE)")(
       "index", po::value(&index_file), "index file of laueproc index holding the single-crystal mask (with --process)")(
+      "overwrite", po::bool_switch(&overwrite), "replace existing output files")(
       "own-particles", po::bool_switch(&s.own_particles),
       "each state uses its own /xanes/particles (default: the first state's, so labels match)");
   po::positional_options_description pos;
@@ -91,9 +96,20 @@ int cmd_correlate(const std::vector<std::string>& args) {
   }
   if (s.bins < 1) throw UsageError("--bins must be >= 1");
 
+  // Existing outputs are refused before any work; each is written under a temporary name and
+  // moved into place only when everything is complete.
+  output::AtomicFile out_file(out, overwrite);
+  std::optional<output::StagingFolder> csv_files;
+  if (!csv.empty()) {
+    for (const char* file : {"particles.csv", "across.csv", "shifts.csv"})
+      output::refuse_existing((std::filesystem::path(csv) / file).string(), overwrite);
+    csv_files.emplace(csv, overwrite);
+  }
   correlate::Result r = correlate::run(inputs, s);
-  correlate::write_hdf5(out, r, join(args));
-  if (!csv.empty()) correlate::write_csv(csv, r);
+  correlate::write_hdf5(out_file.temp_path(), r, join(args));
+  if (csv_files) correlate::write_csv(csv_files->path(), r);
+  out_file.commit();
+  if (csv_files) csv_files->commit();
 
   std::printf("correlation of SE and white line on a %zu x %zu XANES grid, %zu state(s)\n", r.ny, r.nx, inputs.size());
   for (const auto& a : r.across)

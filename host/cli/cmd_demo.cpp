@@ -38,7 +38,8 @@ int cmd_demo(const std::vector<std::string>& args) {
              "The whole flow on built-in simulated data: simulates a Laue scan holding every defect\n"
              "scenario (with ground truth), processes it, compares with the truth; simulates a micro-XANES\n"
              "map of the same raster whose white lines follow the SE map, fits it, correlates the two\n"
-             "particle by particle, and writes the HTML report. Prints where everything is.",
+             "particle by particle, and writes the HTML report. Prints where everything is. A second demo\n"
+             "into the same folder replaces the first one's files.",
              options, positional, vm))
     return 0;
 
@@ -51,6 +52,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   sim::WriteOptions write;
   write.out = out_dir + "/scan.h5";
   write.threads = threads;
+  write.overwrite = true;
   std::fprintf(stderr, "laueproc demo: simulating a %s scan of %dx%d frames into %s\n", grid.c_str(), size, size,
                write.out.c_str());
   sim::WrittenScan scan;
@@ -63,6 +65,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   request.input = scan.path;
   request.out_h5 = out_dir + "/results.h5";
   request.csv_dir = out_dir + "/csv";
+  request.overwrite = true;  // the demo folder is the demo's own: a second demo replaces the first
   request.quiet = quiet;
   request.pipeline.threads = threads;
   request.command_line = "laueproc demo --out " + out_dir + " --grid " + grid + " --size " + std::to_string(size) +
@@ -96,16 +99,17 @@ int cmd_demo(const std::vector<std::string>& args) {
   const std::string threads_arg = std::to_string(threads > 0 ? threads : resolve_threads(0));
   std::printf("\n");
   if ((code = cmd_xanes(std::vector<std::string>{"--simulate", stack, "--se-map", request.out_h5, "--particles", "3", "--seed",
-                         std::to_string(seed)})) != 0)
+                         std::to_string(seed), "--overwrite"})) != 0)
     return code;
-  if ((code = cmd_xanes(std::vector<std::string>{stack, "--out", xanes_out, "--csv", request.csv_dir, "--threads", threads_arg})) != 0)
+  if ((code = cmd_xanes(std::vector<std::string>{stack, "--out", xanes_out, "--csv", request.csv_dir, "--threads", threads_arg,
+                                                 "--overwrite"})) != 0)
     return code;
   if ((code = cmd_correlate(std::vector<std::string>{"--process", request.out_h5, "--xanes", xanes_out, "--out", correlation, "--csv",
-                             request.csv_dir})) != 0)
+                             request.csv_dir, "--overwrite"})) != 0)
     return code;
   if (!no_report &&
       (code = cmd_report(std::vector<std::string>{"--process", request.out_h5, "--xanes", xanes_out, "--correlation", correlation, "--out",
-                          report_html})) != 0)
+                          report_html, "--overwrite"})) != 0)
     return code;
 
   std::printf("\nscan:        %s (truth: %s, %s)\n", scan.path.c_str(), scan.truth_peaks_csv.c_str(),

@@ -7,6 +7,7 @@
 #include "cli/index_options.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/index.hpp"
+#include "output/output_guard.hpp"
 
 namespace laueproc::cli {
 
@@ -22,14 +23,15 @@ int cmd_index(const std::vector<std::string>& args) {
   IndexOptions o;
   std::string input, out = "index.h5", csv;
   int threads = 0;
-  bool quiet = false;
+  bool quiet = false, overwrite = false;
   po::options_description options("Options");
   options.add_options()
       ("input", po::value(&input)->required(), "results.h5 of laueproc process, or a peak list (LaueTools .dat, LaueGo peaksearch)")
       ("out,o", with_default(&out), "index file (HDF5: /index tables, /maps)")
       ("csv", po::value(&csv), "also write grains.csv and indexed.csv into this folder")
       ("threads,j", with_default(&threads), "threads (0 = all cores)")
-      ("quiet,q", po::bool_switch(&quiet), "no progress line or summary");
+      ("quiet,q", po::bool_switch(&quiet), "no progress line or summary")
+      ("overwrite", po::bool_switch(&overwrite), "replace an existing index file");
   add_index_options(options, o);
   po::positional_options_description positional;
   positional.add("input", 1);
@@ -47,7 +49,10 @@ int cmd_index(const std::vector<std::string>& args) {
   std::error_code ec;
   if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(out, input, ec))
     throw UsageError("--out " + out + " is the input: give another file (process --index adds the index to a results file)");
-  run_index(input, out, true, csv, o, threads, join("index", args), quiet);
+  // Refused before any work when it exists; written under a temporary name, renamed when complete.
+  output::AtomicFile out_file(out, overwrite);
+  run_index(input, out_file.temp_path(), true, csv, o, threads, join("index", args), quiet, out);
+  out_file.commit();
   return 0;
 }
 

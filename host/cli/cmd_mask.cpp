@@ -9,6 +9,7 @@
 #include "laueproc/error.hpp"
 #include "laueproc/io.hpp"
 #include "laueproc/stages.hpp"
+#include "output/output_guard.hpp"
 
 namespace laueproc::cli {
 
@@ -18,7 +19,7 @@ int cmd_mask(const std::vector<std::string>& args) {
   HotPixelConfig config;
   int frames = 200;
   double min_fraction = 0.9;
-  bool quiet = false;
+  bool quiet = false, overwrite = false;
 
   po::options_description options("options");
   options.add_options()
@@ -31,6 +32,7 @@ int cmd_mask(const std::vector<std::string>& args) {
       ("abs-floor", with_default(&config.abs_floor), "smallest excess over the neighbours that counts, counts")
       ("stuck", po::bool_switch(&config.flag_stuck), "also flag nonzero pixels that read the same value in every frame")
       ("dataset", po::value<std::string>(&scan.dataset), "image dataset path (default: layout's own)")
+      ("overwrite", po::bool_switch(&overwrite), "replace an existing mask file")
       ("quiet,q", po::bool_switch(&quiet), "no progress line");
   po::positional_options_description positional;
   positional.add("path", 1);
@@ -46,6 +48,8 @@ int cmd_mask(const std::vector<std::string>& args) {
   if (!(config.k > 0)) throw UsageError("--k must be positive");
   if (!(config.abs_floor >= 0)) throw UsageError("--abs-floor must not be negative");
 
+  // Refused before any work when it exists; written under a temporary name, renamed when complete.
+  output::AtomicFile out_file(out, overwrite);
   auto source = open_scan(path, scan);
   const ScanInfo& info = source->info();
   if (info.n_frames <= 0) throw InputError(path, "the scan holds no frames");
@@ -70,7 +74,8 @@ int cmd_mask(const std::vector<std::string>& args) {
   if (finder.frames() == 0) throw InputError(path, "no frame could be read (" + std::to_string(failed) + " failed)");
 
   const BadPixelMask mask = finder.result(min_fraction);
-  save_mask_pgm(mask, out);
+  save_mask_pgm(mask, out_file.temp_path());
+  out_file.commit();
 
   std::printf("frames used:  %lld of %lld%s\n", static_cast<long long>(finder.frames()),
               static_cast<long long>(info.n_frames),

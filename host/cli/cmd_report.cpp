@@ -19,6 +19,7 @@
 #include "cli/cli.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/version.hpp"
+#include "output/output_guard.hpp"
 
 extern char** environ;
 
@@ -95,6 +96,7 @@ int cmd_report(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string process, xanes, correlation, index, out = "report.html", figures;
   int frames_per_scenario = 3;
+  bool overwrite = false;
   opts.add_options()("process", po::value(&process)->required(), "results file of laueproc process")(
       "xanes", po::value(&xanes), "results file of laueproc xanes (white-line map, particles)")(
       "correlation", po::value(&correlation), "file of laueproc correlate (per-particle SE vs white line)")(
@@ -102,7 +104,8 @@ int cmd_report(const std::vector<std::string>& args) {
       "out,o", with_default(&out), "HTML report to write (one self-contained file)")(
       "figures", po::value(&figures), "folder for the PNG figures (default: report_figures/ beside the HTML)")(
       "frames-per-scenario", with_default(&frames_per_scenario),
-      "example frames per scenario in the peak gallery (0: no gallery)");
+      "example frames per scenario in the peak gallery (0: no gallery)")(
+      "overwrite", po::bool_switch(&overwrite), "replace an existing report (the figures beside it are always rewritten)");
   po::positional_options_description pos;
   po::variables_map vm;
   if (!parse(args, "laueproc report --process RESULTS.h5 [options]",
@@ -118,6 +121,9 @@ int cmd_report(const std::vector<std::string>& args) {
                                    std::pair{correlation, "correlation file"}, std::pair{index, "index file"}}) {
     if (!path.empty() && !is_file(path)) throw InputError(path, std::string("no such file (") + what + ")");
   }
+
+  // The page is written under a temporary name and renamed when complete (scripts/report.py).
+  output::refuse_existing(out, overwrite);
 
   const std::string script = locate_script();
   const char* kNeed = "report needs python3-matplotlib and python3-h5py: run scripts/setup.sh";

@@ -50,6 +50,7 @@ int cmd_simulate(const std::vector<std::string>& args) {
        "physical spots: extra spots at random places, as a share of the real ones")
       ("curvature", with_default(&config.crystal.curvature_deg_per_um),
        "physical spots: orientation gradient across the raster, deg per micrometre")
+      ("overwrite", po::bool_switch(&write.overwrite), "replace existing files of the scan (the stack or frame files, truth CSVs)")
       ("quiet,q", po::bool_switch(&quiet), "no progress line");
   po::positional_options_description positional;
   po::variables_map vm;

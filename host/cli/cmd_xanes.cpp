@@ -5,6 +5,8 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "laueproc/correlate.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/xanes.hpp"
+#include "output/output_guard.hpp"
 
 namespace laueproc::cli {
 
@@ -49,7 +52,8 @@ std::pair<std::string, std::string> split_file_path(const std::string& text, con
 }
 
 int simulate(const std::string& out, const std::string& grid, bool grid_given, int particles, const std::string& se_map,
-             std::uint64_t seed, double noise) {
+             std::uint64_t seed, double noise, bool overwrite) {
+  output::AtomicFile out_file(out, overwrite);  // refused before any work when it exists
   xanes::XanesSimConfig c;
   c.n_particles = particles;
   c.seed = seed;
@@ -72,7 +76,8 @@ int simulate(const std::string& out, const std::string& grid, bool grid_given, i
   c.radius_max_px = std::max(2.0, side / 8);
   c.radius_min_px = std::max(1.5, c.radius_max_px / 2.5);
   auto sim = xanes::simulate_xanes_stack(c);
-  xanes::write_simulated_stack(out, sim);
+  xanes::write_simulated_stack(out_file.temp_path(), sim);
+  out_file.commit();
   std::printf("%s: simulated XANES stack, %zu energies (%g..%g eV), %d x %d pixels (NXxNY), %zu particles%s, seed %llu\n",
               out.c_str(), sim.stack.energy_ev.size(), sim.stack.energy_ev.front(), sim.stack.energy_ev.back(), nx, ny,
               sim.particle_wl_ev.size(), se_map.empty() ? "" : " (white lines driven by the SE map)",
@@ -92,7 +97,7 @@ int cmd_xanes(const std::vector<std::string>& args) {
   double mask_threshold = 0, noise = 0.01;
   double e0 = 0, pre1 = 0, pre2 = 0, norm1 = 0, norm2 = 0;
   int nnorm = 0;
-  bool normalise = false;
+  bool normalise = false, overwrite = false;
   int min_particle_pixels = 4, particles = 6;
   std::uint64_t seed = 1;
   xanes::FitSettings s;
@@ -122,6 +127,7 @@ int cmd_xanes(const std::vector<std::string>& args) {
       "min-particle-pixels", with_default(&min_particle_pixels),
       "drop 8-connected particles smaller than this")(
       "threads", with_default(&threads), "worker threads")(
+      "overwrite", po::bool_switch(&overwrite), "replace existing output files (--out, --csv's pixels.csv, --simulate's file)")(
       "simulate", po::value(&sim_out), "write a simulated stack (with XRF and truth) to this file instead of fitting")(
       "grid", po::value(&grid), "simulated raster NXxNY (default 64x64, or the --se-map's)")(
       "particles", with_default(&particles), "simulated particles")(
@@ -141,7 +147,7 @@ int cmd_xanes(const std::vector<std::string>& args) {
     if (!input.empty()) throw UsageError("--simulate takes no INPUT");
     if (particles < 0) throw UsageError("--particles must be >= 0");
     if (!(noise >= 0)) throw UsageError("--noise must be >= 0");
-    return simulate(sim_out, grid, vm.count("grid") > 0, particles, se_map, seed, noise);
+    return simulate(sim_out, grid, vm.count("grid") > 0, particles, se_map, seed, noise, overwrite);
   }
   if (input.empty()) throw UsageError("INPUT is required (or --simulate OUT.h5)");
   if (!window.empty()) s.search_window = parse_window(window);
@@ -165,7 +171,16 @@ int cmd_xanes(const std::vector<std::string>& args) {
     throw UsageError("--mask-source must be auto, xrf, edge-jump, range or none, got '" + mask_source + "'");
 
   try {
+    h5::check_readable(input);
     if (h5::looks_like_hdf5(input)) {
+      // Existing outputs are refused before any work; each is written under a temporary name and
+      // moved into place only when everything is complete.
+      output::AtomicFile out_file(out, overwrite);
+      std::optional<output::StagingFolder> csv_files;
+      if (!csv.empty()) {
+        output::refuse_existing((std::filesystem::path(csv) / "pixels.csv").string(), overwrite);
+        csv_files.emplace(csv, overwrite);
+      }
       auto t0 = std::chrono::steady_clock::now();
       xanes::Stack st = xanes::read_stack(input, {data_path, energy_path, "/exchange/xrf"});
       if (st.kev_converted) std::fprintf(stderr, "%s: energies < 100 taken as keV (x1000)\n", input.c_str());
@@ -195,9 +210,14 @@ int cmd_xanes(const std::vector<std::string>& args) {
         ms.min_particle_pixels = min_particle_pixels;
         pm = xanes::label_particles(std::move(signal), st.ny, st.nx, src, ms);
       }
-      xanes::write_results(out, res, st.ny, st.nx, st.energy_ev, s, input, pm ? &*pm : nullptr);
+      xanes::write_results(out_file.temp_path(), res, st.ny, st.nx, st.energy_ev, s, input, pm ? &*pm : nullptr);
       std::string csv_path;
-      if (!csv.empty()) csv_path = xanes::write_pixels_csv(csv, res, st.ny, st.nx, pm ? &pm->labels : nullptr);
+      if (csv_files) {
+        xanes::write_pixels_csv(csv_files->path(), res, st.ny, st.nx, pm ? &pm->labels : nullptr);
+        csv_path = csv_files->final_path("pixels.csv");
+      }
+      out_file.commit();
+      if (csv_files) csv_files->commit();
       std::array<std::size_t, xanes::kFitStatusCount> count{};
       double sum = 0;
       for (const auto& r : res) {

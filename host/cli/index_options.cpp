@@ -59,7 +59,8 @@ void finish_index_options(IndexOptions& o) {
 }
 
 std::int64_t run_index(const std::string& input, const std::string& out_h5, bool create, const std::string& csv_dir,
-                       const IndexOptions& o, int threads, const std::string& command_line, bool quiet) {
+                       const IndexOptions& o, int threads, const std::string& command_line, bool quiet,
+                       const std::string& shown_out) {
   if (o.geometry.empty()) throw UsageError("indexing needs --geometry FILE (.det or LaueGo XML)");
   const index::Geometry geometry = index::read_geometry(o.geometry);
   const index::Material material = resolve_material(o);
@@ -104,7 +105,8 @@ std::int64_t run_index(const std::string& input, const std::string& out_h5, bool
                  static_cast<long long>(single), static_cast<long long>(multi), static_cast<long long>(indexed),
                  static_cast<long long>(peaks), dev_n ? dev / dev_n : 0.0,
                  result.results.empty() ? 0.0 : ms / static_cast<double>(result.results.size()));
-    std::fprintf(stderr, "laueproc index: written to %s%s%s\n", out_h5.c_str(), csv_dir.empty() ? "" : " and ",
+    std::fprintf(stderr, "laueproc index: written to %s%s%s\n", (shown_out.empty() ? out_h5 : shown_out).c_str(),
+                 csv_dir.empty() ? "" : " and ",
                  csv_dir.empty() ? "" : (csv_dir + "/{grains,indexed}.csv").c_str());
   }
   return with_grain;

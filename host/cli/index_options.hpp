@@ -30,8 +30,10 @@ void finish_index_options(IndexOptions& o);
 
 /// @brief Indexes the peaks of `input` (results file or peak list), writes the index into
 /// `out_h5` (create: a new file; else groups added to a results file) and CSVs into csv_dir,
-/// prints a summary on stderr. Returns the number of frames with at least one grain.
+/// prints a summary on stderr (naming `shown_out`, or out_h5 when empty: the final name of a file
+/// written under a temporary one). Returns the number of frames with at least one grain.
 std::int64_t run_index(const std::string& input, const std::string& out_h5, bool create, const std::string& csv_dir,
-                       const IndexOptions& o, int threads, const std::string& command_line, bool quiet);
+                       const IndexOptions& o, int threads, const std::string& command_line, bool quiet,
+                       const std::string& shown_out = "");
 
 }  // namespace laueproc::cli

@@ -1,9 +1,11 @@
 // laueproc: command-line entry point. Dispatches to one subcommand; turns every error into one
-// line on stderr and a non-zero exit code (2: bad input or usage, 1: anything else).
+// line on stderr and a non-zero exit code (2: bad input, usage or an output that cannot be
+// written; 1: an internal error, including running out of memory).
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <new>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -33,6 +35,8 @@ const Command kCommands[] = {
      laueproc::cli::cmd_demo},
     {"process", "background, peaks, ellipses, streaking extent and scenarios for a scan",
      laueproc::cli::cmd_process},
+    {"merge", "join the shard journals of process --shard i/N (job arrays) into one results file",
+     laueproc::cli::cmd_merge},
     {"simulate", "write a synthetic scan with ground truth (stack or per-frame files)",
      laueproc::cli::cmd_simulate},
     {"info", "what a file or scan holds: frames, shape, dtype, chunks, filters, positions",
@@ -73,6 +77,11 @@ int main(int argc, char** argv) {
   }
   if (name == "--version") {
     std::printf("laueproc %s (commit %s)\n", laueproc::version(), laueproc::git_commit());
+#ifdef LAUEPROC_HAVE_MPI
+    std::printf("MPI: yes (mpirun/srun laueproc process)\n");
+#else
+    std::printf("MPI: no\n");
+#endif
 #ifdef LAUEPROC_HAVE_CUDA
     // What the CUDA backend would find: runtime built in, driver, devices, or why not.
     const laueproc::cuda::DeviceProbe p = laueproc::cuda::probe_devices();
@@ -90,9 +99,15 @@ int main(int argc, char** argv) {
     } catch (const laueproc::InputError& e) {
       std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
       return 2;
+    } catch (const laueproc::OutputError& e) {
+      std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
+      return 2;
     } catch (const laueproc::UsageError& e) {
       std::fprintf(stderr, "laueproc %s: error: %s (see laueproc %s --help)\n", c.name, e.what(), c.name);
       return 2;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "laueproc %s: error: out of memory\n", c.name);
+      return 1;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "laueproc %s: error: %s\n", c.name, e.what());
       return 1;

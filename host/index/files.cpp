@@ -49,9 +49,10 @@ struct IndexedRow {
   double energy_kev, dev_px;
 };
 
+// HDF5 failures of the writers (reading goes through h5::check): an output problem, exit 2.
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   const std::string why = h5::last_error();
-  throw Error(path + ": " + what + (why.empty() ? "" : " (" + why + ")"));
+  throw OutputError(path, what + (why.empty() ? "" : " (" + why + ")"));
 }
 void ck(herr_t status, const std::string& path, const std::string& what) {
   if (status < 0) fail(path, what);
@@ -83,9 +84,10 @@ std::string number(double v) {
 
 void write_text(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot create the file (" + std::strerror(errno) + ")");
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if ((std::fclose(f) != 0) || !ok) throw Error(path + ": write failed");
+  if (!f) throw OutputError(path, std::string("cannot create the file (") + std::strerror(errno) + ")");
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const int err = errno;
+  if ((std::fclose(f) != 0) || !ok) throw OutputError(path, std::string("write failed (") + std::strerror(ok ? errno : err) + ")");
 }
 
 void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,

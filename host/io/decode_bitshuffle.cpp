@@ -15,6 +15,7 @@
 #include <string>
 
 #include "io/decode.hpp"
+#include "io/lz4_check.hpp"
 #include "io/decode_simd.hpp"
 #include "io/decode_util.hpp"
 #include "laueproc/math/bitshuffle.hpp"
@@ -250,7 +251,8 @@ void decode_bitshuffle_lz4(const std::uint8_t* in, std::size_t n, std::uint8_t* 
                            const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(src),
                                                              reinterpret_cast<char*>(dst), static_cast<int>(src_n),
                                                              static_cast<int>(dst_n));
-                           if (r < 0) throw DecodeError("corrupt LZ4 block in a bitshuffle chunk");
+                           if (r < 0 || !lz4_offsets_valid(src, src_n))  // io/lz4_check.hpp: offset 0
+                             throw DecodeError("corrupt LZ4 block in a bitshuffle chunk");
                            return static_cast<std::size_t>(r);
                          });
 }

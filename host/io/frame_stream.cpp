@@ -4,11 +4,15 @@
 // position after position. A reader takes a position only while it is fewer than `depth` ahead
 // of the consumer, so memory stays bounded and a slow frame delays, never reorders, the rest.
 //
+// The order may also come one index at a time from a function (an MPI rank's hand-outs): a
+// reader that finds every known position taken asks it for more, one reader at a time.
+//
 // The source's HDF5 calls take h5::library_mutex(), so other HDF5 users in the process must take
 // it too. A source that does not allow concurrent reads gets one reader.
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -29,8 +33,11 @@ struct FrameStream::Impl {
   static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
 
   FrameSource& source;
-  std::vector<std::int64_t> order;
-  std::shared_ptr<FrameMemory> memory;  // lends the frames' blocks; null: ordinary memory
+  std::vector<std::int64_t> order;               // the positions known so far
+  std::function<bool(std::int64_t&)> next_index; // more of them; empty: `order` is all
+  bool order_done = true;                        // no more positions will come
+  bool pulling = false;                          // a reader is asking next_index()
+  std::shared_ptr<FrameMemory> memory;           // lends the frames' blocks; null: ordinary memory
   std::size_t depth;  // positions taken but not yet delivered, at most
   std::size_t run;    // positions one reader takes at a time
 
@@ -47,8 +54,9 @@ struct FrameStream::Impl {
   int running = 0;                    // readers still working
   std::vector<std::thread> threads;
 
-  Impl(FrameSource& s, std::vector<std::int64_t> o, std::size_t d, int readers, std::shared_ptr<FrameMemory> mem)
-      : source(s), order(std::move(o)), memory(std::move(mem)) {
+  Impl(FrameSource& s, std::vector<std::int64_t> o, std::function<bool(std::int64_t&)> n, std::size_t d,
+       int readers, std::shared_ptr<FrameMemory> mem)
+      : source(s), order(std::move(o)), next_index(std::move(n)), order_done(!next_index), memory(std::move(mem)) {
     const auto r = static_cast<std::size_t>(std::max(1, readers));
     depth = std::max<std::size_t>({d, 1, 2 * r});
     run = static_cast<std::size_t>(std::max<std::int64_t>(1, source.frames_per_read()));
@@ -62,9 +70,40 @@ struct FrameStream::Impl {
       std::size_t first = 0, count = 0;
       {
         std::unique_lock<std::mutex> lock(m);
-        room.wait(lock, [&] {
-          return stop || error || next_take >= order.size() || next_take + std::min(run, order.size() - next_take) <= next_deliver + depth;
-        });
+        for (;;) {
+          room.wait(lock, [&] {
+            return stop || error || (next_take >= order.size() && (order_done || !pulling)) ||
+                   (next_take < order.size() && next_take + std::min(run, order.size() - next_take) <= next_deliver + depth);
+          });
+          if (stop || error || next_take < order.size() || order_done) break;
+          // Every known position is taken: ask for more, without the lock (the call may block).
+          pulling = true;
+          lock.unlock();
+          std::vector<std::int64_t> more;
+          bool ended = false;
+          try {
+            for (std::int64_t index = 0; more.size() < run;) {
+              if (!next_index(index)) {
+                ended = true;
+                break;
+              }
+              more.push_back(index);
+            }
+          } catch (...) {
+            lock.lock();
+            pulling = false;
+            if (!error) {
+              error_at = order.size();
+              error = std::current_exception();
+            }
+            break;
+          }
+          lock.lock();
+          pulling = false;
+          order.insert(order.end(), more.begin(), more.end());
+          order_done = ended;
+          room.notify_all();
+        }
         if (stop || error || next_take >= order.size()) break;
         first = next_take;
         count = std::min(run, order.size() - first);
@@ -100,8 +139,17 @@ struct FrameStream::Impl {
 
 FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth, int readers,
                          std::shared_ptr<FrameMemory> memory)
-    : impl_(std::make_unique<Impl>(source, std::move(order), depth, source.concurrent_reads() ? readers : 1,
-                                   std::move(memory))) {
+    : FrameStream(source, std::move(order), nullptr, depth, readers, std::move(memory)) {}
+
+FrameStream::FrameStream(FrameSource& source, std::function<bool(std::int64_t&)> next_index, std::size_t depth,
+                         int readers, std::shared_ptr<FrameMemory> memory)
+    : FrameStream(source, {}, std::move(next_index), depth, readers, std::move(memory)) {}
+
+FrameStream::FrameStream(FrameSource& source, std::vector<std::int64_t> order,
+                         std::function<bool(std::int64_t&)> next_index, std::size_t depth, int readers,
+                         std::shared_ptr<FrameMemory> memory)
+    : impl_(std::make_unique<Impl>(source, std::move(order), std::move(next_index), depth,
+                                   source.concurrent_reads() ? readers : 1, std::move(memory))) {
   const int n = source.concurrent_reads() ? std::max(1, readers) : 1;
   Impl& s = *impl_;
   s.running = n;

@@ -1,8 +1,13 @@
 #pragma once
 /// @file
 /// @brief RAII owners for HDF5 identifiers and small checked helpers. Every call is checked;
-/// failures become laueproc::InputError (reading) or laueproc::Error (writing) that name the
-/// file and the object path, with HDF5's own innermost reason appended.
+/// failures become laueproc::InputError (reading) or laueproc::OutputError (writing) that name
+/// the file and the object path, with HDF5's own innermost reason appended.
+///
+/// Writing: a destructor cannot report a failed close, and on a full disk the close is where the
+/// last data reaches the file. So a writer ends with close_file() on its success path (flush,
+/// then close, both checked); the destructors only clean up after an error. laueproc never lets
+/// HDF5 run its exit-time cleanup (H5dont_atexit, see h5.cpp).
 
 #include <hdf5.h>
 
@@ -50,6 +55,9 @@ class Handle {
     if (id_ >= 0 && closer_) closer_(id_);  // a failing close cannot be reported from a destructor
     id_ = H5I_INVALID_HID;
   }
+  /// @brief Closes now and reports a failure: OutputError(file, "cannot close " + what + ...).
+  /// For objects whose close writes (a chunked dataset flushes its chunk cache).
+  void close(const std::string& file, const std::string& what);
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -60,16 +68,34 @@ class Handle {
 void check(herr_t status, const std::string& file, const std::string& what);
 /// @brief Wraps a freshly returned id; throws InputError(file, what...) when it is invalid.
 Handle wrap(hid_t id, Handle::Closer closer, const std::string& file, const std::string& what);
+/// @brief As check() and wrap(), for files being written: OutputError.
+void check_write(herr_t status, const std::string& file, const std::string& what);
+Handle wrap_write(hid_t id, Handle::Closer closer, const std::string& file, const std::string& what);
+
+/// @brief Completes a file opened for writing: flushes everything (metadata and the chunk caches
+/// of datasets still open), then closes it; both checked (OutputError naming the file, e.g.
+/// "cannot write (No space left on device)"). Every other object of the file must be closed
+/// first (else HDF5 would defer the real close to the last object's close, unchecked): an
+/// object still open is a program error (laueproc::Error). `file` is invalid afterwards.
+void close_file(Handle& file, const std::string& path);
+
+/// @brief Largest 1-D dataset read_vector() reads (2^27 values, 1 GiB of doubles): a damaged or
+/// hostile header cannot make laueproc allocate absurd amounts of memory.
+inline constexpr hsize_t kMaxVectorValues = hsize_t{1} << 27;
+
+/// @brief InputError naming the file unless it can be opened for reading: "no such file",
+/// "cannot read (Permission denied)", "is a directory".
+void check_readable(const std::string& path);
 
 /// @brief True when the file carries the HDF5 signature (at offset 0, 512, 1024 or 2048).
 bool looks_like_hdf5(const std::string& path);
 
-/// @brief Opens a file for reading: distinct errors for "no such file", "not an HDF5 file" and
-/// "truncated or damaged HDF5 file".
+/// @brief Opens a file for reading: distinct errors for "no such file", "cannot read
+/// (Permission denied)", "not an HDF5 file" and "truncated or damaged HDF5 file".
 Handle open_read(const std::string& path);
-/// @brief Creates (truncates) a file for writing.
+/// @brief Creates (truncates) a file for writing; OutputError when it cannot.
 Handle create(const std::string& path);
-/// @brief Opens an existing file read-write.
+/// @brief Opens an existing file read-write; OutputError when it cannot.
 Handle open_rw(const std::string& path);
 
 /// @brief True when `path` ("/a/b/c") exists as a link in `file` (every parent checked).
@@ -83,10 +109,13 @@ std::vector<hsize_t> shape(hid_t dataset, const std::string& filename, const std
 
 /// @brief Reads a numeric scalar (any integer or float type) as double.
 std::optional<double> read_scalar(hid_t file, const std::string& path, const std::string& filename);
-/// @brief Reads a 1-D numeric dataset as doubles.
-std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename);
+/// @brief Reads a 1-D numeric dataset as doubles; InputError when it holds more than
+/// `max_values` (checked before anything is allocated).
+std::vector<double> read_vector(hid_t file, const std::string& path, const std::string& filename,
+                                hsize_t max_values = kMaxVectorValues);
 
-/// @brief Writes string / numeric attributes on an object (group or dataset).
+/// @brief Writes string / numeric attributes on an object (group or dataset); OutputError
+/// naming the object's file on failure.
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);

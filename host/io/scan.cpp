@@ -16,14 +16,18 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <type_traits>
 
+#include "io/chunk_guard.hpp"
 #include "io/chunk_reader.hpp"
 #include "io/decode.hpp"
 #include "io/h5.hpp"
@@ -119,6 +123,9 @@ Dtype classify(hid_t type, const std::string& file, const std::string& path) {
   throw InputError(file, "unsupported dtype " + describe_type(type) + " in " + path);
 }
 
+// Largest frame read: 2^28 pixels (16384 x 16384, 512 MiB as uint16, 2 GiB as float64).
+constexpr hsize_t kMaxFramePixels = hsize_t{1} << 28;
+
 struct Counters {
   std::atomic<std::uint64_t> clipped{0};  // values outside [0, 65535]
   std::atomic<std::uint64_t> nan{0};      // NaN set to 0
@@ -190,6 +197,7 @@ struct FrameDataset {
   std::vector<hsize_t> chunk;     // empty when not chunked
   std::vector<FilterSpec> filters;  // in pipeline (write) order
   std::shared_ptr<const ChunkReader> chunks;  // set when frames are read chunk-direct
+  std::int64_t checked_chunks = -1;  // frame-axis chunk whose stored chunks chunk_guard passed (HDF5 lock)
 
   std::size_t pixels() const { return static_cast<std::size_t>(width) * static_cast<std::size_t>(height); }
   std::size_t frame_bytes() const { return pixels() * dtype_size(dtype); }
@@ -213,6 +221,9 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
   const hsize_t ny = d.dims[r - 2], nx = d.dims[r - 1];
   if (ny == 0 || nx == 0 || ny > static_cast<hsize_t>(INT_MAX) || nx > static_cast<hsize_t>(INT_MAX))
     throw InputError(file, path + " has an unusable frame size " + std::to_string(ny) + " x " + std::to_string(nx));
+  if (ny > kMaxFramePixels / nx)  // checked before any buffer is sized from a (maybe damaged) header
+    throw InputError(file, path + " has frames of " + std::to_string(ny) + " x " + std::to_string(nx) +
+                               " pixels, more than laueproc reads (" + std::to_string(kMaxFramePixels) + " pixels)");
   d.height = static_cast<int>(ny);
   d.width = static_cast<int>(nx);
   d.frames = r == 3 ? static_cast<std::int64_t>(d.dims[0]) : 1;
@@ -251,6 +262,7 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
 struct Scratch {
   std::vector<unsigned char> typed;  // frame as stored when it is not uint16
   ChunkScratch chunk;
+  ChunkGuardScratch guard;
 };
 
 void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, Scratch& s, Counters& c) {
@@ -258,6 +270,14 @@ void read_frame_hyperslab(FrameDataset& d, std::int64_t k, std::uint16_t* out, S
   if (!to_out) s.typed.resize(d.frame_bytes());
   {
     Lock lock(h5::library_mutex());
+    // Chunks HDF5's filters will decode are checked first (io/chunk_guard.hpp: a damaged one
+    // crashed inside HDF5 or a filter plugin).
+    const std::int64_t chunk_row = d.dims.size() == 3 && !d.chunk.empty() ? k / static_cast<std::int64_t>(d.chunk[0]) : 0;
+    if (!d.chunk.empty() && chunk_row != d.checked_chunks) {
+      std::string why = check_chunks_for_hdf5(d.ds, d.dims, d.chunk, d.filters, dtype_size(d.dtype), k, s.guard);
+      if (!why.empty()) throw InputError(d.file, d.path + " frame " + std::to_string(k) + ": " + why);
+      d.checked_chunks = chunk_row;
+    }
     h5::Handle space = h5::wrap(H5Dget_space(d.ds), H5Sclose, d.file, "cannot read the dataspace of " + d.path);
     hsize_t start[3] = {0, 0, 0};
     hsize_t count[3] = {1, 1, 1};
@@ -321,8 +341,10 @@ void read_frame_into(FrameDataset& d, std::int64_t k, Frame& out, bool keep_enco
   read_frame(d, k, out.prepare_pixels(), s, c);
 }
 
-// Any numeric dataset (scalar or array) as doubles; empty when absent. Call with the lock held.
-std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file) {
+// Any numeric dataset (scalar or array) as doubles; empty when absent; at most `max_values`
+// (checked before reading: the size comes from a maybe damaged header). Call with the lock held.
+std::vector<double> read_numbers(hid_t f, const std::string& path, const std::string& file,
+                                 hsize_t max_values = h5::kMaxVectorValues) {
   if (!h5::exists(f, path)) return {};
   h5::Handle ds = h5::open_dataset(f, path, file);
   h5::Handle type = h5::wrap(H5Dget_type(ds), H5Tclose, file, "cannot read the type of " + path);
@@ -331,6 +353,9 @@ std::vector<double> read_numbers(hid_t f, const std::string& path, const std::st
   h5::Handle space = h5::wrap(H5Dget_space(ds), H5Sclose, file, "cannot read the dataspace of " + path);
   hssize_t n = H5Sget_simple_extent_npoints(space);
   if (n < 0) throw InputError(file, "cannot read the size of " + path);
+  if (static_cast<hsize_t>(n) > max_values)
+    throw InputError(file, path + " holds " + std::to_string(n) + " values, more than the " +
+                               std::to_string(max_values) + " expected");
   std::vector<double> values(static_cast<std::size_t>(n));
   if (n > 0)
     h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), file, "cannot read " + path);
@@ -366,6 +391,52 @@ std::vector<std::string> conversion_warnings(const ScanInfo& info, const Counter
                   " pixels to [0, 65535] and set " + std::to_string(nan) + " NaN pixels to 0");
   }
   return out;
+}
+
+// Per-frame scans: files converted to uint16, grouped by their dtype, for the notes (a float32
+// file in a uint16 scan is named, with its own dtype and counts).
+class FileConversions {
+ public:
+  void note(std::int64_t file_index, const std::string& file, Dtype dtype, std::uint64_t clipped, std::uint64_t nan) {
+    std::lock_guard<std::mutex> lock(m_);
+    Group& g = groups_[dtype_name(dtype)];
+    if (g.files.empty()) g.first_file = file;
+    g.files.insert(file_index);
+    g.clipped += clipped;
+    g.nan += nan;
+  }
+  std::vector<std::string> notes(const ScanInfo& info) const {
+    std::lock_guard<std::mutex> lock(m_);
+    std::vector<std::string> out;
+    for (const auto& [dtype, g] : groups_) {
+      const bool foreign = dtype != info.dtype;
+      if (!foreign && g.clipped == 0 && g.nan == 0) continue;
+      std::string what = g.first_file;
+      if (g.files.size() > 1) what += " (and " + std::to_string(g.files.size() - 1) + " other files)";
+      std::string text = what + ": ";
+      if (foreign) text += "holds " + dtype + " (the scan's frames are " + info.dtype + "); ";
+      text += "converting " + dtype + " to uint16 clipped " + std::to_string(g.clipped) +
+              " pixels to [0, 65535] and set " + std::to_string(g.nan) + " NaN pixels to 0";
+      out.push_back(std::move(text));
+    }
+    return out;
+  }
+
+ private:
+  struct Group {
+    std::string first_file;
+    std::set<std::int64_t> files;
+    std::uint64_t clipped = 0, nan = 0;
+  };
+  mutable std::mutex m_;
+  std::map<std::string, Group> groups_;
+};
+
+// A position that is not a finite number (NaN written for a failed encoder read) is no position.
+void set_position(FrameMeta& meta, double x, double y) {
+  meta.has_position = std::isfinite(x) && std::isfinite(y);
+  meta.x_um = meta.has_position ? x : std::numeric_limits<double>::quiet_NaN();
+  meta.y_um = meta.has_position ? y : std::numeric_limits<double>::quiet_NaN();
 }
 
 void start_frame(Frame& out, std::int64_t index, const std::string& source, std::int64_t in_file, int w, int h) {
@@ -451,11 +522,7 @@ class StackSource final : public FrameSource {
   void read(std::int64_t index, Frame& out) override {
     check_index(index, info_.n_frames);
     start_frame(out, index, info_.files.front(), index, d_.width, d_.height);
-    if (!x_.empty()) {
-      out.meta.has_position = true;
-      out.meta.x_um = x_[static_cast<std::size_t>(index)];
-      out.meta.y_um = y_[static_cast<std::size_t>(index)];
-    }
+    if (!x_.empty()) set_position(out.meta, x_[static_cast<std::size_t>(index)], y_[static_cast<std::size_t>(index)]);
     auto scratch = pool_.take();
     try {
       read_frame_into(d_, index, out, keep_encoded_, *scratch, counters_);
@@ -505,7 +572,7 @@ class PerFrameSource final : public FrameSource {
   }
 
   const ScanInfo& info() const override { return info_; }
-  std::vector<std::string> warnings() const override { return conversion_warnings(info_, counters_); }
+  std::vector<std::string> warnings() const override { return conversions_.notes(info_); }
   bool concurrent_reads() const override { return true; }
 
   void read(std::int64_t index, Frame& out) override {
@@ -523,9 +590,15 @@ class PerFrameSource final : public FrameSource {
         else return false;
         return true;
       };
-      out.meta.has_position = pick(cur.x, out.meta.x_um) && pick(cur.y, out.meta.y_um);
-      if (!out.meta.has_position) out.meta.x_um = out.meta.y_um = 0.0;
-      read_frame_into(cur.d, k, out, keep_encoded_, state->scratch, counters_);
+      // A scan whose reference file has no positions has none (frames placed in frame order);
+      // otherwise a file without one, or with NaN, gives a frame without a position.
+      double x = 0, y = 0;
+      if (info_.has_positions && pick(cur.x, x) && pick(cur.y, y)) set_position(out.meta, x, y);
+      else set_position(out.meta, std::numeric_limits<double>::quiet_NaN(), 0.0);
+      Counters counters;  // this read's own (reads run concurrently): the note names its file
+      read_frame_into(cur.d, k, out, keep_encoded_, state->scratch, counters);
+      if (cur.d.dtype != Dtype::u16)
+        conversions_.note(fi, name, cur.d.dtype, counters.clipped.load(), counters.nan.load());
     } catch (const Error& e) {
       fail_frame(out, e.what());
     }
@@ -544,8 +617,8 @@ class PerFrameSource final : public FrameSource {
       throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
                                  std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
                                  " x " + std::to_string(info_.height) + " x " + std::to_string(info_.width));
-    o.x = read_numbers(o.file, x_path_, name);
-    o.y = read_numbers(o.file, y_path_, name);
+    o.x = read_numbers(o.file, x_path_, name, static_cast<hsize_t>(o.d.frames));
+    o.y = read_numbers(o.file, y_path_, name, static_cast<hsize_t>(o.d.frames));
     o.index = fi;
     cur = std::move(o);
   }
@@ -557,7 +630,7 @@ class PerFrameSource final : public FrameSource {
   bool zlib_;
   bool keep_encoded_;
   StatePool<State> pool_;
-  Counters counters_;
+  FileConversions conversions_;
 };
 
 // ---- scan path expansion -----------------------------------------------------------------------
@@ -621,17 +694,43 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   ScanInfo info;
   info.layout = ScanLayout::per_frame_files;
   info.files = std::move(files);
-  const std::string& name = info.files.front();
-  if (!first.valid()) first = h5::open_read(name);
   std::string dataset = options.dataset.empty() ? kPerFrameDataset : options.dataset;
-  PerFrameSource::Open o;
-  o.d = open_frame_dataset(first, name, dataset, options.chunk_direct, options.inflate_with_zlib);
   std::string xp = options.x_path.empty() ? kPerFrameX : options.x_path;
   std::string yp = options.y_path.empty() ? kPerFrameY : options.y_path;
-  o.x = read_numbers(first, xp, name);
-  o.y = read_numbers(first, yp, name);
-  o.index = 0;
-  o.file = std::move(first);
+  // The scan's frame size (and dtype, layout, positions) is the one most of up to 5 evenly
+  // spaced files agree on (ties: the earliest), so one odd or damaged file, even the first,
+  // fails only its own frames. A single file is its own reference.
+  const std::int64_t n_files = static_cast<std::int64_t>(info.files.size());
+  const std::int64_t n_sample = std::min<std::int64_t>(n_files, 5);
+  std::vector<PerFrameSource::Open> sampled;
+  std::exception_ptr first_error;
+  for (std::int64_t j = 0; j < n_sample; ++j) {
+    const std::int64_t fi = n_sample == 1 ? 0 : j * (n_files - 1) / (n_sample - 1);
+    const std::string& name = info.files[static_cast<std::size_t>(fi)];
+    try {
+      PerFrameSource::Open o;
+      o.file = fi == 0 && first.valid() ? std::move(first) : h5::open_read(name);
+      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct, options.inflate_with_zlib);
+      o.x = read_numbers(o.file, xp, name, static_cast<hsize_t>(o.d.frames));
+      o.y = read_numbers(o.file, yp, name, static_cast<hsize_t>(o.d.frames));
+      o.index = fi;
+      sampled.push_back(std::move(o));
+    } catch (const InputError&) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (sampled.empty()) std::rethrow_exception(first_error);
+  auto same_size = [](const PerFrameSource::Open& a, const PerFrameSource::Open& b) {
+    return a.d.frames == b.d.frames && a.d.height == b.d.height && a.d.width == b.d.width;
+  };
+  std::size_t best = 0, best_votes = 0;
+  for (std::size_t a = 0; a < sampled.size(); ++a) {
+    std::size_t votes = 0;
+    for (const auto& b : sampled) votes += same_size(sampled[a], b);
+    if (votes > best_votes) best = a, best_votes = votes;
+  }
+  PerFrameSource::Open o = std::move(sampled[best]);
+  sampled.clear();  // closes the other sampled files
   fill_info_from(info, o.d);
   const std::int64_t per_file = o.d.frames;
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
@@ -669,8 +768,8 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
   if (explicit_pos && (!hx || !hy)) throw InputError(path, "no position dataset at " + (hx ? yp : xp));
   if (hx != hy) throw InputError(path, "has " + (hx ? xp : yp) + " but not " + (hx ? yp : xp));
   if (hx) {
-    x = h5::read_vector(f, xp, path);
-    y = h5::read_vector(f, yp, path);
+    x = h5::read_vector(f, xp, path, static_cast<hsize_t>(d.frames));
+    y = h5::read_vector(f, yp, path, static_cast<hsize_t>(d.frames));
     for (const auto* v : {&x, &y})
       if (static_cast<std::int64_t>(v->size()) != d.frames)
         throw InputError(path, (v == &x ? xp : yp) + " has " + std::to_string(v->size()) + " values, the scan has " +
@@ -727,8 +826,9 @@ PositionRange position_range(const ScanInfo& info, const ScanOptions& options, s
   if (info.layout == ScanLayout::stack) {
     if (!info.has_positions) return r;
     h5::Handle f = h5::open_read(info.files.front());
-    xs = read_numbers(f, options.x_path.empty() ? kStackX : options.x_path, info.files.front());
-    ys = read_numbers(f, options.y_path.empty() ? kStackY : options.y_path, info.files.front());
+    const auto n = static_cast<hsize_t>(info.n_frames);
+    xs = read_numbers(f, options.x_path.empty() ? kStackX : options.x_path, info.files.front(), n);
+    ys = read_numbers(f, options.y_path.empty() ? kStackY : options.y_path, info.files.front(), n);
     r.sampled = static_cast<std::int64_t>(xs.size());
   } else {
     const std::int64_t n = static_cast<std::int64_t>(info.files.size());
@@ -766,6 +866,7 @@ std::unique_ptr<FrameSource> open_scan(const std::string& path, const ScanOption
   h5::init();
   std::error_code ec;
   const bool is_file = fs::is_regular_file(path, ec);
+  if (is_file) h5::check_readable(path);  // "Permission denied", not "not an HDF5 file"
   if (is_file && !h5::looks_like_hdf5(path)) {
     std::string ext = io::lower(fs::path(path).extension().string());
     bool h5_ext = ext == ".h5" || ext == ".hdf5" || ext == ".hdf" || ext == ".nxs" || ext == ".nx5";

@@ -1,5 +1,7 @@
 #include "output/records.hpp"
 
+#include <zlib.h>
+
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -102,16 +104,91 @@ void append_peak_fields(std::string& out, const Peak& p, char c) {
   append_double(out, p.snr);
 }
 
-}  // namespace
+std::uint32_t checksum(std::string_view text) {
+  return static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+}
 
-void append_journal_peak(std::string& out, const Peak& p) {
-  out += "P ";
-  append_peak_fields(out, p, ' ');
+// Starts a journal line: room for the checksum, then the tag. end_line() fills the checksum in.
+std::size_t begin_line(std::string& out, char tag) {
+  const std::size_t start = out.size();
+  out.append(kChecksumChars, '0');
+  out.push_back(' ');
+  out.push_back(tag);
+  out.push_back(' ');
+  return start;
+}
+
+void end_line(std::string& out, std::size_t start) {
+  const std::size_t body = start + kChecksumChars + 1;
+  std::uint32_t crc = checksum(std::string_view(out).substr(body));
+  static const char kHex[] = "0123456789abcdef";
+  for (std::size_t k = kChecksumChars; k-- > 0; crc >>= 4) out[start + k] = kHex[crc & 0xf];
   out.push_back('\n');
 }
 
+// The line after its checksum when the checksum matches; else an empty view.
+std::string_view checked_body(std::string_view line) {
+  if (line.size() < kChecksumChars + 3 || line[kChecksumChars] != ' ') return {};
+  std::uint32_t want = 0;
+  for (std::size_t k = 0; k < kChecksumChars; ++k) {
+    const char c = line[k];
+    int v;
+    if (c >= '0' && c <= '9') v = c - '0';
+    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    else return {};
+    want = (want << 4) | static_cast<std::uint32_t>(v);
+  }
+  std::string_view body = line.substr(kChecksumChars + 1);
+  return checksum(body) == want ? body : std::string_view();
+}
+
+}  // namespace
+
+char journal_line_tag(std::string_view line) {
+  std::string_view body = checked_body(line);
+  return body.size() >= 2 && body[1] == ' ' ? body[0] : 0;
+}
+
+void append_journal_csv(std::string& out, const std::string& csv_dir) {
+  const std::size_t start = begin_line(out, 'C');
+  for (char ch : csv_dir) out.push_back(ch == '\n' || ch == '\r' ? ' ' : ch);
+  end_line(out, start);
+}
+
+bool parse_journal_csv(std::string_view line, std::string& csv_dir) {
+  std::string_view body = checked_body(line);
+  if (body.size() < 2 || body.substr(0, 2) != "C ") return false;
+  csv_dir = std::string(body.substr(2));
+  return true;
+}
+
+void append_journal_info(std::string& out, std::string_view key, std::string_view value) {
+  const std::size_t start = begin_line(out, 'I');
+  out += key;
+  out.push_back(' ');
+  for (char ch : value) out.push_back(ch == '\n' || ch == '\r' ? ' ' : ch);
+  end_line(out, start);
+}
+
+bool parse_journal_info(std::string_view line, std::string& key, std::string& value) {
+  std::string_view body = checked_body(line);
+  if (body.size() < 2 || body.substr(0, 2) != "I ") return false;
+  body.remove_prefix(2);
+  const auto space = body.find(' ');
+  key = std::string(body.substr(0, space));
+  value = space == std::string_view::npos ? std::string() : std::string(body.substr(space + 1));
+  return !key.empty();
+}
+
+void append_journal_peak(std::string& out, const Peak& p) {
+  const std::size_t start = begin_line(out, 'P');
+  append_peak_fields(out, p, ' ');
+  end_line(out, start);
+}
+
 void append_journal_frame(std::string& out, const FrameSummary& f, std::int64_t n_peak_lines) {
-  out += "F ";
+  const std::size_t start = begin_line(out, 'F');
   append_int(out, f.frame); sep(out, ' ');
   append_int(out, n_peak_lines); sep(out, ' ');
   append_int(out, f.ix); sep(out, ' ');
@@ -134,11 +211,11 @@ void append_journal_frame(std::string& out, const FrameSummary& f, std::int64_t 
   append_double(out, f.background); sep(out, ' ');
   append_double(out, f.noise); sep(out, ' ');
   out += f.status;
-  out.push_back('\n');
+  end_line(out, start);
 }
 
 bool parse_journal_peak(std::string_view line, Peak& p) {
-  Fields f(line);
+  Fields f(checked_body(line));
   return expect(f, "P") && read(f, p.frame) && read(f, p.peak) && read(f, p.x) && read(f, p.y) &&
          read(f, p.intensity) && read(f, p.peak_value) && read(f, p.npix) && read(f, p.a) &&
          read(f, p.b) && read(f, p.theta_deg) && read(f, p.n_maxima) && read(f, p.saturated) &&
@@ -147,7 +224,7 @@ bool parse_journal_peak(std::string_view line, Peak& p) {
 }
 
 bool parse_journal_frame(std::string_view line, FrameSummary& s, std::int64_t& n_peak_lines) {
-  Fields f(line);
+  Fields f(checked_body(line));
   if (!(expect(f, "F") && read(f, s.frame) && read(f, n_peak_lines) && read(f, s.ix) && read(f, s.iy) &&
         read(f, s.has_position) && read(f, s.x_um) && read(f, s.y_um) && read(f, s.n_peaks) &&
         read(f, s.n_used) && read(f, s.se) && read(f, s.se_median)))

@@ -2,6 +2,7 @@
 // docs/output.md for the layout and the crash/resume design.
 #include "laueproc/output.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,9 +14,14 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <optional>
 
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
+#include "output/chunk_compressor.hpp"
+#include "output/journal.hpp"
+#include "output/output_guard.hpp"
 #include "output/records.hpp"
 
 namespace laueproc {
@@ -87,10 +93,13 @@ struct FrameRow {
 
 constexpr hsize_t kPeakChunk = 4096;   // rows; ~0.5 MB, within HDF5's default 1 MB chunk cache
 constexpr hsize_t kFrameChunk = 1024;
+constexpr int kDeflateLevel = 4;
+
+bool deflate_available() { return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0; }
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   std::string why = h5::last_error();
-  throw Error(path + ": " + what + (why.empty() ? "" : " (" + why + ")"));
+  throw OutputError(path, what + (why.empty() ? "" : " (" + why + ")"));
 }
 void ck(herr_t status, const std::string& path, const std::string& what) {
   if (status < 0) fail(path, what);
@@ -225,9 +234,9 @@ h5::Handle create_table(hid_t file, const char* name, hid_t mem_type, hsize_t ch
   h5::Handle space = own(H5Screate_simple(1, &dims, &maxdims), H5Sclose, path, "cannot create a dataspace");
   h5::Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, path, "cannot create a property list");
   ck(H5Pset_chunk(dcpl, 1, &chunk), path, "cannot set the chunk size");
-  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+  if (deflate_available()) {  // the order output::shuffle_deflate() follows for /peaks chunks
     ck(H5Pset_shuffle(dcpl), path, "cannot set the shuffle filter");
-    ck(H5Pset_deflate(dcpl, 4), path, "cannot set gzip compression");
+    ck(H5Pset_deflate(dcpl, kDeflateLevel), path, "cannot set gzip compression");
   }
   return own(H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose, path,
              std::string("cannot create ") + name);
@@ -290,24 +299,49 @@ void write_axis(hid_t group, const char* name, const std::vector<double>& values
   h5::write_attribute(ds, "units", std::string("um"));
 }
 
-void make_parent(const std::string& file_or_dir, bool is_dir) {
-  fs::path dir = is_dir ? fs::path(file_or_dir) : fs::path(file_or_dir).parent_path();
-  if (dir.empty()) return;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir, ec))
-    throw Error(dir.string() + ": cannot create output folder (" + (ec ? ec.message() : "not a folder") + ")");
-}
-
 std::FILE* open_file(const std::string& path, const char* mode, const char* what) {
   std::FILE* f = std::fopen(path.c_str(), mode);
-  if (!f) throw Error(path + ": cannot " + what + " (" + std::strerror(errno) + ")");
+  if (!f) throw OutputError(path, std::string("cannot ") + what + " (" + std::strerror(errno) + ")");
   return f;
 }
 
+[[noreturn]] void write_failed(const std::string& path) {
+  throw OutputError(path, std::string("write failed (") + std::strerror(errno) + ")");
+}
+
 void write_all(std::FILE* f, const std::string& data, const std::string& path) {
-  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size())
-    throw Error(path + ": write failed (" + std::strerror(errno) + ")");
+  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size()) write_failed(path);
+}
+
+// fflush + fsync + fclose, each checked: the last buffered bytes reach the disk here.
+void close_checked(std::FILE* f, const std::string& path) {
+  if (std::fflush(f) != 0) {
+    const int err = errno;
+    std::fclose(f);
+    errno = err;
+    write_failed(path);
+  }
+  try {
+    output::sync_fd(fileno(f), path);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  if (std::fclose(f) != 0) write_failed(path);
+}
+
+// Writes `text` to `path` whole: a temporary file renamed onto it once complete.
+void write_text_file(const std::string& path, const std::string& text) {
+  output::AtomicFile out(path, true);  // the caller decided about an existing file
+  std::FILE* f = open_file(out.temp_path(), "wb", "create the file");
+  try {
+    write_all(f, text, path);
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  close_checked(f, path);
+  out.commit();
 }
 
 void warn(const std::string& message) { std::cerr << "laueproc: warning: " << message << "\n"; }
@@ -315,76 +349,215 @@ void warn(const std::string& message) { std::cerr << "laueproc: warning: " << me
 }  // namespace
 
 // ---- HDF5 state -------------------------------------------------------------------------------
+// ---- HDF5 state -------------------------------------------------------------------------------
+// /peaks goes to the file in whole chunks, compressed on a thread of its own (ChunkCompressor)
+// and stored with H5Dwrite_chunk; only the last, partly filled chunk goes through H5Dwrite, when
+// the table is complete (final flush). So each chunk is compressed once, off the writer.
 struct ResultSink::H5State {
   std::string path;
   h5::Handle peak_mem, frame_mem;
+  h5::Handle peak_file;  // the packed row type of /peaks in the file
   h5::Handle file, peaks, frames;
-  hsize_t peak_rows = 0, frame_rows = 0;
-  std::vector<PeakRow> peak_buf;
+  hsize_t peak_rows = 0, frame_rows = 0;  // peak_rows: in whole chunks, until the final flush
+  std::vector<PeakRow> peak_buf;          // the rows after peak_rows
   std::vector<FrameRow> frame_buf;
+  std::unique_ptr<output::ChunkCompressor> compressor;  // null without the deflate filter
+  std::vector<unsigned char> convert_buf, background_buf;  // rows to the file layout, reused
 
-  void flush_rows() {
-    append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+  void write_chunk(output::ChunkCompressor::Chunk& c) {
+    const hsize_t offset = c.offset;
+    ck(H5Dwrite_chunk(peaks, H5P_DEFAULT, c.filter_mask, &offset, c.bytes.size(), c.bytes.data()), path,
+       "cannot write /peaks");
+  }
+  // A full chunk of rows in peak_buf: to the compressor (or, without one, through H5Dwrite).
+  void store_full_chunk() {
+    if (!compressor) {
+      append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+      peak_buf.clear();
+      return;
+    }
+    const std::size_t n = peak_buf.size(), mem_size = sizeof(PeakRow), file_size = H5Tget_size(peak_file);
+    convert_buf.resize(n * std::max(mem_size, file_size));
+    background_buf.resize(n * std::max(mem_size, file_size));  // compound conversions need one
+    std::memcpy(convert_buf.data(), peak_buf.data(), n * mem_size);
+    ck(H5Tconvert(peak_mem, peak_file, n, convert_buf.data(), background_buf.data(), H5P_DEFAULT), path,
+       "cannot convert /peaks rows");
+    output::ChunkCompressor::Chunk chunk;
+    chunk.offset = peak_rows;
+    chunk.bytes.assign(convert_buf.begin(), convert_buf.begin() + static_cast<std::ptrdiff_t>(n * file_size));
+    const hsize_t extent = peak_rows + n;
+    ck(H5Dset_extent(peaks, &extent), path, "cannot extend /peaks");
+    peak_rows = extent;
     peak_buf.clear();
+    compressor->submit(std::move(chunk), [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); });
+  }
+  // Rows so far to the file. Not final: /frames rows and the chunks compressed by now; final
+  // (the table is complete, or the run stops): every chunk, then the partly filled last one.
+  void flush_rows(bool final) {
+    if (compressor) {
+      auto write = [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); };
+      if (final)
+        compressor->drain(write);
+      else
+        compressor->collect(write);
+    }
+    if (final || !compressor) {
+      append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
+      peak_buf.clear();
+    }
     append_rows(frames, frame_mem, frame_rows, frame_buf, path, "/frames");
     frame_buf.clear();
   }
 };
 
+// ---- journals ----------------------------------------------------------------------------------
+struct ResultSink::Journals {
+  std::optional<output::JournalWriter> writer;                  // our own journal
+  std::vector<std::unique_ptr<output::JournalReader>> readers;  // journals frames are read back from
+  int own_reader = -1;  // index of our own journal's reader in `readers`; -1 until one is needed
+
+  output::JournalReader& reader(int source, const std::string& own_path) {
+    if (source == kOwnJournal) {
+      if (own_reader < 0) {
+        readers.push_back(std::make_unique<output::JournalReader>(own_path));
+        own_reader = static_cast<int>(readers.size()) - 1;
+      }
+      source = own_reader;
+    }
+    return *readers[static_cast<std::size_t>(source)];
+  }
+  static constexpr int kOwnJournal = -1;
+};
+
+// A frame recorded before an earlier one (any-order mode): it waits for the views.
+struct ResultSink::HeldFrames {
+  struct Frame {
+    FrameSummary summary;
+    PeakList peaks;      // empty unless in_memory
+    bool in_memory = true;
+    int source = Journals::kOwnJournal;  // where to read it back otherwise
+    std::int64_t offset = -1;
+  };
+  std::map<std::int64_t, Frame> frames;
+  std::size_t bytes = 0;  // peaks held in memory
+};
+
 void ResultSink::FileCloser::operator()(std::FILE* f) const noexcept { std::fclose(f); }
 
 ResultSink::ResultSink(SinkOptions options, RunInfo info)
-    : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)) {
+    : options_(std::move(options)), info_(std::move(info)), fingerprint_(run_fingerprint(info_)),
+      held_(std::make_unique<HeldFrames>()), journals_(std::make_unique<Journals>()) {
   if (options_.results_h5.empty()) throw UsageError("the results file name is empty");
+  if (options_.resume && options_.overwrite) throw UsageError("--resume and --overwrite exclude each other");
+  if (!options_.journal && !options_.views) throw UsageError("a result sink needs a journal or views");
+  if (options_.frames_total < 0) throw UsageError("frames_total must not be negative");
   journal_path_ = options_.results_h5 + ".journal";
-  if (!options_.csv_dir.empty()) {
+  partial_h5_path_ = options_.results_h5 + ".partial";
+  if (!options_.csv_dir.empty() && options_.views) {
     peaks_csv_path_ = (fs::path(options_.csv_dir) / "peaks.csv").string();
     frames_csv_path_ = (fs::path(options_.csv_dir) / "frames.csv").string();
+    provenance_path_ = (fs::path(options_.csv_dir) / "provenance.txt").string();
+    peaks_partial_path_ = peaks_csv_path_ + ".partial";
   }
+  if (options_.frames_total > 0) recorded_.assign(static_cast<std::size_t>(options_.frames_total), false);
   last_flush_ = std::chrono::steady_clock::now();
-  std::error_code ec;
-  bool have_journal = fs::exists(journal_path_, ec);
-  if (options_.resume && have_journal) {
-    resume_from_journal();
-    return;
+  {
+    std::error_code ec;
+    if (fs::is_directory(options_.results_h5, ec))
+      throw OutputError(options_.results_h5, "is a folder; give the results file name");
   }
-  if (options_.resume) {
-    if (fs::exists(options_.results_h5, ec)) {
-      bool complete = false;
-      try {
-        h5::Handle f = h5::open_read(options_.results_h5);
-        h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
-        if (H5Aexists(root, "complete") > 0) {
-          h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
-          std::int64_t v = 0;
-          complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+  output::make_parent_folder(options_.results_h5);
+  // The lock comes first: a second process on the same results stops here, before it reads,
+  // truncates or writes anything (opening the journal to lock it does not change it). A sink
+  // without a journal of its own (a merge) locks the same name, so a run and a merge exclude
+  // each other too.
+  lock_ = std::make_unique<output::OutputLock>(
+      journal_path_, options_.results_h5,
+      "another laueproc process is writing these results (its journal " + journal_path_ +
+          " is locked); wait for it to end, or give another --out");
+  struct stat st {};
+  const bool existing_journal = ::fstat(lock_->fd(), &st) == 0 && st.st_size > 0;
+  const bool have_journal = options_.journal && existing_journal;
+  try {
+    if (options_.resume && have_journal) {
+      resume_from_journal();
+    } else {
+      if (options_.resume) {
+        std::error_code ec;
+        if (options_.views && fs::exists(options_.results_h5, ec)) {
+          bool complete = false;
+          try {
+            h5::Handle f = h5::open_read(options_.results_h5);
+            h5::Handle root = own(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, options_.results_h5, "cannot open /");
+            if (H5Aexists(root, "complete") > 0) {
+              h5::Handle a = own(H5Aopen(root, "complete", H5P_DEFAULT), H5Aclose, options_.results_h5, "complete");
+              std::int64_t v = 0;
+              complete = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0 && v == 1;
+            }
+          } catch (const Error&) {
+            // unreadable: not a run to resume; it is replaced when this run completes
+          }
+          if (complete)
+            throw OutputError(options_.results_h5,
+                              "this run is already complete; nothing to resume (give --overwrite to redo it)");
         }
-      } catch (const Error&) {
-        // unreadable: an interrupted run without a journal; start over
+        if (options_.journal) warn("no journal " + journal_path_ + " to resume; starting from the first frame");
+      } else if (!options_.overwrite) {
+        // Nothing is replaced unless asked: an earlier run's results, an interrupted run's journal
+        // or an unrelated file given as --out by mistake.
+        if (existing_journal)
+          throw OutputError(journal_path_,
+                            "journal of an interrupted run: give --resume to continue it, or --overwrite to start over");
+        if (options_.views) {
+          output::refuse_existing(options_.results_h5, false,
+                                  "give --overwrite to replace it (or --resume to continue an interrupted run)");
+          for (const std::string* p : {&peaks_csv_path_, &frames_csv_path_})
+            if (!p->empty()) output::refuse_existing(*p, false);
+        }
+      } else if (existing_journal) {
+        warn("starting over: replacing the journal of an interrupted run, " + journal_path_);
       }
-      if (complete)
-        throw Error(options_.results_h5 + ": this run is already complete; nothing to resume (run without --resume to redo it)");
+      open_fresh();
     }
-    warn("no journal " + journal_path_ + " to resume; starting from the first frame");
-  } else if (have_journal) {
-    warn("overwriting the journal of an interrupted run, " + journal_path_ + " (use --resume to continue it)");
+    adopt_journals();
+    std::sort(resumed_.begin(), resumed_.end(),
+              [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });
+    if (options_.views) maybe_flush(true);
+  } catch (...) {
+    // A fresh start that failed (a CSV folder that cannot be made, a refused output...) leaves
+    // nothing behind: no journal a later run would take for an interrupted one, no .partial.
+    // A failed resume leaves the journal as it was.
+    const bool fresh = journal_started_;
+    h5_.reset();
+    peaks_csv_.reset();
+    journals_.reset();
+    std::error_code ec;
+    if (fresh) {
+      fs::remove(partial_h5_path_, ec);
+      if (!peaks_partial_path_.empty()) fs::remove(peaks_partial_path_, ec);
+    }
+    if (fresh || lock_->created()) lock_->remove_and_release();
+    throw;
   }
-  open_fresh();
 }
 
 ResultSink::~ResultSink() {
   if (!finished_) close_outputs();
 }
 
-void ResultSink::write_journal_header() {
-  std::string header(output::kJournalMagic);
-  header += ' ' + fingerprint_ + ' ' + (info_.started_utc.empty() ? std::string("-") : info_.started_utc) + '\n';
-  write_all(journal_.get(), header, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
+output::JournalHead ResultSink::journal_head(const std::string& started_utc) const {
+  output::JournalHead head;
+  head.fingerprint = fingerprint_;
+  head.started_utc = started_utc;
+  head.info = info_;
+  head.has_info = true;
+  head.frames_total = options_.frames_total;
+  head.csv_dir = options_.csv_dir;
+  return head;
 }
 
 void ResultSink::create_results(const std::string& started_utc, const std::string& resumed_utc) {
-  const std::string& path = options_.results_h5;
+  const std::string& path = partial_h5_path_;
   auto st = std::make_unique<H5State>();
   st->path = path;
   st->peak_mem = peak_type(path);
@@ -402,6 +575,7 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   attr("backend", info_.backend);
   h5::write_attribute(root, "threads", static_cast<std::int64_t>(info_.threads));
   attr("dataset", info_.dataset);
+  if (!info_.run_mode.empty()) attr("run_mode", info_.run_mode);
   std::string inputs;
   for (const auto& f : info_.input_files) inputs += (inputs.empty() ? "" : "\n") + f;
   attr("input_files", inputs);
@@ -412,180 +586,224 @@ void ResultSink::create_results(const std::string& started_utc, const std::strin
   st->peaks = create_table(st->file, "/peaks", st->peak_mem, kPeakChunk, path);
   st->frames = create_table(st->file, "/frames", st->frame_mem, kFrameChunk, path);
   st->peak_buf.reserve(kPeakChunk);
+  st->peak_file = own(H5Tcopy(st->peak_mem), H5Tclose, path, "cannot copy a row type");
+  ck(H5Tpack(st->peak_file), path, "cannot pack a row type");
+  if (deflate_available())
+    st->compressor = std::make_unique<output::ChunkCompressor>(H5Tget_size(st->peak_file), kDeflateLevel);
   h5_ = std::move(st);
 
   if (!options_.csv_dir.empty()) {
-    make_parent(options_.csv_dir, true);
-    peaks_csv_.reset(open_file(peaks_csv_path_, "wb", "create the CSV file"));
+    output::make_folder(options_.csv_dir);
+    peaks_csv_.reset(open_file(peaks_partial_path_, "wb", "create the CSV file"));
     std::setvbuf(peaks_csv_.get(), nullptr, _IOFBF, 1 << 20);
-    write_all(peaks_csv_.get(), std::string(output::kPeaksCsvHeader), peaks_csv_path_);
+    write_all(peaks_csv_.get(), std::string(output::kPeaksCsvHeader), peaks_partial_path_);
   }
 }
 
+
 void ResultSink::open_fresh() {
-  make_parent(options_.results_h5, false);
-  journal_.reset(open_file(journal_path_, "wb", "create the journal"));
-  write_journal_header();
-  create_results(info_.started_utc, "");
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);  // a stale one would look complete
+  journal_started_ = true;  // from here on, a failure removes what this sink started
+  if (options_.journal)  // under the lock
+    journals_->writer.emplace(output::JournalWriter::create(journal_path_, journal_head(info_.started_utc)));
+  if (options_.views) create_results(info_.started_utc, "");
+}
+
+bool ResultSink::acceptable(const FrameSummary& frame) const {
+  if (options_.frames_total > 0)
+    return frame.frame >= 0 && frame.frame < options_.frames_total && !recorded_[static_cast<std::size_t>(frame.frame)];
+  return frame.frame > last_recorded_;
 }
 
 void ResultSink::resume_from_journal() {
-  File in(open_file(journal_path_, "rb", "read the journal"));
-  char* raw = nullptr;
-  std::size_t cap = 0;
-  struct Free {
-    char** p;
-    ~Free() { std::free(*p); }
-  } free_line{&raw};
-  auto next_line = [&](std::string_view& line) -> int {  // 1: complete line, 0: torn or end
-    ssize_t n = getline(&raw, &cap, in.get());
-    if (n <= 0) return 0;
-    if (raw[n - 1] != '\n') return 0;  // torn: the writer was killed mid-line
-    line = std::string_view(raw, static_cast<std::size_t>(n - 1));
-    return 1;
-  };
+  auto reader = std::make_unique<output::JournalReader>(journal_path_);
+  if (!reader->empty() && reader->head().fingerprint != fingerprint_)
+    throw OutputError(journal_path_, "journal of a different run (settings or input files differ: fingerprint " +
+                                         reader->head().fingerprint + ", this run " + fingerprint_ +
+                                         "); give --overwrite to start over");
+  const std::string started = reader->head().started_utc.empty() ? info_.started_utc : reader->head().started_utc;
+  if (options_.views) create_results(started, info_.started_utc);
+  journals_->readers.push_back(std::move(reader));
+  journals_->own_reader = static_cast<int>(journals_->readers.size()) - 1;
+  output::JournalReader& in = *journals_->readers.back();
 
-  std::string_view line;
-  std::string started = info_.started_utc;
-  long good_offset = 0;
-  if (next_line(line)) {
-    std::string expected = std::string(output::kJournalMagic) + ' ';
-    if (line.substr(0, expected.size()) != expected)
-      throw Error(journal_path_ + ": not a laueproc journal (delete it, or run without --resume)");
-    std::string_view rest = line.substr(expected.size());
-    std::string_view fp = rest.substr(0, rest.find(' '));
-    if (fp != fingerprint_)
-      throw Error(journal_path_ + ": journal of a different run (settings or input files differ: fingerprint " +
-                  std::string(fp) + ", this run " + fingerprint_ + "); run without --resume to start over");
-    if (fp.size() < rest.size()) started = std::string(rest.substr(fp.size() + 1));
-    good_offset = std::ftell(in.get());
+  FrameSummary f;
+  PeakList peaks;
+  std::int64_t offset = 0, n_read = 0, last_frame = -1;
+  std::string damage;
+  while (in.next(f, peaks, offset)) {
+    if (!acceptable(f)) {  // a frame number out of place: damage, treated like a torn line
+      damage = "frame " + std::to_string(f.frame) + " out of place";
+      break;
+    }
+    resumed_.push_back(f);
+    resumed_peaks_ += static_cast<std::int64_t>(peaks.size());
+    last_frame = f.frame;
+    ++n_read;
+    record(std::move(f), peaks, Journals::kOwnJournal, offset);
   }
-  // good_offset == 0: an empty journal (killed before its header); start with a new header.
+  if (damage.empty()) damage = in.damage();
+  if (!damage.empty())
+    warn("dropped the end of " + journal_path_ + " from " + damage + " on, after " +
+         (n_read == 0 ? std::string("its header") : "frame " + std::to_string(last_frame)) +
+         "; later frames are processed again");
 
-  make_parent(options_.results_h5, false);
-  create_results(started, info_.started_utc);
-  std::error_code ec;
-  if (!frames_csv_path_.empty()) fs::remove(frames_csv_path_, ec);
+  // The interrupted run wrote its CSV elsewhere (or this run writes none): its partial peaks.csv
+  // would be left stale beside no frames.csv; it is removed.
+  const std::string journal_csv = in.head().csv_dir;
+  if (!journal_csv.empty() && journal_csv != options_.csv_dir) {
+    const std::string stale = (fs::path(journal_csv) / "peaks.csv.partial").string();
+    std::error_code ec;
+    if (fs::remove(stale, ec))
+      warn("removed " + stale + ", the partial CSV of the interrupted run (this run writes " +
+           (options_.csv_dir.empty() ? std::string("no CSV") : "its CSV to " + options_.csv_dir) + ")");
+  }
+  // Cut the journal after its last complete frame, then append. A journal without frames
+  // (killed at once) is written anew, so its header and info lines are whole.
+  if (in.empty() || n_read == 0) {
+    journals_->writer.emplace(output::JournalWriter::create(journal_path_, journal_head(started)));
+  } else {
+    journals_->writer.emplace(output::JournalWriter::append(journal_path_, in.good_size()));
+    if (journal_csv != options_.csv_dir) journals_->writer->write_csv_folder(options_.csv_dir);
+  }
+}
 
-  PeakList pending;
-  bool torn = false;
-  if (good_offset > 0) {
-    for (;;) {
-      long before = std::ftell(in.get());
-      if (!next_line(line)) {
-        torn = std::ftell(in.get()) != before;
-        break;
-      }
-      if (!line.empty() && line[0] == 'P') {
-        Peak p;
-        if (!output::parse_journal_peak(line, p)) {
-          torn = true;
-          break;
-        }
-        pending.push_back(p);
-        continue;
-      }
-      FrameSummary f;
-      std::int64_t n_lines = -1;
-      bool ok = output::parse_journal_frame(line, f, n_lines) && n_lines == static_cast<std::int64_t>(pending.size()) &&
-                (frames_.empty() || f.frame > frames_.back().frame);
-      for (const Peak& p : pending) ok = ok && p.frame == f.frame;
-      if (!ok) {
-        torn = true;
-        break;
-      }
-      append_outputs(f, pending);
-      resumed_.push_back(std::move(f));
-      resumed_peaks_ += static_cast<std::int64_t>(pending.size());
-      pending.clear();
-      good_offset = std::ftell(in.get());
+void ResultSink::adopt_journals() {
+  for (const std::string& path : options_.adopt) {
+    auto reader = std::make_unique<output::JournalReader>(path);
+    if (reader->empty()) continue;  // killed before its header: holds no frame
+    if (reader->head().fingerprint != fingerprint_)
+      throw OutputError(path, "journal of a different run (settings or input files differ: fingerprint " +
+                                  reader->head().fingerprint + ", this run " + fingerprint_ + ")");
+    journals_->readers.push_back(std::move(reader));
+    const int source = static_cast<int>(journals_->readers.size()) - 1;
+    output::JournalReader& in = *journals_->readers.back();
+    FrameSummary f;
+    PeakList peaks;
+    std::int64_t offset = 0, last_frame = -1;
+    while (in.next(f, peaks, offset)) {
+      if (!acceptable(f))
+        throw OutputError(path, "frame " + std::to_string(f.frame) +
+                                    (options_.frames_total > 0 && (f.frame < 0 || f.frame >= options_.frames_total)
+                                         ? " lies outside the scan's " + std::to_string(options_.frames_total) + " frames"
+                                         : " is recorded in another journal too"));
+      resumed_.push_back(f);
+      resumed_peaks_ += static_cast<std::int64_t>(peaks.size());
+      last_frame = f.frame;
+      record(std::move(f), peaks, source, offset);
+    }
+    if (!in.damage().empty())
+      warn("dropped the end of " + path + " from " + in.damage() + " on, after " +
+           (last_frame < 0 ? std::string("its header") : "frame " + std::to_string(last_frame)));
+  }
+}
+
+
+void ResultSink::record(FrameSummary frame, const PeakList& peaks, int source, std::int64_t offset) {
+  ++recorded_count_;
+  if (options_.frames_total > 0) {
+    recorded_[static_cast<std::size_t>(frame.frame)] = true;
+  } else {
+    last_recorded_ = frame.frame;
+    append_outputs(frame, peaks);  // increasing mode: straight to the views
+    return;
+  }
+  if (frame.frame != next_view_) {  // an earlier frame is still missing: wait for it
+    HeldFrames::Frame held;
+    const std::size_t bytes = peaks.size() * sizeof(Peak);
+    // Peaks stay in memory within the budget, or when there is no journal to read them back from.
+    held.in_memory = options_.views && (held_->bytes + bytes <= options_.held_bytes || offset < 0);
+    if (held.in_memory) {
+      held.peaks = peaks;
+      held_->bytes += bytes;
+    }
+    held.source = source;
+    held.offset = offset;
+    const std::int64_t key = frame.frame;
+    held.summary = std::move(frame);
+    held_->frames.emplace(key, std::move(held));
+    return;
+  }
+  append_outputs(frame, peaks);
+  ++next_view_;
+  // The frames that waited for this one follow it into the views.
+  PeakList read_back;
+  FrameSummary ignored;
+  for (auto it = held_->frames.begin(); it != held_->frames.end() && it->first == next_view_;
+       it = held_->frames.erase(it), ++next_view_) {
+    HeldFrames::Frame& h = it->second;
+    if (h.in_memory) {
+      append_outputs(h.summary, h.peaks);
+      held_->bytes -= h.peaks.size() * sizeof(Peak);
+    } else if (options_.views) {
+      journals_->reader(h.source, journal_path_).read_at(h.offset, ignored, read_back);
+      append_outputs(h.summary, read_back);
+    } else {
+      append_outputs(h.summary, {});
     }
   }
-  if (torn || !pending.empty())
-    warn("dropped the incomplete or damaged end of " + journal_path_ + " after " +
-         (frames_.empty() ? std::string("its header") : "frame " + std::to_string(frames_.back().frame)) +
-         "; later frames are processed again");
-  in.reset();
-
-  // Cut the journal after its last complete frame, then append.
-  fs::resize_file(journal_path_, static_cast<std::uintmax_t>(good_offset), ec);
-  if (ec) throw Error(journal_path_ + ": cannot truncate the journal (" + ec.message() + ")");
-  journal_.reset(open_file(journal_path_, "ab", "append to the journal"));
-  if (good_offset == 0) write_journal_header();
-  maybe_flush(true);
 }
 
 void ResultSink::append_outputs(const FrameSummary& frame, const PeakList& peaks) {
-  for (const Peak& p : peaks) {
-    h5_->peak_buf.push_back(to_row(p));
-    if (h5_->peak_buf.size() >= kPeakChunk) {
-      append_rows(h5_->peaks, h5_->peak_mem, h5_->peak_rows, h5_->peak_buf, h5_->path, "/peaks");
-      h5_->peak_buf.clear();
+  if (options_.views) {
+    for (const Peak& p : peaks) {
+      h5_->peak_buf.push_back(to_row(p));
+      if (h5_->peak_buf.size() >= kPeakChunk) h5_->store_full_chunk();
     }
-  }
-  h5_->frame_buf.push_back(to_row(frame));
-  if (peaks_csv_) {
-    line_.clear();
-    for (const Peak& p : peaks) append_csv_peak(line_, p);
-    write_all(peaks_csv_.get(), line_, peaks_csv_path_);
+    h5_->frame_buf.push_back(to_row(frame));
+    if (peaks_csv_) {
+      line_.clear();
+      for (const Peak& p : peaks) append_csv_peak(line_, p);
+      write_all(peaks_csv_.get(), line_, peaks_partial_path_);
+    }
   }
   frames_.push_back(frame);
   peak_count_ += static_cast<std::int64_t>(peaks.size());
 }
 
 void ResultSink::maybe_flush(bool force) {
+  if (!options_.views) return;  // the journal flushes itself per frame
   ++frames_since_flush_;
   auto now = std::chrono::steady_clock::now();
   if (!force && frames_since_flush_ < kFlushFrames &&
       std::chrono::duration<double>(now - last_flush_).count() < kFlushSeconds)
     return;
-  h5_->flush_rows();
-  ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot flush");
-  if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0)
-    throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  h5_->flush_rows(false);
+  ck(H5Fflush(h5_->file, H5F_SCOPE_GLOBAL), h5_->path, "cannot write");
+  if (peaks_csv_ && std::fflush(peaks_csv_.get()) != 0) write_failed(peaks_partial_path_);
   frames_since_flush_ = 0;
   last_flush_ = now;
 }
 
-void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
+void ResultSink::check_frame(const FrameSummary& frame, const PeakList& peaks) {
   if (finished_) throw Error(options_.results_h5 + ": add() after finish()");
-  if (!frames_.empty() && frame_in.frame <= frames_.back().frame)
-    throw Error(options_.results_h5 + ": frame " + std::to_string(frame_in.frame) + " added after frame " +
-                std::to_string(frames_.back().frame) + " (frames must come in increasing order)");
+  if (options_.frames_total > 0) {
+    if (frame.frame < 0 || frame.frame >= options_.frames_total)
+      throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " lies outside the scan's " +
+                  std::to_string(options_.frames_total) + " frames");
+    if (recorded_[static_cast<std::size_t>(frame.frame)])
+      throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " added twice");
+  } else if (frame.frame <= last_recorded_) {
+    throw Error(options_.results_h5 + ": frame " + std::to_string(frame.frame) + " added after frame " +
+                std::to_string(last_recorded_) + " (frames must come in increasing order)");
+  }
   for (const Peak& p : peaks)
-    if (p.frame != frame_in.frame)
+    if (p.frame != frame.frame)
       throw Error(options_.results_h5 + ": a peak of frame " + std::to_string(p.frame) + " given with frame " +
-                  std::to_string(frame_in.frame));
+                  std::to_string(frame.frame));
+}
+
+void ResultSink::add(const FrameSummary& frame_in, const PeakList& peaks) {
+  check_frame(frame_in, peaks);
   FrameSummary frame = frame_in;
   frame.status = output::sanitize_status(std::move(frame.status));
-
   // The journal first: once its F line is flushed the frame survives a kill.
-  line_.clear();
-  for (const Peak& p : peaks) output::append_journal_peak(line_, p);
-  output::append_journal_frame(line_, frame, static_cast<std::int64_t>(peaks.size()));
-  write_all(journal_.get(), line_, journal_path_);
-  if (std::fflush(journal_.get()) != 0) throw Error(journal_path_ + ": write failed (" + std::strerror(errno) + ")");
-  if (++frames_since_sync_ >= kSyncFrames) {
-    ::fsync(fileno(journal_.get()));  // power loss; a kill is already covered by fflush
-    frames_since_sync_ = 0;
-  }
-  append_outputs(frame, peaks);
+  const std::int64_t offset = journals_->writer ? journals_->writer->write(frame, peaks) : -1;
+  record(std::move(frame), peaks, Journals::kOwnJournal, offset);
   maybe_flush(false);
 }
 
-void ResultSink::write_frames_csv() {
-  if (frames_csv_path_.empty()) return;
-  File out(open_file(frames_csv_path_, "wb", "create the CSV file"));
-  std::string text(output::kFramesCsvHeader);
-  for (const FrameSummary& f : frames_) append_csv_frame(text, f);
-  write_all(out.get(), text, frames_csv_path_);
-  if (std::fclose(out.release()) != 0) throw Error(frames_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
 
-  // CSV files cannot carry attributes: the provenance the results file holds goes beside them.
-  const std::string prov_path = (fs::path(options_.csv_dir) / "provenance.txt").string();
-  File prov(open_file(prov_path, "wb", "create the provenance file"));
+std::string ResultSink::provenance_text() const {
   std::string p = "# laueproc process: how peaks.csv and frames.csv were made (same as the root attributes of " +
                   options_.results_h5 + ")\n";
   p += "version: " + info_.program_version + "\ngit_commit: " + info_.git_commit + "\ncommand_line: " +
@@ -593,8 +811,7 @@ void ResultSink::write_frames_csv() {
        "\ndataset: " + info_.dataset + "\n";
   for (const auto& [name, value] : info_.settings) p += "settings." + name + ": " + value + "\n";
   for (const auto& f : info_.input_files) p += "input_file: " + f + "\n";
-  write_all(prov.get(), p, prov_path);
-  if (std::fclose(prov.release()) != 0) throw Error(prov_path + ": write failed (" + std::strerror(errno) + ")");
+  return p;
 }
 
 void ResultSink::finish(const ScanMaps& maps) {
@@ -620,6 +837,11 @@ void ResultSink::finish(const ScanMaps& maps) {
 
 void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& frames) {
   if (finished_) throw Error(options_.results_h5 + ": finish() called twice");
+  if (!options_.views) throw Error(options_.results_h5 + ": finish() on a sink that writes the journal only");
+  if (!held_->frames.empty())
+    throw Error(options_.results_h5 + ": frame " + std::to_string(next_view_) + " is missing (frame " +
+                std::to_string(held_->frames.begin()->first) + " and " + std::to_string(held_->frames.size() - 1) +
+                " more wait for it); the run is incomplete");
   if (frames.size() != frames_.size())
     throw Error(options_.results_h5 + ": finish() got " + std::to_string(frames.size()) + " frames, the sink holds " +
                 std::to_string(frames_.size()));
@@ -634,7 +856,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
   hid_t file = h5_->file;
 
   // /frames again, whole, now that ix/iy are known.
-  h5_->flush_rows();
+  h5_->flush_rows(true);
   if (!frames_.empty()) {
     std::vector<FrameRow> rows;
     rows.reserve(frames_.size());
@@ -643,81 +865,94 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
        "cannot rewrite /frames");
   }
 
-  // /maps: one NXdata per quantity so that silx/NeXus viewers show each as an image.
-  h5::Handle entry = own(H5Gcreate2(file, "/maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
-                         "cannot create /maps");
-  h5::write_attribute(entry, "NX_class", std::string("NXentry"));
-  h5::write_attribute(entry, "default", std::string("se"));
-  h5::write_attribute(entry, "nx", static_cast<std::int64_t>(maps.nx));
-  h5::write_attribute(entry, "ny", static_cast<std::int64_t>(maps.ny));
-  auto nxdata = [&](const std::string& name) {
-    h5::Handle g = own(H5Gcreate2(entry, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
-                       "cannot create /maps/" + name);
-    h5::write_attribute(g, "NX_class", std::string("NXdata"));
-    h5::write_attribute(g, "signal", name);
-    write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
-    h5::write_attribute(g, "y_um_indices", std::int64_t{0});
-    h5::write_attribute(g, "x_um_indices", std::int64_t{1});
-    write_axis(g, "x_um", maps.x_um, maps.nx, path);
-    write_axis(g, "y_um", maps.y_um, maps.ny, path);
-    return g;
-  };
-  for (auto [name, values] : {std::pair<const char*, const std::vector<float>*>{"se", &maps.se},
-                              {"se_median", &maps.se_median},
-                              {"n_peaks", &maps.n_peaks},
-                              {"background", &maps.background},
-                              {"noise", &maps.noise}}) {
-    h5::Handle g = nxdata(name);
-    write_2d(g, name, H5T_NATIVE_FLOAT, *values, maps.ny, maps.nx, path);
-  }
   {
-    h5::Handle g = nxdata("scenario");
-    write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
-    h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
-    std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
-    write_string_array_attribute(ds, "scenario_names", names, path);
-    std::string legend;
-    for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
-    h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");
-  }
+    // /maps: one NXdata per quantity so that silx/NeXus viewers show each as an image.
+    h5::Handle entry = own(H5Gcreate2(file, "/maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                           "cannot create /maps");
+    h5::write_attribute(entry, "NX_class", std::string("NXentry"));
+    h5::write_attribute(entry, "default", std::string("se"));
+    h5::write_attribute(entry, "nx", static_cast<std::int64_t>(maps.nx));
+    h5::write_attribute(entry, "ny", static_cast<std::int64_t>(maps.ny));
+    auto nxdata = [&](const std::string& name) {
+      h5::Handle g = own(H5Gcreate2(entry, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, path,
+                         "cannot create /maps/" + name);
+      h5::write_attribute(g, "NX_class", std::string("NXdata"));
+      h5::write_attribute(g, "signal", name);
+      write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
+      h5::write_attribute(g, "y_um_indices", std::int64_t{0});
+      h5::write_attribute(g, "x_um_indices", std::int64_t{1});
+      write_axis(g, "x_um", maps.x_um, maps.nx, path);
+      write_axis(g, "y_um", maps.y_um, maps.ny, path);
+      return g;
+    };
+    for (auto [name, values] : {std::pair<const char*, const std::vector<float>*>{"se", &maps.se},
+                                {"se_median", &maps.se_median},
+                                {"n_peaks", &maps.n_peaks},
+                                {"background", &maps.background},
+                                {"noise", &maps.noise}}) {
+      h5::Handle g = nxdata(name);
+      write_2d(g, name, H5T_NATIVE_FLOAT, *values, maps.ny, maps.nx, path);
+    }
+    {
+      h5::Handle g = nxdata("scenario");
+      write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
+      h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
+      std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
+      write_string_array_attribute(ds, "scenario_names", names, path);
+      std::string legend;
+      for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
+      h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");
+    }
 
-  h5::Handle root = own(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
-  h5::write_attribute(root, "default", std::string("maps"));
-  h5::write_attribute(root, "finished_utc", utc_timestamp());
-  h5::write_attribute(root, "n_frames", static_cast<std::int64_t>(frames_.size()));
-  h5::write_attribute(root, "n_peaks", peak_count_);
-  h5::write_attribute(root, "complete", std::int64_t{1});
-  root.reset();
-  entry.reset();
-  ck(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "cannot flush");
-  h5_->peaks.reset();
-  h5_->frames.reset();
-  h5_->file.reset();  // everything is flushed above, where errors were checked
+    h5::Handle root = own(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+    h5::write_attribute(root, "default", std::string("maps"));
+    h5::write_attribute(root, "finished_utc", utc_timestamp());
+    h5::write_attribute(root, "n_frames", static_cast<std::int64_t>(frames_.size()));
+    h5::write_attribute(root, "n_peaks", peak_count_);
+    h5::write_attribute(root, "complete", std::int64_t{1});
+  }
+  // Flush while the tables are open (their chunk caches are written here, checked), then close
+  // everything, the file last and checked: a full disk shows here, not in a destructor.
+  ck(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "cannot write");
+  h5_->peaks.close(path, "/peaks");
+  h5_->frames.close(path, "/frames");
+  h5_->peak_mem.reset();
+  h5_->frame_mem.reset();
+  h5_->peak_file.reset();
+  h5::close_file(h5_->file, path);
   h5_.reset();
 
-  write_frames_csv();
-  if (peaks_csv_) {
-    if (std::fclose(peaks_csv_.release()) != 0)
-      throw Error(peaks_csv_path_ + ": write failed (" + std::strerror(errno) + ")");
+  // The CSVs, complete, under temporary names; then every output moves onto its final name.
+  if (peaks_csv_) close_checked(peaks_csv_.release(), peaks_partial_path_);
+  if (!frames_csv_path_.empty()) {
+    std::string text(output::kFramesCsvHeader);
+    for (const FrameSummary& f : frames_) append_csv_frame(text, f);
+    write_text_file(frames_csv_path_, text);
+    // CSV files cannot carry attributes: the provenance the results file holds goes beside them.
+    write_text_file(provenance_path_, provenance_text());
+    output::rename_file(peaks_partial_path_, peaks_csv_path_, true);
   }
-  journal_.reset();
-  std::error_code ec;
-  fs::remove(journal_path_, ec);  // the run is complete: nothing to resume
+  output::rename_file(partial_h5_path_, options_.results_h5, true);
+  // Last, the journal: until it is gone an interruption above is resumed (and redone) in full.
+  // (A merge's lock file goes too; the adopted journals are the caller's to remove.)
+  journals_.reset();  // about to be removed: its last bytes need not reach the disk
+  lock_->remove_and_release();
   finished_ = true;
 }
 
 void ResultSink::close_outputs() noexcept {
   try {
     if (h5_) {
-      h5_->flush_rows();
+      h5_->flush_rows(true);
       H5Fflush(h5_->file, H5F_SCOPE_GLOBAL);
     }
   } catch (...) {
     // the journal holds every frame anyway; --resume rebuilds the outputs
   }
-  h5_.reset();
+  h5_.reset();  // results.h5.partial stays: complete = 0, a view of the journal
   peaks_csv_.reset();
-  journal_.reset();
+  journals_.reset();
+  lock_.reset();  // releases the lock; the journal stays for --resume
 }
 
 }  // namespace laueproc

@@ -25,30 +25,32 @@ int resolve_threads(int threads) {
 
 namespace {
 
-// A finished frame waiting for its turn to be written.
-using FrameOutcome = FrameResult;
-
 // A backend that fails this many batches in a row is broken (device lost...): stop the run.
 constexpr int kMaxConsecutiveFailures = 3;
 
+/// Why a frame that was read cannot be analysed or placed, or "" when it can. Such a frame is
+/// failed with this reason (listed in /frames, counted in the exit code 3), never dropped:
+/// - smaller than one background block: the background would be the frame's own low quantile
+///   and the whole frame one "peak" (3 x 5 px frames were reported as one ok peak);
+/// - without a finite raster position in a scan placed by its positions: it cannot go on any
+///   map, so it is named rather than silently missing from them (--grid places frames by index).
+std::string frame_problem(const Frame& frame, const ProcessConfig& config, bool needs_position) {
+  const int block = std::max(1, config.background.block_px);
+  if (frame.width < block || frame.height < block)
+    return "frame too small: " + std::to_string(frame.width) + " x " + std::to_string(frame.height) +
+           " px, less than one " + std::to_string(block) + " px background block";
+  if (needs_position && !frame.meta.has_position)
+    return "no raster position: x/y missing or NaN (" + frame.meta.source + ", frame " +
+           std::to_string(frame.meta.index_in_file) + " of the file); --grid NXxNY places frames by index";
+  return {};
+}
+
 }  // namespace
 
-RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
-                       ResultSink& sink) {
-  const auto start = std::chrono::steady_clock::now();
-  RunReport report;
-  report.frames_total = source.info().n_frames;
-
-  std::vector<FrameSummary> summaries = sink.resumed_frames();
-  std::unordered_set<std::int64_t> done;
-  for (const auto& s : summaries) done.insert(s.frame);
-  report.frames_resumed = static_cast<std::int64_t>(summaries.size());
-
-  std::vector<std::int64_t> order;
-  order.reserve(static_cast<std::size_t>(report.frames_total));
-  for (std::int64_t i = 0; i < report.frames_total; ++i)
-    if (!done.count(i)) order.push_back(i);
-
+AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                             FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver) {
+  AnalyzeReport report;
+  const bool needs_position = options.grid.nx == 0 && source.info().has_positions;
   const int n_workers = std::max(1, options.make_analyzer ? options.workers : resolve_threads(options.threads));
   // Analyzers are made here, not in the workers, so a backend that cannot start fails the run at
   // once with its own message.
@@ -60,16 +62,19 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   // Results may finish out of order; this many may wait for an earlier frame before workers pause.
   const std::size_t window = std::max<std::size_t>(static_cast<std::size_t>(n_workers) * 4 + 4, 2 * batch);
 
-  // Reader threads decode while the workers analyse; frames arrive in order whatever the count,
-  // in the backend's memory (the CUDA backend's pinned blocks: no copy before the upload).
-  FrameStream stream(source, order, std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers),
+  // Reader threads decode while the workers analyse; frames arrive in feed order whatever the
+  // count, in the backend's memory (the CUDA backend's pinned blocks: no copy before the upload).
+  FrameStream stream(source, [&feed](std::int64_t& frame) { return feed.next(frame); },
+                     std::max<std::size_t>(options.read_ahead, batch), resolve_readers(options.readers),
                      analyzers.front()->frame_memory());
   std::mutex mutex;
-  std::condition_variable ready;      // a result arrived (writer waits)
+  std::condition_variable ready;      // a result arrived, or the input ended (writer waits)
   std::condition_variable room;       // the writer made room (workers wait)
-  std::map<std::int64_t, FrameOutcome> pending;  // slot in `order` -> outcome
+  std::map<std::size_t, FrameResult> pending;  // slot (position in feed order) -> result
   std::size_t next_slot_to_take = 0;  // guarded by input_mutex
-  std::size_t next_slot_to_write = 0; // guarded by mutex
+  std::size_t delivered = 0;          // guarded by mutex; in ordered mode also the next slot to deliver
+  bool input_done = false;            // guarded by mutex: the feed ended after `slots_total` slots
+  std::size_t slots_total = 0;
   std::exception_ptr failure;
   bool stop = false;
   auto fail = [&](std::exception_ptr e) {
@@ -85,6 +90,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
     std::vector<Frame> frames(batch);  // buffers reused batch after batch
     std::vector<std::size_t> slots;
     std::vector<const Frame*> readable;
+    std::vector<std::string> problems;  // per slot: why a read frame is not analysed
     std::vector<FrameAnalysis> results;
     int consecutive_failures = 0;
     for (;;) {
@@ -94,18 +100,25 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
         while (slots.size() < batch) {
           {
             std::unique_lock<std::mutex> lock(mutex);
-            auto has_room = [&] { return stop || next_slot_to_take < next_slot_to_write + window; };
+            auto has_room = [&] { return stop || next_slot_to_take < delivered + window; };
             // A partial batch goes ahead rather than wait: the writer may be waiting for it.
             if (!slots.empty() && !has_room()) break;
             room.wait(lock, has_room);
-            if (stop) return;
+            if (stop || input_done) break;
           }
-          if (next_slot_to_take >= order.size()) break;
+          bool got = false;
           try {
-            if (!stream.next(frames[slots.size()])) break;
+            got = stream.next(frames[slots.size()]);
           } catch (...) {
             fail(std::current_exception());
             return;
+          }
+          if (!got) {
+            std::lock_guard<std::mutex> lock(mutex);
+            input_done = true;
+            slots_total = next_slot_to_take;
+            ready.notify_all();
+            break;
           }
           slots.push_back(next_slot_to_take++);
         }
@@ -113,8 +126,12 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
       if (slots.empty()) return;
 
       readable.clear();
-      for (std::size_t i = 0; i < slots.size(); ++i)
-        if (frames[i].ok()) readable.push_back(&frames[i]);
+      problems.assign(slots.size(), std::string());
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (!frames[i].ok()) continue;
+        problems[i] = frame_problem(frames[i], config, needs_position);
+        if (problems[i].empty()) readable.push_back(&frames[i]);
+      }
       for (const Frame* f : readable)
         if (f->is_encoded() && !analyzer.accepts_encoded()) {  // a wiring mistake: stop, never guess
           fail(std::make_exception_ptr(Error("frame " + std::to_string(f->meta.index) +
@@ -134,11 +151,13 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
           return;
         }
       }
-      std::vector<FrameOutcome> outcomes(slots.size());
+      std::vector<FrameResult> outcomes(slots.size());
       for (std::size_t i = 0, r = 0; i < slots.size(); ++i) {
         const Frame& frame = frames[i];
         if (!frame.ok())
           outcomes[i].summary = failed_summary(frame.meta, frame.error);
+        else if (!problems[i].empty())
+          outcomes[i].summary = failed_summary(frame.meta, problems[i]);
         else if (!batch_error.empty())
           outcomes[i].summary = failed_summary(frame.meta, batch_error);
         else
@@ -154,48 +173,42 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   workers.reserve(static_cast<std::size_t>(n_workers));
   for (auto& analyzer : analyzers) workers.emplace_back(worker, std::ref(*analyzer));
 
-  // The calling thread writes, in frame order.
+  // The calling thread delivers: in slot order, or whatever is done first.
   try {
-    while (next_slot_to_write < order.size()) {
-      if (options.cancel && options.cancel->load()) {  // Ctrl-C: stop cleanly, the journal has all written frames
+    for (;;) {
+      if (options.cancel && options.cancel->load()) {  // Ctrl-C: stop cleanly after the delivered frames
         report.interrupted = true;
         break;
       }
-      FrameOutcome outcome;
+      FrameResult outcome;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        const auto key = static_cast<std::int64_t>(next_slot_to_write);
-        ready.wait(lock, [&] { return stop || pending.count(key); });
-        auto it = pending.find(key);
-        if (it == pending.end()) break;  // stopped by a failure
+        auto deliverable = [&] { return ordered ? pending.count(delivered) > 0 : !pending.empty(); };
+        ready.wait(lock, [&] { return stop || deliverable() || (input_done && delivered == slots_total); });
+        if (!deliverable()) break;  // the end of the input, or stopped by a failure
+        auto it = ordered ? pending.find(delivered) : pending.begin();
         outcome = std::move(it->second);
         pending.erase(it);
       }
-      {
-        // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
-        std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
-        sink.add(outcome.summary, outcome.peaks);
-      }
-      report.peaks += static_cast<std::int64_t>(outcome.peaks.size());
+      const std::int64_t n_peaks = static_cast<std::int64_t>(outcome.peaks.size());
+      const std::int64_t frame = outcome.summary.frame;
+      const std::string status = outcome.summary.status;
+      deliver(std::move(outcome));
+      report.peaks += n_peaks;
       ++report.frames_processed;
-      if (outcome.summary.status != "ok") {
+      if (status != "ok") {
         ++report.frames_failed;
-        if (report.failures.size() < 10)
-          report.failures.push_back("frame " + std::to_string(outcome.summary.frame) + ": " + outcome.summary.status);
+        if (report.failures.size() < 10) report.failures.push_back("frame " + std::to_string(frame) + ": " + status);
       }
-      summaries.push_back(std::move(outcome.summary));
       {
         std::lock_guard<std::mutex> lock(mutex);
-        ++next_slot_to_write;
+        ++delivered;
       }
       room.notify_all();
-      ready.notify_all();
-      if (options.progress) options.progress(report.frames_resumed + report.frames_processed, report.frames_total);
     }
   } catch (...) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!failure) failure = std::current_exception();
-    stop = true;
   }
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -203,8 +216,55 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
   }
   room.notify_all();
   ready.notify_all();
+  feed.cancel();  // a feed blocked for more frames lets the read-ahead thread, and a worker waiting on it, go
   for (auto& t : workers) t.join();
   if (failure) std::rethrow_exception(failure);
+  return report;
+}
+
+void count_into(RunReport& run, const AnalyzeReport& analyzed) {
+  run.frames_processed = analyzed.frames_processed;
+  run.frames_failed = analyzed.frames_failed;
+  run.peaks = analyzed.peaks;
+  run.backend = analyzed.backend;
+  run.failures = analyzed.failures;
+  run.interrupted = analyzed.interrupted;
+}
+
+void finish_results(ResultSink& sink, std::vector<FrameSummary>& frames, const GridSpec& grid) {
+  assign_grid(frames, grid);
+  const ScanMaps maps = build_maps(frames, grid);
+  std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+  sink.finish(maps, frames);
+}
+
+RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                       ResultSink& sink) {
+  const auto start = std::chrono::steady_clock::now();
+  RunReport report;
+  report.frames_total = source.info().n_frames;
+
+  std::vector<FrameSummary> summaries = sink.resumed_frames();
+  std::unordered_set<std::int64_t> done;
+  for (const auto& s : summaries) done.insert(s.frame);
+  report.frames_resumed = static_cast<std::int64_t>(summaries.size());
+
+  std::vector<std::int64_t> order;
+  order.reserve(static_cast<std::size_t>(report.frames_total));
+  for (std::int64_t i = 0; i < report.frames_total; ++i)
+    if (!done.count(i)) order.push_back(i);
+
+  ListFeed feed(std::move(order));
+  const AnalyzeReport analyzed = analyze_stream(source, config, options, feed, true, [&](FrameResult&& result) {
+    {
+      // The sink writes HDF5 while the read-ahead thread reads: one HDF5 caller at a time.
+      std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
+      sink.add(result.summary, result.peaks);
+    }
+    summaries.push_back(std::move(result.summary));
+    if (options.progress) options.progress(static_cast<std::int64_t>(summaries.size()), report.frames_total);
+  });
+  count_into(report, analyzed);
   if (report.interrupted) {  // the sink keeps its journal for --resume; no maps for a partial scan
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
@@ -212,11 +272,7 @@ RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const P
 
   std::sort(summaries.begin(), summaries.end(),
             [](const FrameSummary& a, const FrameSummary& b) { return a.frame < b.frame; });
-  assign_grid(summaries, options.grid);
-  {
-    std::lock_guard<std::mutex> h5_lock(h5::library_mutex());
-    sink.finish(build_maps(summaries, options.grid), summaries);
-  }
+  finish_results(sink, summaries, options.grid);
   report.frames = std::move(summaries);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -4,8 +4,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "io/h5.hpp"
+#include "output/output_guard.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/sim.hpp"
 #include "laueproc/version.hpp"
@@ -60,14 +63,17 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 File open_csv(const std::string& path, const char* header) {
   File f(std::fopen(path.c_str(), "w"));
-  if (!f) throw Error(path + ": cannot create file");
+  if (!f) throw OutputError(path, std::string("cannot create (") + std::strerror(errno) + ")");
   std::fprintf(f.get(), "%s\n", header);
   return f;
 }
 
 void close_csv(File& f, const std::string& path) {
   std::FILE* raw = f.release();
-  if (std::ferror(raw) | std::fclose(raw)) throw Error(path + ": write failed");
+  const bool bad = std::ferror(raw) != 0 || std::fflush(raw) != 0;
+  const int err = errno;
+  if (std::fclose(raw) != 0 || bad)
+    throw OutputError(path, std::string("write failed (") + std::strerror(bad ? err : errno) + ")");
 }
 
 void write_truth(std::FILE* peaks, std::FILE* frames, const Rendered& r) {
@@ -86,13 +92,13 @@ void write_scalar(hid_t file, const std::string& path, hid_t type, const void* v
   h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   h5::Handle ds(H5Dcreate2(file, path.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
   if (!ds.valid() || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) < 0)
-    throw Error(filename + ": cannot write " + path + " (" + h5::last_error() + ")");
+    throw OutputError(filename, "cannot write " + path + " (" + h5::last_error() + ")");
 }
 
 h5::Handle open_group(hid_t file, const std::string& path, const std::string& filename) {
   h5::make_groups(file, path, filename);
   hid_t g = H5Gopen2(file, path.c_str(), H5P_DEFAULT);
-  if (g < 0) throw Error(filename + ": cannot open group " + path + " (" + h5::last_error() + ")");
+  if (g < 0) throw OutputError(filename, "cannot open group " + path + " (" + h5::last_error() + ")");
   return h5::Handle(g, H5Gclose);
 }
 
@@ -148,7 +154,7 @@ void write_frame(hid_t ds, const hsize_t* offset, int rank, const Rendered& r, C
     h5::Handle mem_space(H5Screate_simple(rank, count, nullptr), H5Sclose);
     status = H5Dwrite(ds, H5T_NATIVE_UINT16, mem_space, file_space, H5P_DEFAULT, r.pixels.data());
   }
-  if (status < 0) throw Error(filename + ": cannot write frame data (" + h5::last_error() + ")");
+  if (status < 0) throw OutputError(filename, "cannot write frame data (" + h5::last_error() + ")");
 }
 
 std::string frame_file_name(std::int64_t i) {
@@ -161,6 +167,7 @@ std::string frame_file_name(std::int64_t i) {
 void write_per_frame_file(const std::string& path, const SimConfig& config, const Rendered& r,
                           Compression compression) {
   h5::Handle file = h5::create(path);
+  {
   write_provenance(file, config);
   h5::write_attribute(file, "frame", static_cast<std::int64_t>(r.frame.frame));
   {
@@ -181,10 +188,10 @@ void write_per_frame_file(const std::string& path, const SimConfig& config, cons
                                                       : frame_dcpl(2, dims, compression, path);
   h5::Handle ds(H5Dcreate2(file, "/entry1/data/data", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                 H5Dclose);
-  if (!ds.valid()) throw Error(path + ": cannot create /entry1/data/data (" + h5::last_error() + ")");
+  if (!ds.valid()) throw OutputError(path, "cannot create /entry1/data/data (" + h5::last_error() + ")");
   if (compression == Compression::none) {
     if (H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.pixels.data()) < 0)
-      throw Error(path + ": cannot write /entry1/data/data (" + h5::last_error() + ")");
+      throw OutputError(path, "cannot write /entry1/data/data (" + h5::last_error() + ")");
   } else {
     const hsize_t offset[2] = {0, 0};
     write_frame(ds, offset, 2, r, compression, config.width, path);
@@ -195,6 +202,8 @@ void write_per_frame_file(const std::string& path, const SimConfig& config, cons
   const char* names[8] = {"Nx", "Ny", "startx", "endx", "starty", "endy", "binx", "biny"};
   for (int k = 0; k < 8; ++k)
     write_scalar(file, std::string("/entry1/detector/") + names[k], H5T_NATIVE_INT32, &det[k], path);
+  }
+  h5::close_file(file, path);
 }
 
 /// The stack file, open while frames are appended.
@@ -225,7 +234,7 @@ StackFile create_stack(const std::string& path, const SimConfig& config, std::in
   h5::Handle dcpl = frame_dcpl(3, chunk, compression, path);
   s.data = h5::Handle(H5Dcreate2(s.file, "/entry/data/data", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                       H5Dclose);
-  if (!s.data.valid()) throw Error(path + ": cannot create /entry/data/data (" + h5::last_error() + ")");
+  if (!s.data.valid()) throw OutputError(path, "cannot create /entry/data/data (" + h5::last_error() + ")");
   h5::write_attribute(s.data, "units", std::string("counts"));
   // Raster positions as in TruthFrame (computed directly: a layout per frame costs ~0.3 ms).
   std::vector<double> xs(static_cast<std::size_t>(n)), ys(static_cast<std::size_t>(n));
@@ -249,7 +258,7 @@ void check_frame_dir(const std::string& dir, std::int64_t n) {
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw UsageError("--out " + dir + " exists and is not a directory (layout files wants a directory)");
   fs::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
+  if (ec) throw OutputError(dir, "cannot create the folder (" + ec.message() + ")");
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     const std::string ext = entry.path().extension().string();
@@ -279,37 +288,47 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   WrittenScan result;
   result.n_frames = n;
   fs::path truth_dir;
+  std::vector<std::string> names = {"truth_peaks.csv", "truth_frames.csv"};  // what the scan writes
   if (options.layout == ScanLayout::stack) {
     const fs::path out(options.out);
     std::error_code ec;
     if (fs::is_directory(out, ec)) throw UsageError("--out " + options.out + " is a directory; layout stack wants a file path");
     truth_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-    fs::create_directories(truth_dir, ec);
-    if (ec) throw Error(truth_dir.string() + ": cannot create directory (" + ec.message() + ")");
+    names.push_back(out.filename().string());
     result.path = options.out;
   } else {
     check_frame_dir(options.out, n);
     truth_dir = options.out;
     result.path = options.out;
+    for (std::int64_t i = 0; i < n; ++i) names.push_back(frame_file_name(i));
   }
   result.truth_peaks_csv = (truth_dir / "truth_peaks.csv").string();
   result.truth_frames_csv = (truth_dir / "truth_frames.csv").string();
-  File peaks_csv = open_csv(result.truth_peaks_csv, kTruthPeaksHeader);
-  File frames_csv = open_csv(result.truth_frames_csv, kTruthFramesHeader);
-  File grains_csv, spots_csv;  // physical mode: orientations and hkl
-  if (config.crystal.enabled) {
+  if (config.crystal.enabled) {  // physical mode: orientations, hkl, the detector
     result.truth_grains_csv = (truth_dir / "truth_grains.csv").string();
     result.truth_spots_csv = (truth_dir / "truth_spots.csv").string();
-    grains_csv = open_csv(result.truth_grains_csv, kTruthGrainsHeader);
-    spots_csv = open_csv(result.truth_spots_csv, kTruthSpotsHeader);
     result.geometry_xml = (truth_dir / "geometry.xml").string();
-    index::write_laue_go_xml(result.geometry_xml, index::to_laue_go(config.crystal.geometry));
+    for (const char* name : {"truth_grains.csv", "truth_spots.csv", "geometry.xml"}) names.emplace_back(name);
+  }
+  // Nothing is replaced unless asked, and everything is written in a staging folder first, moved
+  // into place only once complete: a failed run leaves no file that looks like part of a scan.
+  for (const auto& name : names) output::refuse_existing((truth_dir / name).string(), options.overwrite);
+  output::StagingFolder staging(truth_dir.string(), options.overwrite);
+  const fs::path tmp(staging.path());
+  const std::string stack_tmp = (tmp / fs::path(options.out).filename()).string();
+  File peaks_csv = open_csv((tmp / "truth_peaks.csv").string(), kTruthPeaksHeader);
+  File frames_csv = open_csv((tmp / "truth_frames.csv").string(), kTruthFramesHeader);
+  File grains_csv, spots_csv;
+  if (config.crystal.enabled) {
+    grains_csv = open_csv((tmp / "truth_grains.csv").string(), kTruthGrainsHeader);
+    spots_csv = open_csv((tmp / "truth_spots.csv").string(), kTruthSpotsHeader);
+    index::write_laue_go_xml((tmp / "geometry.xml").string(), index::to_laue_go(config.crystal.geometry));
   }
 
   StackFile stack;
   if (options.layout == ScanLayout::stack) {
     std::lock_guard<std::mutex> lock(h5::library_mutex());
-    stack = create_stack(options.out, config, n, compression);
+    stack = create_stack(stack_tmp, config, n, compression);
   }
 
   // Workers render frames in any order but at most `depth` ahead of the writer (memory bound).
@@ -387,9 +406,9 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
         std::lock_guard<std::mutex> lock(h5::library_mutex());
         if (options.layout == ScanLayout::stack) {
           const hsize_t offset[3] = {static_cast<hsize_t>(i), 0, 0};
-          write_frame(stack.data, offset, 3, *r, compression, config.width, options.out);
+          write_frame(stack.data, offset, 3, *r, compression, config.width, stack_tmp);
         } else {
-          write_per_frame_file((fs::path(options.out) / frame_file_name(i)).string(), config, *r, compression);
+          write_per_frame_file((tmp / frame_file_name(i)).string(), config, *r, compression);
         }
       }
       write_truth(peaks_csv.get(), frames_csv.get(), *r);
@@ -415,10 +434,11 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
   stop_pool();
   {
     std::lock_guard<std::mutex> lock(h5::library_mutex());
-    if (stack.file.valid() && H5Fflush(stack.file, H5F_SCOPE_GLOBAL) < 0)
-      throw Error(options.out + ": cannot flush (" + h5::last_error() + ")");
-    stack.data.reset();
-    stack.file.reset();
+    if (stack.file.valid()) {
+      h5::check_write(H5Fflush(stack.file, H5F_SCOPE_GLOBAL), options.out, "cannot write");
+      stack.data.close(options.out, "/entry/data/data");
+      h5::close_file(stack.file, options.out);
+    }
   }
   close_csv(peaks_csv, result.truth_peaks_csv);
   close_csv(frames_csv, result.truth_frames_csv);
@@ -426,6 +446,7 @@ WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
     close_csv(grains_csv, result.truth_grains_csv);
     close_csv(spots_csv, result.truth_spots_csv);
   }
+  staging.commit();
   return result;
 }
 

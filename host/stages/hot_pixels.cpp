@@ -206,13 +206,13 @@ BadPixelMask HotPixelFinder::result(double min_fraction) const {
 
 void save_mask_pgm(const BadPixelMask& mask, const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw InputError(path, "cannot write mask file");
+  if (!out) throw OutputError(path, "cannot create the mask file");
   out << "P5\n# laueproc bad-pixel mask: 255 = bad, 0 = good\n" << mask.width() << " " << mask.height() << "\n255\n";
   std::vector<char> bytes(mask.pixels().size());
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = mask.pixels()[i] ? static_cast<char>(255) : 0;
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.flush();
-  if (!out) throw InputError(path, "cannot write mask file (disk full?)");
+  out.close();  // the last buffered bytes are written here: check after closing
+  if (!out) throw OutputError(path, "cannot write the mask file (disk full?)");
 }
 
 }  // namespace laueproc

@@ -3,6 +3,7 @@
 #include "laueproc/correlate.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -459,31 +460,31 @@ void copy_name(char (&dst)[32], const std::string& s) {
 }
 
 h5::Handle string32(const std::string& file) {
-  h5::Handle t = h5::wrap(H5Tcopy(H5T_C_S1), H5Tclose, file, "string type");
-  h5::check(H5Tset_size(t, 32), file, "string type");
-  h5::check(H5Tset_strpad(t, H5T_STR_NULLTERM), file, "string type");
+  h5::Handle t = h5::wrap_write(H5Tcopy(H5T_C_S1), H5Tclose, file, "string type");
+  h5::check_write(H5Tset_size(t, 32), file, "string type");
+  h5::check_write(H5Tset_strpad(t, H5T_STR_NULLTERM), file, "string type");
   return t;
 }
 
 void write_table(hid_t loc, const std::string& name, hid_t type, std::size_t n, const void* rows, const std::string& file) {
   hsize_t dims = n;
-  h5::Handle space = h5::wrap(H5Screate_simple(1, &dims, nullptr), H5Sclose, file, "dataspace for " + name);
-  h5::Handle ds = h5::wrap(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+  h5::Handle space = h5::wrap_write(H5Screate_simple(1, &dims, nullptr), H5Sclose, file, "dataspace for " + name);
+  h5::Handle ds = h5::wrap_write(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
                            file, "cannot create " + name);
-  if (n) h5::check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), file, "cannot write " + name);
+  if (n) h5::check_write(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), file, "cannot write " + name);
 }
 
 template <typename T>
 void write_1d(hid_t loc, const std::string& name, hid_t mem, hid_t file_type, const std::vector<T>& v, const std::string& file) {
   hsize_t dims = v.size();
-  h5::Handle space = h5::wrap(H5Screate_simple(1, &dims, nullptr), H5Sclose, file, "dataspace for " + name);
-  h5::Handle ds = h5::wrap(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  h5::Handle space = h5::wrap_write(H5Screate_simple(1, &dims, nullptr), H5Sclose, file, "dataspace for " + name);
+  h5::Handle ds = h5::wrap_write(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                            H5Dclose, file, "cannot create " + name);
-  if (!v.empty()) h5::check(H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), file, "cannot write " + name);
+  if (!v.empty()) h5::check_write(H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), file, "cannot write " + name);
 }
 
 h5::Handle make_group(hid_t loc, const std::string& name, const std::string& file) {
-  return h5::wrap(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, file,
+  return h5::wrap_write(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, file,
                   "cannot create group " + name);
 }
 
@@ -506,7 +507,8 @@ void write_hdf5(const std::string& path, const Result& r, const std::string& com
   h5::init();
   std::lock_guard<std::mutex> lock(h5::library_mutex());
   h5::Handle file = h5::create(path);
-  h5::Handle root = h5::wrap(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+  {
+  h5::Handle root = h5::wrap_write(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
   h5::write_attribute(root, "program", std::string("laueproc"));
   h5::write_attribute(root, "version", std::string(version()));
   h5::write_attribute(root, "git_commit", std::string(git_commit()));
@@ -529,18 +531,18 @@ void write_hdf5(const std::string& path, const Result& r, const std::string& com
 
   h5::Handle s32 = string32(path);
   {
-    h5::Handle t = h5::wrap(H5Tcreate(H5T_COMPOUND, sizeof(PRow)), H5Tclose, path, "compound type");
-    h5::check(H5Tinsert(t, "state", HOFFSET(PRow, state), s32), path, "type");
-    h5::check(H5Tinsert(t, "particle", HOFFSET(PRow, particle), H5T_NATIVE_INT32), path, "type");
-    h5::check(H5Tinsert(t, "n_pixels", HOFFSET(PRow, n_pixels), H5T_NATIVE_INT32), path, "type");
-    h5::check(H5Tinsert(t, "se_mean", HOFFSET(PRow, se_mean), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "se_median", HOFFSET(PRow, se_median), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "se_std", HOFFSET(PRow, se_std), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "wl_mean_ev", HOFFSET(PRow, wl_mean_ev), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "wl_median_ev", HOFFSET(PRow, wl_median_ev), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "wl_std_ev", HOFFSET(PRow, wl_std_ev), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "pointwise_r", HOFFSET(PRow, pointwise_r), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "pointwise_n", HOFFSET(PRow, pointwise_n), H5T_NATIVE_INT32), path, "type");
+    h5::Handle t = h5::wrap_write(H5Tcreate(H5T_COMPOUND, sizeof(PRow)), H5Tclose, path, "compound type");
+    h5::check_write(H5Tinsert(t, "state", HOFFSET(PRow, state), s32), path, "type");
+    h5::check_write(H5Tinsert(t, "particle", HOFFSET(PRow, particle), H5T_NATIVE_INT32), path, "type");
+    h5::check_write(H5Tinsert(t, "n_pixels", HOFFSET(PRow, n_pixels), H5T_NATIVE_INT32), path, "type");
+    h5::check_write(H5Tinsert(t, "se_mean", HOFFSET(PRow, se_mean), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "se_median", HOFFSET(PRow, se_median), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "se_std", HOFFSET(PRow, se_std), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "wl_mean_ev", HOFFSET(PRow, wl_mean_ev), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "wl_median_ev", HOFFSET(PRow, wl_median_ev), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "wl_std_ev", HOFFSET(PRow, wl_std_ev), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "pointwise_r", HOFFSET(PRow, pointwise_r), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "pointwise_n", HOFFSET(PRow, pointwise_n), H5T_NATIVE_INT32), path, "type");
     std::vector<PRow> rows(r.particles.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const ParticleRow& p = r.particles[i];
@@ -592,12 +594,12 @@ void write_hdf5(const std::string& path, const Result& r, const std::string& com
     }
   }
   if (r.states.size() >= 2) {
-    h5::Handle t = h5::wrap(H5Tcreate(H5T_COMPOUND, sizeof(SRow)), H5Tclose, path, "compound type");
-    h5::check(H5Tinsert(t, "from_state", HOFFSET(SRow, from_state), s32), path, "type");
-    h5::check(H5Tinsert(t, "to_state", HOFFSET(SRow, to_state), s32), path, "type");
-    h5::check(H5Tinsert(t, "particle", HOFFSET(SRow, particle), H5T_NATIVE_INT32), path, "type");
-    h5::check(H5Tinsert(t, "d_se_mean", HOFFSET(SRow, d_se_mean), H5T_NATIVE_DOUBLE), path, "type");
-    h5::check(H5Tinsert(t, "d_wl_mean_ev", HOFFSET(SRow, d_wl_mean_ev), H5T_NATIVE_DOUBLE), path, "type");
+    h5::Handle t = h5::wrap_write(H5Tcreate(H5T_COMPOUND, sizeof(SRow)), H5Tclose, path, "compound type");
+    h5::check_write(H5Tinsert(t, "from_state", HOFFSET(SRow, from_state), s32), path, "type");
+    h5::check_write(H5Tinsert(t, "to_state", HOFFSET(SRow, to_state), s32), path, "type");
+    h5::check_write(H5Tinsert(t, "particle", HOFFSET(SRow, particle), H5T_NATIVE_INT32), path, "type");
+    h5::check_write(H5Tinsert(t, "d_se_mean", HOFFSET(SRow, d_se_mean), H5T_NATIVE_DOUBLE), path, "type");
+    h5::check_write(H5Tinsert(t, "d_wl_mean_ev", HOFFSET(SRow, d_wl_mean_ev), H5T_NATIVE_DOUBLE), path, "type");
     std::vector<SRow> rows(r.shifts.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
       copy_name(rows[i].from_state, r.shifts[i].from_state);
@@ -618,21 +620,25 @@ void write_hdf5(const std::string& path, const Result& r, const std::string& com
       h5::write_attribute(ds, o.to_state + ".d_wl_median_ev", o.d_wl_median_ev);
     }
   }
+  }
+  h5::close_file(file, path);
 }
 
 void write_csv(const std::string& dir, const Result& r) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create the folder (" + ec.message() + ")");
+  if (ec) throw OutputError(dir, "cannot create the folder (" + ec.message() + ")");
   auto open = [&](const char* name) {
     const std::string p = (std::filesystem::path(dir) / name).string();
     std::FILE* f = std::fopen(p.c_str(), "w");
-    if (!f) throw Error(p + ": cannot write");
+    if (!f) throw OutputError(p, std::string("cannot create (") + std::strerror(errno) + ")");
     return std::make_pair(f, p);
   };
   auto close = [](std::pair<std::FILE*, std::string> f) {
-    const bool bad = std::ferror(f.first) != 0;
-    if (std::fclose(f.first) != 0 || bad) throw Error(f.second + ": write failed");
+    const bool bad = std::ferror(f.first) != 0 || std::fflush(f.first) != 0;
+    const int err = errno;
+    if (std::fclose(f.first) != 0 || bad)
+      throw OutputError(f.second, std::string("write failed (") + std::strerror(bad ? err : errno) + ")");
   };
   {
     auto f = open("particles.csv");

@@ -263,6 +263,10 @@ WhiteLineFitter::WhiteLineFitter(std::vector<double> energies_ev, FitSettings se
     w.i_lo = pts.front().i;
     const std::int32_t i_hi = pts.back().w > 0 ? pts.back().i + 1 : pts.back().i;
     w.n_local = i_hi - w.i_lo + 1;
+    if (w.n_local < m) {  // fewer measured energies than coefficients: the fit would invent the peak
+      w.too_few = true;
+      continue;
+    }
 
     // Normal equations on the centred, scaled axis; pg = (X^T X)^-1 X^T, m x npts.
     std::fill(gram.begin(), gram.end(), 0.0L);
@@ -576,6 +580,15 @@ FitResult fit_direct(const std::vector<double>& energies_ev, const std::vector<d
   const std::int32_t k0 = std::max(0, kbest - g.half), k1 = std::min(g.last_k, kbest + g.half);
   const int m = settings.order + 1, npts = k1 - k0 + 1;
   if (npts < m) return res;
+  // Measured energies the interpolated fit range reads (as the fast path's Window::n_local).
+  auto sample_at = [&](std::int32_t k, bool upper) {
+    const double ek = g.e0 + static_cast<double>(k) * g.step;
+    std::size_t i = static_cast<std::size_t>(std::upper_bound(e.begin(), e.end(), ek) - e.begin());
+    i = std::min(std::max<std::size_t>(i, 1), n - 1) - 1;
+    const double w = std::clamp((ek - e[i]) / (e[i + 1] - e[i]), 0.0, 1.0);
+    return upper ? (w > 0 ? i + 1 : i) : (w == 1 ? i + 1 : i);
+  };
+  if (static_cast<int>(sample_at(k1, true) - sample_at(k0, false) + 1) < m) return res;
   // Normal equations on u = E - E_max (eV), long double.
   long double A[49] = {}, b[7] = {};
   for (std::int32_t k = k0; k <= k1; ++k) {

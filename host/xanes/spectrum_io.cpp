@@ -127,8 +127,24 @@ SpectrumFile read_spectrum_text(const std::string& path) {
   };
 
   SpectrumFile out;
-  long ie = find({"energy", "e", "energy_ev"});
-  if (ie < 0) ie = 0;
+  // The energy column: named "energy..." (XDI: "# Column.1: energy eV"), "e", "ev" or "kev"; in a
+  // file without names, or whose first column has none, the first column. A file that names its
+  // columns but none of them the energy is an error: taking i0 as the energy gave nonsense.
+  long ie = -1;
+  for (std::size_t c = 0; c < ncols && ie < 0; ++c) {
+    const std::string& n = names[c];
+    if (n.rfind("energy", 0) == 0 || n == "e" || n == "ev" || n == "kev" || n == "mono.energy")
+      ie = static_cast<long>(c);
+  }
+  if (ie < 0) {
+    if (names[0].rfind("column ", 0) != 0) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw InputError(path, "no energy column (columns: " + list + "); name it energy" +
+                                 (xdi ? " (XDI: # Column.1: energy eV)" : ""));
+    }
+    ie = 0;
+  }
   out.energy_ev = column(static_cast<std::size_t>(ie));
   std::string note;
   const long i0 = find({"i0"}), itr = find({"itrans", "it", "i1"}), ifl = find({"ifluor", "if", "ifl"});

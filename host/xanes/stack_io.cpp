@@ -1,5 +1,7 @@
 // HDF5 Data Exchange stacks in, white-line maps out (plus pixels.csv).
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -21,24 +23,24 @@ void write_string_array_attribute(hid_t object, const std::string& name, const s
   std::vector<const char*> ptrs;
   for (const auto& v : values) ptrs.push_back(v.c_str());
   h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  h5::check(H5Tset_size(type, H5T_VARIABLE), filename, "string type for " + name);
-  h5::check(H5Tset_cset(type, H5T_CSET_UTF8), filename, "string type for " + name);
+  h5::check_write(H5Tset_size(type, H5T_VARIABLE), filename, "string type for " + name);
+  h5::check_write(H5Tset_cset(type, H5T_CSET_UTF8), filename, "string type for " + name);
   hsize_t n = values.size();
-  h5::Handle space = h5::wrap(H5Screate_simple(1, &n, nullptr), H5Sclose, filename, "dataspace for " + name);
+  h5::Handle space = h5::wrap_write(H5Screate_simple(1, &n, nullptr), H5Sclose, filename, "dataspace for " + name);
   if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
   h5::Handle attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   if (!attr.valid() || H5Awrite(attr, type, ptrs.data()) < 0)
-    throw Error(filename + ": cannot write attribute " + name + " (" + h5::last_error() + ")");
+    throw OutputError(filename, "cannot write attribute " + name + " (" + h5::last_error() + ")");
 }
 
 // Writes a whole dataset of the given rank; returns it open for attributes.
 h5::Handle write_dataset(hid_t file, const std::string& path, hid_t mem_type, hid_t file_type,
                          const std::vector<hsize_t>& dims, const void* data, const std::string& filename) {
-  h5::Handle space = h5::wrap(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
-                              filename, "dataspace for " + path);
-  h5::Handle ds = h5::wrap(H5Dcreate2(file, path.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                           H5Dclose, filename, "cannot create " + path);
-  h5::check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), filename, "cannot write " + path);
+  h5::Handle space = h5::wrap_write(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
+                                    filename, "dataspace for " + path);
+  h5::Handle ds = h5::wrap_write(H5Dcreate2(file, path.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                 H5Dclose, filename, "cannot create " + path);
+  h5::check_write(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), filename, "cannot write " + path);
   return ds;
 }
 
@@ -102,6 +104,11 @@ Stack read_stack(const std::string& path, const StackPaths& paths) {
     if (sorted[i] == sorted[i - 1]) throw InputError(path, paths.energy + " holds duplicate energy " + num(sorted[i]) + " eV");
   st.ny = dims[1];
   st.nx = dims[2];
+  // A damaged or hostile header must not make us allocate absurd amounts (or overflow).
+  constexpr hsize_t kMaxValues = hsize_t{1} << 31;  // 8 GiB of float
+  if (dims[1] == 0 || dims[2] == 0 || dims[1] > kMaxValues / dims[2] || dims[0] > kMaxValues / (dims[1] * dims[2]))
+    throw InputError(path, paths.data + " is " + std::to_string(dims[0]) + " x " + std::to_string(dims[1]) + " x " +
+                               std::to_string(dims[2]) + (dims[1] == 0 || dims[2] == 0 ? ": an empty map" : ": too large to read (more than 2^31 values)"));
   st.data.resize(dims[0] * dims[1] * dims[2]);
   if (!st.data.empty())
     h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, st.data.data()), path,
@@ -124,6 +131,7 @@ void write_stack(const std::string& path, const Stack& stack, const StackPaths& 
   h5::init();
   std::lock_guard<std::mutex> lock(h5::library_mutex());
   h5::Handle file = h5::create(path);
+  {
   h5::write_vector(file, paths.energy, stack.energy_ev, path);
   auto slash = paths.data.rfind('/');
   if (slash != std::string::npos && slash > 0) h5::make_groups(file, paths.data.substr(0, slash), path);
@@ -138,6 +146,8 @@ void write_stack(const std::string& path, const Stack& stack, const StackPaths& 
     auto x = write_dataset(file, paths.xrf, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {stack.ny, stack.nx}, stack.xrf.data(), path);
     h5::write_attribute(x, "long_name", std::string("fluorescence (XRF) map"));
   }
+  }
+  h5::close_file(file, path);
 }
 
 void write_simulated_stack(const std::string& path, const SimulatedXanes& sim) {
@@ -148,6 +158,7 @@ void write_simulated_stack(const std::string& path, const SimulatedXanes& sim) {
   h5::init();
   std::lock_guard<std::mutex> lock(h5::library_mutex());
   h5::Handle file = h5::open_rw(path);
+  {
   h5::make_groups(file, "/truth", path);
   {
     auto d = write_dataset(file, "/truth/white_line_ev", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {st.ny, st.nx},
@@ -162,6 +173,8 @@ void write_simulated_stack(const std::string& path, const SimulatedXanes& sim) {
                            {sim.particle_wl_ev.size()}, sim.particle_wl_ev.data(), path);
     h5::write_attribute(d, "units", std::string("eV"));
   }
+  }
+  h5::close_file(file, path);
 }
 
 void write_results(const std::string& path, const std::vector<FitResult>& results, std::size_t ny, std::size_t nx,
@@ -185,9 +198,10 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
   h5::init();
   std::lock_guard<std::mutex> lock(h5::library_mutex());
   h5::Handle file = h5::create(path);
+  {
   h5::make_groups(file, "/xanes", path);
-  h5::Handle g = h5::wrap(H5Gopen2(file, "/xanes", H5P_DEFAULT), H5Gclose, path, "cannot open /xanes");
-  h5::Handle root = h5::wrap(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
+  h5::Handle g = h5::wrap_write(H5Gopen2(file, "/xanes", H5P_DEFAULT), H5Gclose, path, "cannot open /xanes");
+  h5::Handle root = h5::wrap_write(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, path, "cannot open /");
   h5::write_attribute(root, "default", std::string("xanes"));
   h5::write_attribute(root, "laueproc_version", std::string(version()));
   h5::write_attribute(root, "git_commit", std::string(git_commit()));
@@ -270,6 +284,8 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
     h5::write_attribute(g, "mask_threshold", particles->threshold);
     h5::write_attribute(g, "n_particles", std::int64_t{particles->n_particles});
   }
+  }
+  h5::close_file(file, path);
 }
 
 std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult>& results, std::size_t ny,
@@ -278,10 +294,10 @@ std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult
   if (particles && particles->size() != ny * nx) throw Error(dir + ": particle map does not match the map size");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create the folder (" + ec.message() + ")");
+  if (ec) throw OutputError(dir, "cannot create the folder (" + ec.message() + ")");
   const std::string path = (std::filesystem::path(dir) / "pixels.csv").string();
   std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw Error(path + ": cannot write");
+  if (!f) throw OutputError(path, std::string("cannot create (") + std::strerror(errno) + ")");
   std::fputs("iy,ix,white_line_ev,peak_height,r2,status,particle\n", f);
   for (std::size_t iy = 0; iy < ny; ++iy)
     for (std::size_t ix = 0; ix < nx; ++ix) {
@@ -290,8 +306,9 @@ std::string write_pixels_csv(const std::string& dir, const std::vector<FitResult
       std::fprintf(f, "%zu,%zu,%.4f,%.6g,%.6f,%s,%d\n", iy, ix, r.white_line_ev, r.peak_height, r.r2,
                    to_string(r.status), static_cast<int>(particle));
     }
-  const bool bad = std::ferror(f) != 0;
-  if (std::fclose(f) != 0 || bad) throw Error(path + ": write failed");
+  const bool bad = std::ferror(f) != 0 || std::fflush(f) != 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || bad) throw OutputError(path, std::string("write failed (") + std::strerror(bad ? err : errno) + ")");
   return path;
 }
 

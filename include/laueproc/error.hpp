@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace laueproc {
 
@@ -18,6 +19,19 @@ class Error : public std::runtime_error {
 class InputError : public Error {
  public:
   InputError(std::string file, const std::string& problem)
+      : Error(file + ": " + problem), file_(std::move(file)) {}
+  const std::string& file() const noexcept { return file_; }
+
+ private:
+  std::string file_;
+};
+
+/// @brief An output could not be written: folder missing or read-only, disk full, a failed
+/// close, an existing file the command will not replace. Like InputError, exit code 2: the
+/// cause is outside the program (README: 1 is kept for internal errors).
+class OutputError : public Error {
+ public:
+  OutputError(std::string file, const std::string& problem)
       : Error(file + ": " + problem), file_(std::move(file)) {}
   const std::string& file() const noexcept { return file_; }
 

@@ -98,6 +98,12 @@ class FrameStream {
  public:
   FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::size_t depth = 4, int readers = 1,
               std::shared_ptr<FrameMemory> memory = nullptr);
+  /// @brief As above, with the order given one index at a time by `next_index` (false: no more
+  /// frames), called by one reader thread at a time, only when every position known so far is
+  /// taken. It may block, e.g. while an MPI rank waits for its next hand-out; whoever makes it
+  /// block must be able to release it before the stream is destroyed.
+  FrameStream(FrameSource& source, std::function<bool(std::int64_t&)> next_index, std::size_t depth = 4,
+              int readers = 1, std::shared_ptr<FrameMemory> memory = nullptr);
   ~FrameStream();
   FrameStream(const FrameStream&) = delete;
   FrameStream& operator=(const FrameStream&) = delete;
@@ -106,6 +112,8 @@ class FrameStream {
   bool next(Frame& out);
 
  private:
+  FrameStream(FrameSource& source, std::vector<std::int64_t> order, std::function<bool(std::int64_t&)> next_index,
+              std::size_t depth, int readers, std::shared_ptr<FrameMemory> memory);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

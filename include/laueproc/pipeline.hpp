@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "laueproc/analyze.hpp"
 #include "laueproc/config.hpp"
 #include "laueproc/io.hpp"
 #include "laueproc/output.hpp"
@@ -67,5 +68,58 @@ RunInfo make_run_info(const std::string& input, const ScanInfo& scan, const Proc
 /// identical for any thread count: frames reach the sink in frame order.
 RunReport run_pipeline(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
                        ResultSink& sink);
+
+// ---- the pieces run_pipeline() is made of, for drivers that split a scan (MPI ranks, shards) ----
+
+/// @brief Where the frames to analyse come from, one index at a time. next() is called on the
+/// read-ahead thread and may block (an MPI rank waiting for its next hand-out); cancel(), called
+/// when the run stops early, must make a blocked or later next() return false.
+class FrameFeed {
+ public:
+  virtual ~FrameFeed() = default;
+  virtual bool next(std::int64_t& frame) = 0;
+  virtual void cancel() {}
+};
+
+/// @brief A feed over a fixed list of frames.
+class ListFeed final : public FrameFeed {
+ public:
+  explicit ListFeed(std::vector<std::int64_t> frames) : frames_(std::move(frames)) {}
+  bool next(std::int64_t& frame) override {
+    if (next_ >= frames_.size()) return false;
+    frame = frames_[next_++];
+    return true;
+  }
+
+ private:
+  std::vector<std::int64_t> frames_;
+  std::size_t next_ = 0;
+};
+
+/// @brief What analyze_stream() did.
+struct AnalyzeReport {
+  std::int64_t frames_processed = 0;  ///< delivered
+  std::int64_t frames_failed = 0;     ///< delivered with status != "ok"
+  std::int64_t peaks = 0;             ///< peaks delivered
+  std::string backend;                ///< the backend's name
+  std::vector<std::string> failures;  ///< "frame N: reason", the first few
+  bool interrupted = false;           ///< stopped by PipelineOptions::cancel
+};
+
+/// @brief Copies what analyze_stream() counted (frames processed and failed, peaks, backend,
+/// failures, interrupted) into a run's report.
+void count_into(RunReport& run, const AnalyzeReport& analyzed);
+
+/// @brief The pipeline without its sink: analyses the frames `feed` gives on worker threads and
+/// hands each result to `deliver` on the calling thread: in feed order when `ordered`, else as
+/// soon as it is done (a remote writer orders them). Stops early when options.cancel is set
+/// (report.interrupted); rethrows the first error of the reader, a broken backend or `deliver`.
+/// options.progress is not called (the caller knows what "done" means).
+AnalyzeReport analyze_stream(FrameSource& source, const ProcessConfig& config, const PipelineOptions& options,
+                             FrameFeed& feed, bool ordered, const std::function<void(FrameResult&&)>& deliver);
+
+/// @brief After the last frame: assigns the raster grid to `frames` (every frame of the scan, in
+/// frame order), builds the maps and finishes the sink.
+void finish_results(ResultSink& sink, std::vector<FrameSummary>& frames, const GridSpec& grid);
 
 }  // namespace laueproc

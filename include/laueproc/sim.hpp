@@ -184,6 +184,7 @@ struct WriteOptions {
   std::string out;                  ///< stack: file path; per_frame_files: directory
   std::string compression = "none"; ///< none | gzip (level 1) | bitshuffle (+LZ4, filter 32008)
   int threads = 0;                  ///< render threads; 0 = all cores
+  bool overwrite = false;           ///< replace existing files of the scan (else OutputError)
 };
 
 /// @brief What write_scan wrote.
@@ -207,8 +208,11 @@ extern const char* const kTruthSpotsHeader;
 /// thread writes them in order: stack -> /entry/data/data (N x ny x nx uint16, one frame per
 /// chunk) with /entry/sample/{x,y} (um); per_frame_files -> scan_00000.h5... in the APS
 /// 34-ID-E layout (/entry1/data/data, /entry1/sample/sampleX|sampleY, /entry1/detector/Nx|Ny).
-/// The truth CSVs go beside the stack file or into the directory. Throws Error (e.g. bitshuffle
-/// filter not available) or UsageError (bad options). `progress` runs on the calling thread.
+/// The truth CSVs go beside the stack file or into the directory. Everything is written in a
+/// staging folder there and moved into place once complete (a failed run leaves nothing);
+/// existing files of the scan are replaced only with `overwrite` (else OutputError). Throws
+/// Error (e.g. bitshuffle filter not available), OutputError (cannot write) or UsageError (bad
+/// options). `progress` runs on the calling thread.
 WrittenScan write_scan(const SimConfig& config, const WriteOptions& options,
                        const std::function<void(std::int64_t done, std::int64_t total)>& progress = {});
 

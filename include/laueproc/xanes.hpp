@@ -4,7 +4,7 @@
 /// the absorption maximum, take the energy of the fitted maximum), spectrum readers (XDI, plain
 /// text, HDF5 Data Exchange stacks) and result writers.
 ///
-/// Method (as in shared/data/xanes/README.md): mu taken as given; linear interpolation onto a fine
+/// Method: mu taken as given; linear interpolation onto a fine
 /// grid (grid_step_ev, starting at the lowest energy); maximum of the interpolated spectrum inside
 /// the search window; least-squares polynomial of `order` over the grid points within
 /// maximum +- half_window_ev (clipped to the data range); white line = energy of the polynomial's
@@ -120,7 +120,8 @@ std::string describe_normalisation(const FitSettings& settings);
 /// @brief Outcome of one spectrum's fit. Stored as int8 in result files (the enumerator values).
 enum class FitStatus : std::int8_t {
   ok = 0,
-  no_peak_in_window = 1,   ///< fewer than order+1 grid points in the fit range, or no usable maximum
+  no_peak_in_window = 1,   ///< fewer than order+1 grid points, or fewer than order+1 measured energies (an
+                           ///< under-determined polynomial), in the fit range; or no usable maximum
   max_at_window_edge = 2,  ///< interpolated or fitted maximum at the search/data/fit-range edge; value still reported
   flat_or_low_signal = 3,  ///< peak-to-peak mu below min_signal
   nan_in_spectrum = 4,     ///< a NaN or infinity in mu
@@ -202,7 +203,7 @@ class WhiteLineFitter {
     double half_width_ev = 0;        // E - centre at t = 1
     double gram[36] = {};            // centred Gram of t^1..t^order over the fit grid, order x order
     bool at_search_edge = false;     // the candidate is the first/last grid point searched
-    bool too_few = false;            // fewer than order+1 grid points
+    bool too_few = false;            // fewer than order+1 grid points or measured energies
   };
 
  private:

@@ -9,13 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 namespace laueproc::e2e {
 
-inline const std::string kProgram = LAUEPROC_BINARY;
+/// @brief The program under test: the one built with these tests, or $LAUEPROC_PROGRAM (e.g. an
+/// older build, to check that a new test fails on the code it guards against).
+inline const std::string kProgram = std::getenv("LAUEPROC_PROGRAM") ? std::getenv("LAUEPROC_PROGRAM") : LAUEPROC_BINARY;
 
 struct Result {
   int code;         ///< exit status (-1: killed by a signal)
@@ -38,6 +41,41 @@ inline Result run_command(const std::string& cmd, bool merge_stderr = true) {
 
 /// @brief Runs `laueproc ARGS`, stdout and stderr together.
 inline Result run(const std::string& args) { return run_command(kProgram + " " + args); }
+
+/// @brief Runs `laueproc ARGS` in a child process that calls `prepare()` before exec (set a
+/// resource limit, drop to another user...; `prepare` returning false ends the child with 126).
+/// Returns the exit code, or 128 + the signal that killed it (as a shell reports a crash).
+template <typename Prepare>
+Result run_prepared(const std::string& args, Prepare prepare) {
+  char tmpl[] = "/tmp/laueproc-e2e-out-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  const std::string line = "exec " + kProgram + " " + args;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (!prepare()) _exit(126);
+    execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(fd);
+  std::ifstream in(tmpl, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  unlink(tmpl);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), s.str()};
+}
+
+/// @brief Frames recorded in a process journal (its "F" lines; docs/output.md).
+inline int journal_frames(const std::string& journal) {
+  std::ifstream in(journal);
+  int n = 0;
+  for (std::string line; std::getline(in, line);)
+    n += line.rfind("F ", 0) == 0 || line.compare(9, 2, "F ") == 0;  // journals before format 2 had no checksum
+  return n;
+}
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

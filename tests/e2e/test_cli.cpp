@@ -105,14 +105,6 @@ TEST_F(Cli, InfoDescribesAScan) {
 
 namespace {
 
-int count_frame_records(const std::string& journal) {
-  std::ifstream in(journal);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) n += line.rfind("F ", 0) == 0;
-  return n;
-}
-
 // A run killed with SIGKILL mid-way and resumed gives the same files as an uninterrupted run.
 TEST_F(Cli, KilledRunResumesToIdenticalResults) {
   ASSERT_EQ(run("simulate --out " + dir_ + "/scan.h5 --grid 12x10 --size 384 --seed 4 --quiet").code, 0);
@@ -133,15 +125,15 @@ TEST_F(Cli, KilledRunResumesToIdenticalResults) {
       _exit(127);
     }
     // Kill once a few frames are journalled, well before the 120 frames are done.
-    for (int i = 0; i < 20000 && count_frame_records(journal) < 5; ++i) usleep(200);
-    killed = count_frame_records(journal) < 100;
+    for (int i = 0; i < 20000 && journal_frames(journal) < 5; ++i) usleep(200);
+    killed = journal_frames(journal) < 100;
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     if (WIFEXITED(status)) killed = false;  // it finished first: try again
   }
   if (!killed) GTEST_SKIP() << "the run finished before it could be killed";
-  const int done = count_frame_records(journal);
+  const int done = journal_frames(journal);
   ASSERT_GT(done, 0);
 
   auto resumed = run("process " + dir_ + "/scan.h5 --out " + out + " --csv " + dir_ + "/cut --resume");
@@ -210,7 +202,7 @@ TEST_F(Cli, InterruptedRunSaysHowToResume) {
           "--threads", "1", static_cast<char*>(nullptr));
     _exit(127);
   }
-  for (int i = 0; i < 20000 && count_frame_records(journal) < 3; ++i) usleep(200);
+  for (int i = 0; i < 20000 && journal_frames(journal) < 3; ++i) usleep(200);
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -218,7 +210,7 @@ TEST_F(Cli, InterruptedRunSaysHowToResume) {
   if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the interrupt";
   EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(log);
   EXPECT_NE(read_file(log).find("--resume"), std::string::npos) << read_file(log);
-  EXPECT_GT(count_frame_records(journal), 0);
+  EXPECT_GT(journal_frames(journal), 0);
   auto resumed = run("process " + dir_ + "/scan.h5 --out " + out + " --resume --quiet");
   EXPECT_EQ(resumed.code, 0) << resumed.out;
 }

@@ -80,7 +80,7 @@ TEST_F(MaskCli, BadInputIsOneLine) {
     EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
     EXPECT_EQ(count_lines(r.out), 1) << bad << ": " << r.out;
   }
-  auto unwritable = run("mask " + dir_ + "/s.h5 --out " + dir_ + "/no/such/dir/m.pgm --quiet");
+  auto unwritable = run("mask " + dir_ + "/s.h5 --out " + dir_ + "/s.h5/under/a/file/m.pgm --quiet");
   EXPECT_EQ(unwritable.code, 2) << unwritable.out;
   EXPECT_EQ(count_lines(unwritable.out), 1) << unwritable.out;
 }

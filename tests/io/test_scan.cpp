@@ -542,7 +542,7 @@ TEST(BadInput, ScanLevelErrorsNameTheFileAndProblem) {
   expect_input_error(list, {dir / "f_2.h5", "no such file", list});
 }
 
-TEST(BadInput, FirstPerFrameFileValidatedFully) {
+TEST(BadInput, BadFirstPerFrameFileFailsOnlyItsFrame) {
   TempDir dir;
   std::vector<float> v(4);
   std::string a = dir / "p_1.h5";
@@ -551,6 +551,17 @@ TEST(BadInput, FirstPerFrameFileValidatedFully) {
     test::write_dataset(f, "/entry1/data/data", H5T_NATIVE_UINT16, v.data(), {2, 1, 1, 2});
   }
   test::write_per_frame(dir / "p_2.h5", std::vector<std::uint16_t>(4), 2, 2, 0, 0);
+  auto src = open_scan(dir.path());
+  EXPECT_EQ(src->info().n_frames, 2);
+  Frame f;
+  src->read(0, f);
+  EXPECT_FALSE(f.ok());
+  EXPECT_NE(f.error.find(a), std::string::npos) << f.error;
+  EXPECT_NE(f.error.find("rank 4"), std::string::npos) << f.error;
+  src->read(1, f);
+  EXPECT_TRUE(f.ok()) << f.error;
+  // Every file bad: the scan itself fails, naming the first.
+  fs::remove(dir / "p_2.h5");
   expect_input_error(dir.path(), {a, "rank 4"});
 }
 

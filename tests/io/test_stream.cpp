@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -239,6 +241,58 @@ TEST(FrameStream, ChunkRowCacheNeverCrossesFiles) {
       EXPECT_TRUE(std::equal(f.pixels.begin(), f.pixels.end(), d.begin() + (k % per) * ny * nx)) << "frame " << k;
     }
   }
+}
+
+// The order may come one index at a time (an MPI rank's hand-outs): same order, any readers.
+TEST(FrameStream, TakesItsOrderFromAFunction) {
+  for (int readers : {1, 3})
+    for (std::int64_t per_read : {1, 4}) {
+      FakeSource src(60, -1, 1, true, per_read);
+      std::vector<std::int64_t> order;
+      for (std::int64_t i = 0; i < 60; ++i) order.push_back((i * 17) % 60);
+      std::size_t next = 0;
+      FrameStream stream(src, [&](std::int64_t& index) {
+        if (next >= order.size()) return false;
+        index = order[next++];
+        return true;
+      }, 4, readers);
+      Frame f;
+      for (std::int64_t expected : order) {
+        ASSERT_TRUE(stream.next(f)) << readers << " " << per_read;
+        EXPECT_EQ(f.meta.index, expected);
+      }
+      EXPECT_FALSE(stream.next(f));
+    }
+}
+
+// A function that blocks (waiting for a hand-out) is released by its owner; the stream then ends.
+TEST(FrameStream, BlockedOrderFunctionIsReleased) {
+  FakeSource src(10);
+  std::mutex m;
+  std::condition_variable cv;
+  bool released = false;
+  std::int64_t given = 0;
+  auto next_index = [&](std::int64_t& index) {
+    std::unique_lock<std::mutex> lock(m);
+    if (given < 3) {
+      index = given++;
+      return true;
+    }
+    cv.wait(lock, [&] { return released; });  // no more hand-outs until released
+    return false;
+  };
+  {
+    FrameStream stream(src, next_index, 4, 2);
+    Frame f;
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream.next(f));
+    {
+      std::lock_guard<std::mutex> lock(m);
+      released = true;
+    }
+    cv.notify_all();
+    EXPECT_FALSE(stream.next(f));
+  }
+  EXPECT_EQ(src.reads.load(), 3);
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include "io/h5.hpp"
 #include "laueproc/error.hpp"
 #include "laueproc/output.hpp"
+#include "output/chunk_compressor.hpp"
+#include "output/journal.hpp"
 #include "output/records.hpp"
 
 namespace fs = std::filesystem;
@@ -437,8 +439,11 @@ TEST(ResultSink, ResumeAfterDestructionWithoutFinishIsIdentical) {
   }  // "killed": no finish()
   const std::string path = run / "out/results.h5";
   ASSERT_TRUE(fs::exists(path + ".journal"));
+  EXPECT_FALSE(fs::exists(path)) << "a run that did not finish leaves no file under the results' name";
+  EXPECT_FALSE(fs::exists(run / "csv/peaks.csv"));
+  EXPECT_TRUE(fs::exists(run / "csv/peaks.csv.partial"));
   {
-    h5::Handle f = h5::open_read(path);  // the partial file is readable and says so
+    h5::Handle f = h5::open_read(path + ".partial");  // the partial file is readable and says so
     h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose);
     EXPECT_EQ(int_attr(root, "complete"), 0);
   }
@@ -575,13 +580,24 @@ TEST(ResultSink, ResumeWithoutJournalStartsOverAndRefusesACompleteRun) {
   }
 }
 
-TEST(ResultSink, FreshRunOverwritesAnOldJournal) {
+TEST(ResultSink, FreshRunRefusesAnOldJournalUnlessOverwrite) {
   TempDir run;
   {
     ResultSink sink(options_in(run), make_info());
     add_frames(sink, 0, 7);
   }
-  ResultSink sink(options_in(run), make_info());
+  const std::string journal = run / "out/results.h5.journal";
+  const std::string before = slurp(journal);
+  try {
+    ResultSink sink(options_in(run), make_info());
+    FAIL() << "a fresh run must not replace an interrupted run's journal";
+  } catch (const OutputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--resume"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(journal), before) << "the refused run changed nothing";
+  SinkOptions o = options_in(run);
+  o.overwrite = true;
+  ResultSink sink(o, make_info());
   EXPECT_TRUE(sink.resumed_frames().empty());
   add_frames(sink, 0, 2);  // frame 0 again: accepted, the old journal is gone
   EXPECT_EQ(sink.frames().size(), 2u);
@@ -673,4 +689,251 @@ TEST(Records, JournalRoundTripIsBitExact) {
   EXPECT_FALSE(output::parse_journal_frame("F 1 0 -1 -1 1 2 3", h, n)) << "truncated";
   Peak q;
   EXPECT_FALSE(output::parse_journal_peak("P 1 0 1.5 2.5 x", q));
+}
+
+// ---- frames in any order, shards ---------------------------------------------------------------
+
+namespace {
+
+// A fixed shuffle of 0 .. kFrames - 1 (what ranks finishing in any order look like).
+std::vector<int> shuffled_frames() {
+  std::vector<int> order(kFrames);
+  for (int i = 0; i < kFrames; ++i) order[static_cast<std::size_t>(i)] = (i * 7 + 3) % kFrames;  // 7 is prime to 20
+  return order;
+}
+
+SinkOptions any_order_in(const TempDir& dir, bool resume = false, std::size_t held_bytes = std::size_t{64} << 20) {
+  SinkOptions o = options_in(dir, resume);
+  o.frames_total = kFrames;
+  o.held_bytes = held_bytes;
+  return o;
+}
+
+}  // namespace
+
+TEST(ResultSink, FramesInAnyOrderGiveTheSameResults) {
+  TempDir ref;
+  full_run(ref);
+  // In memory, and with no memory at all (every waiting frame read back from the journal).
+  for (std::size_t held : {std::size_t{64} << 20, std::size_t{0}}) {
+    TempDir run;
+    ResultSink sink(any_order_in(run, false, held), make_info());
+    for (int i : shuffled_frames()) sink.add(make_frame(i), make_peaks(i));
+    EXPECT_EQ(sink.recorded_count(), kFrames);
+    finish(sink);
+    expect_same_results(ref / "out/results.h5", run / "out/results.h5");
+    expect_same_csv(ref, run);
+  }
+}
+
+TEST(ResultSink, FramesInAnyOrderResumeToTheSameResults) {
+  TempDir ref, run;
+  full_run(ref);
+  const std::vector<int> order = shuffled_frames();
+  {
+    ResultSink sink(any_order_in(run), make_info());
+    for (int k = 0; k < 12; ++k) sink.add(make_frame(order[k]), make_peaks(order[k]));
+  }  // killed: no finish()
+  ResultSink sink(any_order_in(run, true, 0), make_info());
+  ASSERT_EQ(sink.resumed_frames().size(), 12u);
+  for (std::size_t k = 1; k < sink.resumed_frames().size(); ++k)
+    EXPECT_LT(sink.resumed_frames()[k - 1].frame, sink.resumed_frames()[k].frame) << "in frame order";
+  for (int k = kFrames - 1; k >= 12; --k) sink.add(make_frame(order[k]), make_peaks(order[k]));
+  finish(sink);
+  expect_same_results(ref / "out/results.h5", run / "out/results.h5");
+  expect_same_csv(ref, run);
+}
+
+TEST(ResultSink, AnyOrderRefusesRepeatsAndStrangersAndAnIncompleteFinish) {
+  TempDir run;
+  ResultSink sink(any_order_in(run), make_info());
+  sink.add(make_frame(4), make_peaks(4));
+  EXPECT_THROW(sink.add(make_frame(4), make_peaks(4)), Error) << "twice";
+  FrameSummary outside = make_frame(1);
+  outside.frame = kFrames;
+  EXPECT_THROW(sink.add(outside, {}), Error) << "outside the scan";
+  for (int i = 0; i < kFrames; ++i)
+    if (i != 3 && i != 4) sink.add(make_frame(i), make_peaks(i));
+  try {
+    sink.finish(make_maps(), with_grid(sink.frames()));
+    FAIL() << "finish() with frame 3 missing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("frame 3 is missing"), std::string::npos) << e.what();
+  }
+}
+
+// Shards of a job array write journals only; a merge sink adopts them: the same results.
+TEST(ResultSink, ShardJournalsMergeToTheSameResults) {
+  TempDir ref, run;
+  full_run(ref);
+  const std::string out = run / "out/results.h5";
+  for (int shard = 0; shard < 2; ++shard) {
+    SinkOptions o{out + ".shard-" + std::to_string(shard) + "-of-2", run / "csv", false};
+    o.frames_total = kFrames;
+    o.views = false;
+    ResultSink sink(o, make_info());
+    for (int i = shard * kFrames / 2; i < (shard + 1) * kFrames / 2; ++i) sink.add(make_frame(i), make_peaks(i));
+  }
+  EXPECT_FALSE(fs::exists(out)) << "a shard writes no results file";
+  const std::vector<std::string> journals = {out + ".shard-1-of-2.journal", out + ".shard-0-of-2.journal"};
+
+  output::JournalReader head(journals[0]);  // self-describing: the merge needs nothing else
+  EXPECT_EQ(head.head().frames_total, kFrames);
+  EXPECT_EQ(head.head().csv_dir, run / "csv");
+  EXPECT_EQ(head.head().info.command_line, make_info().command_line);
+  EXPECT_EQ(head.head().info.input_files, make_info().input_files);
+  EXPECT_EQ(head.head().info.settings, make_info().settings);
+  EXPECT_EQ(run_fingerprint(head.head().info), run_fingerprint(make_info()));
+
+  SinkOptions merge{out, run / "csv", false};
+  merge.frames_total = kFrames;
+  merge.journal = false;
+  merge.adopt = journals;
+  {
+    ResultSink sink(merge, make_info());
+    EXPECT_EQ(sink.resumed_frames().size(), static_cast<std::size_t>(kFrames));
+    EXPECT_EQ(sink.resumed_peak_count(), total_peaks());
+    finish(sink);
+  }
+  expect_same_results(ref / "out/results.h5", out);
+  expect_same_csv(ref, run);
+  EXPECT_TRUE(fs::exists(journals[0])) << "adopted journals stay for the caller to remove";
+
+  // The same shard twice, or a shard of other settings: refused, naming the journal.
+  merge.overwrite = true;  // the merged file exists now
+  SinkOptions twice = merge;
+  twice.adopt = {journals[0], journals[0]};
+  EXPECT_THROW(ResultSink(twice, make_info()), Error);
+  try {
+    ResultSink sink(merge, make_info(5.0));
+    FAIL() << "other settings";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("different run"), std::string::npos) << e.what();
+  }
+}
+
+// ---- /peaks in whole chunks, compressed off the writer ------------------------------------------
+
+namespace {
+
+// 50 peaks per frame with full-precision values: 300 frames fill 3 chunks of 4096 rows and part of
+// a fourth.
+PeakList many_peaks(int frame) {
+  PeakList peaks;
+  for (int k = 0; k < 50; ++k) {
+    Peak p;
+    p.frame = frame;
+    p.peak = k;
+    p.x = std::sqrt(2.0) * (frame * 50 + k);
+    p.y = 1.0 / (k + 3.0) + frame;
+    p.intensity = std::exp(0.001 * (frame * 50 + k));
+    p.npix = 5 + k;
+    p.snr = 0.1 * k;
+    p.saturated = (k % 7) == 0;
+    peaks.push_back(p);
+  }
+  return peaks;
+}
+
+FrameSummary many_frame(int i) {
+  FrameSummary f;
+  f.frame = i;
+  f.n_peaks = 50;
+  return f;
+}
+
+}  // namespace
+
+TEST(ResultSink, PeaksInWholeChunksReadBackExactly) {
+  constexpr int kMany = 300;
+  for (bool any_order : {false, true}) {
+    TempDir dir;
+    SinkOptions o = options_in(dir);
+    if (any_order) o.frames_total = kMany;
+    {
+      ResultSink sink(o, make_info());
+      for (int k = 0; k < kMany; ++k) {
+        const int i = any_order ? (k * 7 + 3) % kMany : k;  // 7 is prime to 300
+        sink.add(many_frame(i), many_peaks(i));
+      }
+      std::vector<FrameSummary> frames = sink.frames();
+      for (auto& f : frames) f.ix = f.iy = 0;
+      ScanMaps maps;
+      sink.finish(maps, frames);
+    }
+    h5::Handle file = h5::open_read(dir / "out/results.h5");
+    const auto x = read_field<double>(file, "/peaks", "x", H5T_NATIVE_DOUBLE);
+    const auto intensity = read_field<double>(file, "/peaks", "intensity", H5T_NATIVE_DOUBLE);
+    const auto frame = read_field<std::int64_t>(file, "/peaks", "frame", H5T_NATIVE_INT64);
+    const auto npix = read_field<std::int32_t>(file, "/peaks", "npix", H5T_NATIVE_INT32);
+    ASSERT_EQ(x.size(), static_cast<std::size_t>(kMany * 50));
+    for (int i = 0; i < kMany; ++i) {
+      const PeakList want = many_peaks(i);
+      for (int k = 0; k < 50; ++k) {
+        const std::size_t row = static_cast<std::size_t>(i * 50 + k);
+        ASSERT_EQ(frame[row], i) << row;
+        ASSERT_EQ(x[row], want[static_cast<std::size_t>(k)].x) << row;
+        ASSERT_EQ(intensity[row], want[static_cast<std::size_t>(k)].intensity) << row;
+        ASSERT_EQ(npix[row], want[static_cast<std::size_t>(k)].npix) << row;
+      }
+    }
+    // Stored gzip + shuffle, as before: any HDF5 reader decodes it.
+    h5::Handle ds(H5Dopen2(file, "/peaks", H5P_DEFAULT), H5Dclose);
+    h5::Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    EXPECT_EQ(H5Pget_nfilters(dcpl), 2);
+  }
+}
+
+// Killed after whole chunks went out: the partial file holds every row added; resume matches.
+TEST(ResultSink, PeaksInWholeChunksSurviveAStopAndResume) {
+  TempDir ref, run;
+  constexpr int kMany = 200;
+  auto add_range = [](ResultSink& sink, int from, int to) {
+    for (int i = from; i < to; ++i) sink.add(many_frame(i), many_peaks(i));
+  };
+  auto finish_all = [](ResultSink& sink) {
+    std::vector<FrameSummary> frames = sink.frames();
+    for (auto& f : frames) f.ix = f.iy = 0;
+    sink.finish(ScanMaps{}, frames);
+  };
+  {
+    ResultSink sink(options_in(ref), make_info());
+    add_range(sink, 0, kMany);
+    finish_all(sink);
+  }
+  {
+    ResultSink sink(options_in(run), make_info());
+    add_range(sink, 0, 130);  // 6500 rows: one whole chunk and part of the next
+  }
+  {
+    h5::Handle partial = h5::open_read(run / "out/results.h5.partial");
+    EXPECT_EQ(read_field<double>(partial, "/peaks", "x", H5T_NATIVE_DOUBLE).size(), 130u * 50u);
+  }
+  ResultSink sink(options_in(run, true), make_info());
+  add_range(sink, 130, kMany);
+  finish_all(sink);
+  h5::Handle a = h5::open_read(ref / "out/results.h5"), b = h5::open_read(run / "out/results.h5");
+  Raw ra = read_raw(a, "/peaks"), rb = read_raw(b, "/peaks");
+  EXPECT_EQ(ra.rows, 200u * 50u);
+  EXPECT_TRUE(ra.bytes == rb.bytes);
+}
+
+TEST(ChunkCompressor, ShuffleDeflateRoundTripsAndSkipsWhatDoesNotShrink) {
+  std::vector<unsigned char> rows(110 * 4096);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<unsigned char>((i % 110) < 8 ? i / 110 : i % 7);
+  std::uint32_t mask = 99;
+  const auto stored = output::shuffle_deflate(rows, 110, 4, mask);
+  EXPECT_EQ(mask, 0u);
+  EXPECT_LT(stored.size(), rows.size() / 4);
+  EXPECT_EQ(output::inflate_unshuffle(stored, rows.size(), 110, mask), rows);
+
+  std::vector<unsigned char> noise(110 * 100 + 13);  // a tail shorter than an element too
+  std::uint64_t state = 88172645463325252ull;
+  for (auto& b : noise) {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    b = static_cast<unsigned char>(state);
+  }
+  const auto kept = output::shuffle_deflate(noise, 110, 4, mask);
+  EXPECT_EQ(mask, 0x2u) << "incompressible: deflate skipped, as HDF5's optional filter";
+  EXPECT_EQ(output::inflate_unshuffle(kept, noise.size(), 110, mask), noise);
 }

@@ -552,10 +552,14 @@ TEST(WriteScan, PerFrameFiles) {
   }
   EXPECT_FALSE(fs::exists(fs::path(o.out) / "scan_00006.h5"));
   EXPECT_EQ(read_lines(w.truth_frames_csv).size(), 7u);
-  // Rewriting into the same folder is fine; a foreign HDF5 file there is refused.
+  // Rewriting into the same folder is refused unless asked; a foreign HDF5 file there is refused.
+  EXPECT_THROW(write_scan(c, o), laueproc::OutputError);
+  o.overwrite = true;
   EXPECT_NO_THROW(write_scan(c, o));
   std::ofstream(fs::path(o.out) / "other.h5") << "x";
   EXPECT_THROW(write_scan(c, o), laueproc::UsageError);
+  for (const auto& entry : fs::directory_iterator(o.out))
+    EXPECT_EQ(entry.path().filename().string().find("partial"), std::string::npos) << "no staging folder left";
 }
 
 TEST(WriteScan, BadOptions) {

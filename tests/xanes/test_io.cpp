@@ -151,3 +151,31 @@ TEST(XanesIo, TextFormatsAndErrors) {
   EXPECT_THROW(xa::read_spectrum_text((dir / "absent.txt").string()), laueproc::InputError);
   fs::remove_all(dir);
 }
+
+// Named columns without an energy: an error naming the file (i0 was taken as the energy);
+// the energy found by its name anywhere, and the first column of an unnamed file still is.
+TEST(XanesIo, EnergyColumnByNameOrAnError) {
+  fs::path dir = temp_dir("energy");
+  write_text(dir / "no_energy.xdi",
+             "# XDI/1.0\n# Column.1: i0\n# Column.2: itrans\n# ///\n100 50\n101 40\n102 45\n103 47\n");
+  try {
+    xa::read_spectrum_text((dir / "no_energy.xdi").string());
+    FAIL() << "a spectrum without energies must be refused";
+  } catch (const laueproc::InputError& e) {
+    EXPECT_EQ(e.file(), (dir / "no_energy.xdi").string());
+    EXPECT_NE(std::string(e.what()).find("no energy column (columns: i0, itrans)"), std::string::npos) << e.what();
+  }
+  write_text(dir / "header.txt", "i0 itrans\n100 50\n101 40\n102 45\n");
+  EXPECT_THROW(xa::read_spectrum_text((dir / "header.txt").string()), laueproc::InputError);
+  // Energy in the last column, named with its unit.
+  write_text(dir / "last.txt", "mu Energy(eV)\n0.1 7701\n0.9 7702\n0.4 7703\n");
+  auto last = xa::read_spectrum_text((dir / "last.txt").string());
+  ASSERT_EQ(last.energy_ev.size(), 3u);
+  EXPECT_EQ(last.energy_ev[1], 7702);
+  ASSERT_EQ(last.mu.size(), 1u);
+  EXPECT_EQ(last.mu[0][1], 0.9);
+  // No names at all: the first column is the energy.
+  write_text(dir / "plain.txt", "7701 0.1\n7702 0.9\n7703 0.4\n");
+  EXPECT_EQ(xa::read_spectrum_text((dir / "plain.txt").string()).energy_ev[0], 7701);
+  fs::remove_all(dir);
+}
