@@ -16,7 +16,7 @@
 # Exit status: 0 all passed on a GPU; 1 a step failed; 3 no GPU; 4 a GPU whose driver is unusable.
 #
 # OUTDIR receives: versions.txt nvidia-smi.txt gpu_tests.json sanitizer.log bench_cuda.json
-# bench.json e2e_tests.json stacks.log gpu-check.log summary.json
+# bench.json bench_bslz4.json e2e_tests.json stacks.log gpu-check.log summary.json
 set -uo pipefail
 OUTDIR=${1:?usage: gpu-check.sh OUTDIR}
 mkdir -p "$OUTDIR"
@@ -45,8 +45,8 @@ STEPS=$OUTDIR/steps.tsv
 
 # Step limits (seconds). Their sum must fit the budget: checked before anything runs.
 declare -A LIMIT=(
-  [probe]=10 [gpu_tests]=60 [memcheck]=45 [racecheck]=45 [synccheck]=25 [bench_cuda]=45
-  [bench]=35 [simulate]=50 [process_cuda]=20 [process_cpu]=20 [bench_read]=20 [e2e_tests]=45
+  [probe]=10 [gpu_tests]=60 [memcheck]=40 [racecheck]=40 [synccheck]=20 [bench_cuda]=45
+  [bench]=35 [simulate]=45 [process_cuda]=20 [process_cpu]=15 [bench_read]=15 [bench_decode]=30 [e2e_tests]=45
 )
 SUM=0
 for k in "${!LIMIT[@]}"; do SUM=$((SUM + LIMIT[$k])); done
@@ -195,8 +195,13 @@ if [ "$(awk -F'\t' '$1 == "simulate" {print $2}' "$STEPS")" = 0 ]; then
   run_step bench_read "$OUTDIR/stacks.log" bash -c "'$L' bench --backend cpu --frames 8 --input '$S/raw.h5' \
     --json '$TMP/read_raw.json' -q && '$L' bench --backend cpu --frames 8 --input '$S/bslz4.h5' --json '$TMP/read_bslz4.json' -q"
   for k in raw bslz4; do [ -f "$TMP/read_$k.json" ] && echo "READ_$k $(cat "$TMP/read_$k.json")" >>"$OUTDIR/stacks.log"; done
+  # Compressed bytes to the GPU: the bitshuffle/LZ4 stack read and analysed with device decoding
+  # (nvCOMP) and with host decoding in one run, frames/s and host CPU ms per frame of each, and
+  # whether their peaks are identical (e2e_* keys of bench_bslz4.json).
+  run_step bench_decode "$OUTDIR/stacks.log" "$L" bench --backend cuda --frames 128 --input "$S/bslz4.h5" \
+    --batch 16 --json "$OUTDIR/bench_bslz4.json" -q
 else
-  for s in process_cuda process_cpu bench_read; do skip_step "$s" "the stacks were not written"; done
+  for s in process_cuda process_cpu bench_read bench_decode; do skip_step "$s" "the stacks were not written"; done
 fi
 
 # 7. The e2e suite with CUDA hidden: the CPU path of the program (CI runs it too; here it checks
@@ -289,6 +294,11 @@ for l in read("stacks.log").splitlines():
             pass
 s["end_to_end"] = e2e
 s["read_frames_per_s"] = reads
+try:
+    s["bench_bitshuffle_lz4"] = json.loads(read("bench_bslz4.json"))
+except Exception:
+    s["bench_bitshuffle_lz4"] = None
+bd = s["bench_bitshuffle_lz4"] or {}
 def peaks(d):
     p = os.path.join(d, "peaks.csv")
     if not os.path.exists(p):
@@ -338,6 +348,13 @@ s["figures"] = {
     "end_to_end_uncompressed_frames_per_s": (e2e.get("cuda:raw.h5") or {}).get("frames_per_s"),
     "end_to_end_bitshuffle_lz4_frames_per_s": (e2e.get("cuda:bslz4.h5") or {}).get("frames_per_s"),
     "end_to_end_cpu_uncompressed_frames_per_s": (e2e.get("cpu:raw.h5") or {}).get("frames_per_s"),
+    # bench --input bslz4.h5: reading + analysis, no writer; device decoding null without nvCOMP
+    "bitshuffle_lz4_host_decode_frames_per_s": bd.get("e2e_host_decode_frames_per_s"),
+    "bitshuffle_lz4_host_decode_host_cpu_ms_per_frame": bd.get("e2e_host_decode_host_cpu_ms_per_frame"),
+    "bitshuffle_lz4_device_decode_frames_per_s": bd.get("e2e_device_decode_frames_per_s"),
+    "bitshuffle_lz4_device_decode_host_cpu_ms_per_frame": bd.get("e2e_device_decode_host_cpu_ms_per_frame"),
+    "bitshuffle_lz4_device_decode_speedup": bd.get("e2e_device_decode_speedup"),
+    "bitshuffle_lz4_device_equals_host_decode": bd.get("e2e_device_equals_host_decode"),
 }
 failed_steps = [st["name"] for st in s["steps"] if st["rc"] not in ("0",)]
 gt = s["gpu_tests"] or {}
@@ -346,10 +363,11 @@ fft_skips = [n for n in gt.get("skipped_names", []) if n.startswith("CudaGaussia
 other_skips = [n for n in gt.get("skipped_names", []) if n not in fft_skips]
 s["notes"] = ["cuFFT not available: the FFT Gaussian path was not measured"] if fft_skips else []
 s["ok"] = status == "ok" and not failed_steps and gt.get("failed", 1) == 0 and gt.get("tests", 0) > 0 \
-    and not other_skips and cmp.get("pass", False)
+    and not other_skips and cmp.get("pass", False) and bd.get("e2e_device_equals_host_decode") is not False
 s["problems"] = ([] if status == "ok" else [status]) + ["step " + n for n in failed_steps] + \
     ["gpu test failed: " + n for n in gt.get("failed_names", [])] + ["gpu test skipped: " + n for n in other_skips] + \
     (["cpu vs cuda peaks differ"] if cmp.get("compared") and not cmp.get("pass") else []) + \
+    (["device-decoded peaks differ from host-decoded"] if bd.get("e2e_device_equals_host_decode") is False else []) + \
     ([] if cmp.get("compared") else ["cpu vs cuda not compared"])
 json.dump(s, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(json.dumps({k: s.get(k) for k in ("status", "ok", "card", "cuda", "commit", "problems", "notes", "figures")}, indent=1))
