@@ -170,12 +170,13 @@ run_step bench "$LOG" "$L" bench --backend cuda --frames 32 --size 2048 --batch 
 #    `--backend cpu`; the two backends' peaks are compared.
 : >"$OUTDIR/stacks.log"
 S=$TMP/stacks
-mkdir -p "$S"
+BS=$S/bs/bslz4.h5  # its own folder: each simulated scan writes truth_*.csv beside it
+mkdir -p "$S/bs"
 GRID=${GPU_CHECK_STACK_GRID:-32x16}  # 512 frames of 2048^2: 4 GB uncompressed
 NFRAMES=$(( ${GRID%x*} * ${GRID#*x} ))
 # Both stacks written at once (the renderer is multi-threaded, the HDF5 writes are not).
 run_step simulate "$OUTDIR/stacks.log" bash -c "'$L' simulate --out '$S/raw.h5' --size 2048 --grid $GRID --seed 2 -q & p=\$!; \
-  '$L' simulate --out '$S/bslz4.h5' --size 2048 --grid $GRID --seed 2 --compression bitshuffle -q; a=\$?; wait \$p; b=\$?; \
+  '$L' simulate --out '$BS' --size 2048 --grid $GRID --seed 2 --compression bitshuffle -q; a=\$?; wait \$p; b=\$?; \
   exit \$((a | b))"
 timed_process() {  # BACKEND INPUT OUT: writes "E2E backend input frames milliseconds rc" to stacks.log
   local t0 t1
@@ -190,15 +191,15 @@ export -f timed_process
 export L NFRAMES
 if [ "$(awk -F'\t' '$1 == "simulate" {print $2}' "$STEPS")" = 0 ]; then
   run_step process_cuda "$OUTDIR/stacks.log" bash -c "timed_process cuda '$S/raw.h5' '$S/cuda_raw' && \
-    timed_process cuda '$S/bslz4.h5' '$S/cuda_bslz4'"
+    timed_process cuda '$BS' '$S/cuda_bslz4'"
   run_step process_cpu "$OUTDIR/stacks.log" bash -c "timed_process cpu '$S/raw.h5' '$S/cpu_raw'"
   run_step bench_read "$OUTDIR/stacks.log" bash -c "'$L' bench --backend cpu --frames 8 --input '$S/raw.h5' \
-    --json '$TMP/read_raw.json' -q && '$L' bench --backend cpu --frames 8 --input '$S/bslz4.h5' --json '$TMP/read_bslz4.json' -q"
+    --json '$TMP/read_raw.json' -q && '$L' bench --backend cpu --frames 8 --input '$BS' --json '$TMP/read_bslz4.json' -q"
   for k in raw bslz4; do [ -f "$TMP/read_$k.json" ] && echo "READ_$k $(cat "$TMP/read_$k.json")" >>"$OUTDIR/stacks.log"; done
   # Compressed bytes to the GPU: the bitshuffle/LZ4 stack read and analysed with device decoding
   # (nvCOMP) and with host decoding in one run, frames/s and host CPU ms per frame of each, and
   # whether their peaks are identical (e2e_* keys of bench_bslz4.json).
-  run_step bench_decode "$OUTDIR/stacks.log" "$L" bench --backend cuda --frames 128 --input "$S/bslz4.h5" \
+  run_step bench_decode "$OUTDIR/stacks.log" "$L" bench --backend cuda --frames 128 --input "$BS" \
     --batch 16 --json "$OUTDIR/bench_bslz4.json" -q
 else
   for s in process_cuda process_cpu bench_read bench_decode; do skip_step "$s" "the stacks were not written"; done
