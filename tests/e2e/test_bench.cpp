@@ -160,6 +160,30 @@ TEST_F(Bench, InputReportsReadThroughput) {
   EXPECT_EQ(json_number(whole.out, "read_frames"), 6.0) << whole.out;
 }
 
+// A bitshuffle/LZ4 stack: the reader's host CPU per frame into lent blocks, with the staging
+// copy, and still compressed (what device decoding leaves to the host); end to end with host
+// decoding. Device decoding is measured only with CUDA, nvCOMP and a device: null here.
+TEST_F(Bench, InputReportsTheReadersHostCostAndEndToEnd) {
+  auto sim = run("simulate --out " + dir_ + "/bs.h5 --grid 3x2 --size 256 --seed 4 --compression bitshuffle --quiet");
+  ASSERT_EQ(sim.code, 0) << sim.out;
+  auto r = run("bench --backend cpu --frames 3 --threads 1 --readers 1 --quiet --input " + dir_ + "/bs.h5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string& json = r.out;
+  expect_one_object(json);
+  EXPECT_NE(json.find("\"device_decodable\": \"bitshuffle/LZ4\""), std::string::npos) << json;
+  for (const char* key : {"read_cpu_ms_per_frame", "read_into_blocks_cpu_ms_per_frame", "read_plus_copy_cpu_ms_per_frame",
+                          "read_encoded_frames_per_s", "read_encoded_gb_per_s", "e2e_host_decode_frames_per_s"})
+    EXPECT_GT(json_number(json, key), 0.0) << key << ": " << json;
+  EXPECT_GE(json_number(json, "read_encoded_cpu_ms_per_frame"), 0.0) << json;
+  EXPECT_NE(json.find("\"e2e_backend\": \"cpu\""), std::string::npos) << json;
+  EXPECT_EQ(json_number(json, "e2e_frames"), 3.0) << json;
+  EXPECT_EQ(json_number(json, "e2e_failed_frames"), 0.0) << json;
+  for (const char* key : {"e2e_device_decode_frames_per_s", "e2e_device_decode_speedup", "e2e_device_equals_host_decode"}) {
+    EXPECT_TRUE(has_key(json, key)) << key;
+    EXPECT_NE(json.find(std::string("\"") + key + "\": null"), std::string::npos) << key << ": " << json;
+  }
+}
+
 TEST_F(Bench, BadOptionsExit2WithOneLine) {
   for (const std::string args : {"--frames 0", "--size 10", "--backend gpu", "--batch 0", "--input /nonexistent/scan.h5"}) {
     auto r = run("bench " + args);

@@ -81,6 +81,21 @@ TEST_F(Cli, BadInputIsOneLineAndNonZero) {
   EXPECT_EQ(unknown.code, 2);
 }
 
+// --device-decode: a wrong value, or "on" where nothing can decode on a device, is one line, exit 2.
+TEST_F(Cli, DeviceDecodeOptionIsChecked) {
+  auto sim = run("simulate --out " + dir_ + "/s.h5 --grid 2x1 --size 128 --seed 1 --compression bitshuffle --quiet");
+  ASSERT_EQ(sim.code, 0) << sim.out;
+  for (const std::string args : {"--device-decode maybe", "--device-decode on --backend cpu"}) {
+    auto r = run("process " + dir_ + "/s.h5 --out " + dir_ + "/r.h5 -q " + args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.out;
+    EXPECT_EQ(count_lines(r.out), 1) << args << ": " << r.out;
+    EXPECT_NE(r.out.find("--device-decode"), std::string::npos) << r.out;
+  }
+  // off or auto with the CPU backend: the run goes on, decoding on the host.
+  auto r = run("process " + dir_ + "/s.h5 --out " + dir_ + "/r.h5 -q --backend cpu --device-decode off");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
 TEST_F(Cli, HelpAnswersForEveryCommand) {
   for (const char* cmd : {"process", "simulate", "info", "demo"}) {
     auto r = run(std::string(cmd) + " --help");
