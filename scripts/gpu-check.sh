@@ -45,8 +45,8 @@ STEPS=$OUTDIR/steps.tsv
 
 # Step limits (seconds). Their sum must fit the budget: checked before anything runs.
 declare -A LIMIT=(
-  [probe]=10 [gpu_tests]=60 [memcheck]=40 [racecheck]=40 [synccheck]=20 [bench_cuda]=45
-  [bench]=35 [simulate]=45 [process_cuda]=20 [process_cpu]=15 [bench_read]=15 [bench_decode]=30 [e2e_tests]=45
+  [probe]=10 [gpu_tests]=55 [memcheck]=40 [racecheck]=40 [synccheck]=20 [bench_cuda]=45
+  [bench]=35 [simulate]=50 [process_cuda]=20 [process_cpu]=15 [bench_read]=15 [bench_decode]=30 [e2e_tests]=45
 )
 SUM=0
 for k in "${!LIMIT[@]}"; do SUM=$((SUM + LIMIT[$k])); done
