@@ -82,6 +82,9 @@ def main():
         t_scipy = (time.perf_counter() - t0) / args.frames
 
         def laueproc_cmd(binary, out):
+            for stale in (out, out + ".journal"):  # process refuses to replace results (any version)
+                if os.path.exists(stale):
+                    os.remove(stale)
             return [binary, "process", scan, "--out", out, "--threads", "1", "--backend", "cpu", "--quiet"]
 
         binaries = {"laueproc": args.laueproc}
