@@ -327,6 +327,7 @@ EndToEnd end_to_end(FrameSource& source, std::int64_t n, int readers,
   return e;
 }
 
+#ifdef LAUEPROC_HAVE_CUDA
 // True when both runs found the same peaks, bit for bit (same backend, same pixels).
 bool identical_results(const EndToEnd& a, const EndToEnd& b) {
   if (a.results.size() != b.results.size()) return false;
@@ -361,6 +362,8 @@ std::vector<Frame> frames_in(const std::shared_ptr<FrameMemory>& memory, const s
   }
   return out;
 }
+
+#endif  // LAUEPROC_HAVE_CUDA
 
 }  // namespace
 

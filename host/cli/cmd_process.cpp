@@ -155,6 +155,7 @@ std::string prepare_backend(ProcessRequest& r, std::unique_ptr<FrameSource>& sou
     throw UsageError("--device-decode on needs the CUDA backend (--backend cuda, or auto with a GPU)");
 #else
   (void)rank_device;
+  (void)source;  // only the CUDA backend reopens it for device decoding
   if (backend == "auto") backend = "cpu";
   if (backend == "cuda") throw UsageError("--backend cuda: this laueproc was built without CUDA");
   if (r.device_decode == "on") throw UsageError("--device-decode on: this laueproc was built without CUDA");
