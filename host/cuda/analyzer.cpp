@@ -329,10 +329,13 @@ class CudaBatchAnalyzer final : public BatchAnalyzer {
       const FrameState& state = slot.h_state[static_cast<std::size_t>(f)];
       std::uint16_t first = 0;  // a constant frame's background level is its value
       if (state.constant) {
-        if (frame.is_encoded())
-          LAUEPROC_CUDA_CHECK(cudaMemcpy(&first, slot.raw.get() + static_cast<std::size_t>(f) * slot.width * slot.height,
-                                         sizeof first, cudaMemcpyDeviceToHost));
-        else
+        if (frame.is_encoded()) {  // decoded on the device only: one value back, on this slot's (idle) stream,
+                                   // so the other slots in flight are not waited for as the default stream would
+          LAUEPROC_CUDA_CHECK(cudaMemcpyAsync(&first,
+                                              slot.raw.get() + static_cast<std::size_t>(f) * slot.width * slot.height,
+                                              sizeof first, cudaMemcpyDeviceToHost, slot.stream.get()));
+          LAUEPROC_CUDA_CHECK(cudaStreamSynchronize(slot.stream.get()));
+        } else
           first = frame.pixel_data()[0];
       }
       if (!kernels::frame_analysis_from_device(state, by_frame_.data() + begin_[f], begin_[f + 1] - begin_[f],
