@@ -381,7 +381,8 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("batch", with_default(&batch), "CUDA: frames per analyze() call")
       ("threads,j", with_default(&threads), "CPU worker threads and CUDA host workers (0 = all cores)")
       ("input", po::value(&input), "also time reading this scan (the first --frames frames when given, "
-                                   "else all)")
+                                   "else all): into the backend's memory, with a staging copy, still compressed; "
+                                   "then reading + analysis (host decoding, and device decoding with CUDA + nvCOMP)")
       ("readers", with_default(&readers), "--input: reader threads (0 = all cores), as `process --readers`")
       ("json", po::value(&json_path), "also write the JSON line to this file")
       ("quiet,q", po::bool_switch(&quiet), "print only the JSON line");
@@ -390,7 +391,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (!parse(args, "laueproc bench [--backend auto|cpu|cuda] [--frames N] [--size PX] [--batch B] [--threads T] "
                    "[--input SCAN] [--json FILE]",
              "Measures this machine: frames/s of the CPU backend (and the CUDA backend with its\n"
-             "bandwidth floors) on simulated frames in memory, and the read rate of a scan.\n"
+             "bandwidth floors) on simulated frames in memory, and the read rate and host CPU cost of\n"
+             "reading a scan, alone and with the analysis.\n"
              "Prints a table and one JSON line (keys in docs/bench.md).",
              options, positional, vm))
     return 0;
