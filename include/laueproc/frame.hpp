@@ -114,8 +114,9 @@ struct Frame {
       pixels.clear();
     } else {
       encoded.bytes.clear();
-      if (o.block) pixels.assign(o.pixel_data(), o.pixel_data() + o.pixel_count());
-      else pixels = o.pixels;
+      if (!o.block) pixels = o.pixels;
+      else if (o.has_pixels()) pixels.assign(o.pixel_data(), o.pixel_data() + o.pixel_count());
+      else pixels.clear();  // a failed frame keeps a block that may be smaller than its size
     }
     return *this;
   }

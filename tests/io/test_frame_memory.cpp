@@ -94,6 +94,14 @@ TEST(FrameMemory, FramesInBlocksCopyAndMoveLikeOrdinaryOnes) {
   EXPECT_EQ(moved.encoded_size(), 7u);
   moved.drop_data();
   EXPECT_FALSE(moved.is_encoded());
+  // A frame that failed after growing (a per-file scan's odd file) keeps its small block: a copy
+  // must not read width x height pixels out of it.
+  moved.width = 4000;
+  moved.height = 4000;
+  moved.error = "wrong size";
+  const Frame failed_copy = moved;
+  EXPECT_TRUE(failed_copy.pixels.empty());
+  EXPECT_FALSE(failed_copy.has_pixels());
 }
 
 // Reads every frame of `path` through FrameStream (2 readers) with `memory`; checks them against
