@@ -160,8 +160,11 @@ TEST(FrameMemory, ReaderWritesStraightIntoLentBlocksSamePixels) {
     SCOPED_TRACE(path);
     EXPECT_EQ(read_all_and_check(path, n, ny, nx, nullptr), 0);  // the CPU path: ordinary memory
     EXPECT_EQ(read_all_and_check(path, n, ny, nx, io::make_host_frame_memory(std::size_t{8} << 20)), n);
-    // A budget of two frames: the rest fall back to ordinary memory, just as correct.
-    EXPECT_LT(read_all_and_check(path, n, ny, nx, io::make_host_frame_memory(std::size_t{128} << 10)), n);
+    // A budget of one block: frames that find it lent fall back to ordinary memory (how many do
+    // depends on the readers' timing: frames keep their blocks as they circulate), just as correct;
+    // a budget below one block lends nothing.
+    read_all_and_check(path, n, ny, nx, io::make_host_frame_memory(std::size_t{64} << 10));
+    EXPECT_EQ(read_all_and_check(path, n, ny, nx, io::make_host_frame_memory(1024)), 0);
   }
 }
 
