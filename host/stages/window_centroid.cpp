@@ -156,7 +156,6 @@ LAUEPROC_EXACT_AVX2_FMA void window_sums_avx2(const double* xs, const double* ys
                                                             math::WindowSums& sums) {
   const __m256d vcx = _mm256_set1_pd(cx), vcy = _mm256_set1_pd(cy), vinv = _mm256_set1_pd(inv_two_s2);
   const __m256d sign = _mm256_set1_pd(-0.0);
-  alignas(32) double g[4], gx[4], gy[4];
   int k = 0;
   for (; k + 4 <= n; k += 4) {
     const __m256d dx = _mm256_sub_pd(_mm256_loadu_pd(xs + k), vcx);
@@ -164,14 +163,23 @@ LAUEPROC_EXACT_AVX2_FMA void window_sums_avx2(const double* xs, const double* ys
     const __m256d d2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
     const __m256d arg = _mm256_mul_pd(_mm256_xor_pd(d2, sign), vinv);  // -(dx^2 + dy^2) * inv
     const __m256d gv = _mm256_mul_pd(_mm256_loadu_pd(vs + k), exp4(arg));
-    _mm256_store_pd(g, gv);
-    _mm256_store_pd(gx, _mm256_mul_pd(gv, dx));
-    _mm256_store_pd(gy, _mm256_mul_pd(gv, dy));
-    for (int j = 0; j < 4; ++j) {
-      sums.s += g[j];
-      sums.sx += gx[j];
-      sums.sy += gy[j];
-    }
+    const __m256d gxv = _mm256_mul_pd(gv, dx), gyv = _mm256_mul_pd(gv, dy);
+    // Lanes in order, from registers (no store and reload).
+    const __m128d g01 = _mm256_castpd256_pd128(gv), g23 = _mm256_extractf128_pd(gv, 1);
+    const __m128d x01 = _mm256_castpd256_pd128(gxv), x23 = _mm256_extractf128_pd(gxv, 1);
+    const __m128d y01 = _mm256_castpd256_pd128(gyv), y23 = _mm256_extractf128_pd(gyv, 1);
+    sums.s += _mm_cvtsd_f64(g01);
+    sums.sx += _mm_cvtsd_f64(x01);
+    sums.sy += _mm_cvtsd_f64(y01);
+    sums.s += _mm_cvtsd_f64(_mm_unpackhi_pd(g01, g01));
+    sums.sx += _mm_cvtsd_f64(_mm_unpackhi_pd(x01, x01));
+    sums.sy += _mm_cvtsd_f64(_mm_unpackhi_pd(y01, y01));
+    sums.s += _mm_cvtsd_f64(g23);
+    sums.sx += _mm_cvtsd_f64(x23);
+    sums.sy += _mm_cvtsd_f64(y23);
+    sums.s += _mm_cvtsd_f64(_mm_unpackhi_pd(g23, g23));
+    sums.sx += _mm_cvtsd_f64(_mm_unpackhi_pd(x23, x23));
+    sums.sy += _mm_cvtsd_f64(_mm_unpackhi_pd(y23, y23));
   }
   for (; k < n; ++k) math::window_add(sums, xs[k] - cx, ys[k] - cy, vs[k], inv_two_s2);
 }
