@@ -370,7 +370,11 @@ struct ResultSink::H5State {
        "cannot write /peaks");
   }
   // A full chunk of rows in peak_buf: to the compressor (or, without one, through H5Dwrite).
-  void store_full_chunk() {
+  // The last, partly filled chunk (when the table is complete) goes there too, padded with the
+  // fill value (zero bytes) to the whole chunk HDF5 stores at the edge of a dataset: HDF5's own
+  // write of it (zlib, on this thread, at the close) cost more than all earlier chunks together
+  // on short runs.
+  void store_full_chunk(bool last = false) {
     if (!compressor) {
       append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
       peak_buf.clear();
@@ -385,6 +389,7 @@ struct ResultSink::H5State {
     output::ChunkCompressor::Chunk chunk;
     chunk.offset = peak_rows;
     chunk.bytes.assign(convert_buf.begin(), convert_buf.begin() + static_cast<std::ptrdiff_t>(n * file_size));
+    if (last) chunk.bytes.resize(kPeakChunk * file_size, 0);
     const hsize_t extent = peak_rows + n;
     ck(H5Dset_extent(peaks, &extent), path, "cannot extend /peaks");
     peak_rows = extent;
@@ -396,6 +401,7 @@ struct ResultSink::H5State {
   void flush_rows(bool final) {
     if (compressor) {
       auto write = [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); };
+      if (final && !peak_buf.empty() && peak_rows % kPeakChunk == 0) store_full_chunk(true);
       if (final)
         compressor->drain(write);
       else
