@@ -49,7 +49,7 @@ Bytes reference_shuffle(const Bytes& in, std::size_t n, std::size_t es) {
 
 TEST(BitShuffle, BlockMatchesTheBitByBitLayoutAndInverts) {
   for (std::size_t es : {1, 2, 3, 4, 8})
-    for (std::size_t n : {8, 16, 56, 64, 72, 128, 520, 4096}) {
+    for (std::size_t n : {8, 16, 56, 64, 72, 128, 136, 256, 264, 520, 4096, 4232}) {
       SCOPED_TRACE("elem " + std::to_string(es) + " n " + std::to_string(n));
       const Bytes in = random_bytes(n * es, static_cast<std::uint32_t>(n * 31 + es));
       Bytes shuffled(n * es), back(n * es);
