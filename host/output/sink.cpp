@@ -351,8 +351,9 @@ void warn(const std::string& message) { std::cerr << "laueproc: warning: " << me
 // ---- HDF5 state -------------------------------------------------------------------------------
 // ---- HDF5 state -------------------------------------------------------------------------------
 // /peaks goes to the file in whole chunks, compressed on a thread of its own (ChunkCompressor)
-// and stored with H5Dwrite_chunk; only the last, partly filled chunk goes through H5Dwrite, when
-// the table is complete (final flush). So each chunk is compressed once, off the writer.
+// and stored with H5Dwrite_chunk, the last, partly filled one too (padded), when the table is
+// complete (final flush). So each chunk is compressed once, off the writer. Without the deflate
+// filter, rows go through H5Dwrite.
 struct ResultSink::H5State {
   std::string path;
   h5::Handle peak_mem, frame_mem;
