@@ -149,6 +149,16 @@ LAUEPROC_EXACT_AVX2_FMA void fast_exp_avx2(const double* in, double* out, int n)
   for (; k < n; ++k) out[k] = std::exp(in[k]);
 }
 
+// Adds lane 0, then lane 1, of g, g dx and g dy to the sums, as math::window_add would.
+LAUEPROC_EXACT_AVX2_FMA inline void add_two_pixels(math::WindowSums& sums, __m128d g, __m128d gx, __m128d gy) {
+  sums.s += _mm_cvtsd_f64(g);
+  sums.sx += _mm_cvtsd_f64(gx);
+  sums.sy += _mm_cvtsd_f64(gy);
+  sums.s += _mm_cvtsd_f64(_mm_unpackhi_pd(g, g));
+  sums.sx += _mm_cvtsd_f64(_mm_unpackhi_pd(gx, gx));
+  sums.sy += _mm_cvtsd_f64(_mm_unpackhi_pd(gy, gy));
+}
+
 // One window iteration's sums over pixels at (xs, ys) with values vs: math::window_add's
 // operations in its order (the sums stay sequential), the exp four at a time.
 LAUEPROC_EXACT_AVX2_FMA void window_sums_avx2(const double* xs, const double* ys, const double* vs,
@@ -165,21 +175,8 @@ LAUEPROC_EXACT_AVX2_FMA void window_sums_avx2(const double* xs, const double* ys
     const __m256d gv = _mm256_mul_pd(_mm256_loadu_pd(vs + k), exp4(arg));
     const __m256d gxv = _mm256_mul_pd(gv, dx), gyv = _mm256_mul_pd(gv, dy);
     // Lanes in order, from registers (no store and reload).
-    const __m128d g01 = _mm256_castpd256_pd128(gv), g23 = _mm256_extractf128_pd(gv, 1);
-    const __m128d x01 = _mm256_castpd256_pd128(gxv), x23 = _mm256_extractf128_pd(gxv, 1);
-    const __m128d y01 = _mm256_castpd256_pd128(gyv), y23 = _mm256_extractf128_pd(gyv, 1);
-    sums.s += _mm_cvtsd_f64(g01);
-    sums.sx += _mm_cvtsd_f64(x01);
-    sums.sy += _mm_cvtsd_f64(y01);
-    sums.s += _mm_cvtsd_f64(_mm_unpackhi_pd(g01, g01));
-    sums.sx += _mm_cvtsd_f64(_mm_unpackhi_pd(x01, x01));
-    sums.sy += _mm_cvtsd_f64(_mm_unpackhi_pd(y01, y01));
-    sums.s += _mm_cvtsd_f64(g23);
-    sums.sx += _mm_cvtsd_f64(x23);
-    sums.sy += _mm_cvtsd_f64(y23);
-    sums.s += _mm_cvtsd_f64(_mm_unpackhi_pd(g23, g23));
-    sums.sx += _mm_cvtsd_f64(_mm_unpackhi_pd(x23, x23));
-    sums.sy += _mm_cvtsd_f64(_mm_unpackhi_pd(y23, y23));
+    add_two_pixels(sums, _mm256_castpd256_pd128(gv), _mm256_castpd256_pd128(gxv), _mm256_castpd256_pd128(gyv));
+    add_two_pixels(sums, _mm256_extractf128_pd(gv, 1), _mm256_extractf128_pd(gxv, 1), _mm256_extractf128_pd(gyv, 1));
   }
   for (; k < n; ++k) math::window_add(sums, xs[k] - cx, ys[k] - cy, vs[k], inv_two_s2);
 }
