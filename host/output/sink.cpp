@@ -327,8 +327,9 @@ void warn(const std::string& message) { std::cerr << "laueproc: warning: " << me
 // ---- HDF5 state -------------------------------------------------------------------------------
 // ---- HDF5 state -------------------------------------------------------------------------------
 // /peaks goes to the file in whole chunks, compressed on a thread of its own (ChunkCompressor)
-// and stored with H5Dwrite_chunk; only the last, partly filled chunk goes through H5Dwrite, when
-// the table is complete (final flush). So each chunk is compressed once, off the writer.
+// and stored with H5Dwrite_chunk, the last, partly filled one too (padded), when the table is
+// complete (final flush). So each chunk is compressed once, off the writer. Without the deflate
+// filter, rows go through H5Dwrite.
 struct ResultSink::H5State {
   std::string path;
   h5::Handle peak_mem, frame_mem;
@@ -346,7 +347,11 @@ struct ResultSink::H5State {
        "cannot write /peaks");
   }
   // A full chunk of rows in peak_buf: to the compressor (or, without one, through H5Dwrite).
-  void store_full_chunk() {
+  // The last, partly filled chunk (when the table is complete) goes there too, padded with the
+  // fill value (zero bytes) to the whole chunk HDF5 stores at the edge of a dataset: HDF5's own
+  // write of it (zlib, on this thread, at the close) cost more than all earlier chunks together
+  // on short runs.
+  void store_full_chunk(bool last = false) {
     if (!compressor) {
       append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
       peak_buf.clear();
@@ -361,6 +366,7 @@ struct ResultSink::H5State {
     output::ChunkCompressor::Chunk chunk;
     chunk.offset = peak_rows;
     chunk.bytes.assign(convert_buf.begin(), convert_buf.begin() + static_cast<std::ptrdiff_t>(n * file_size));
+    if (last) chunk.bytes.resize(kPeakChunk * file_size, 0);
     const hsize_t extent = peak_rows + n;
     ck(H5Dset_extent(peaks, &extent), path, "cannot extend /peaks");
     peak_rows = extent;
@@ -372,6 +378,7 @@ struct ResultSink::H5State {
   void flush_rows(bool final) {
     if (compressor) {
       auto write = [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); };
+      if (final && !peak_buf.empty() && peak_rows % kPeakChunk == 0) store_full_chunk(true);
       if (final)
         compressor->drain(write);
       else
