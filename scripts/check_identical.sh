@@ -42,8 +42,9 @@ EOF
 
 scans=()
 simulate() {  # name size-args seed scenario frames
-  local f="$work/scans/$1.h5"
+  local f="$work/scans/$1/$1.h5"  # a folder each: simulate writes truth CSVs beside the scan, never over others
   if [[ ! -f "$f" ]]; then
+    mkdir -p "$work/scans/$1"
     "$ref" simulate --out "$f" $2 --seed "$3" --scenario "$4" --grid "$5x1" --threads 2 --quiet >/dev/null
   fi
   scans+=("$f")

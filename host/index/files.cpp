@@ -49,18 +49,9 @@ struct IndexedRow {
   double energy_kev, dev_px;
 };
 
-// HDF5 failures of the writers (reading goes through h5::check): an output problem, exit 2.
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  const std::string why = h5::last_error();
-  throw OutputError(path, what + (why.empty() ? "" : " (" + why + ")"));
-}
-void ck(herr_t status, const std::string& path, const std::string& what) {
-  if (status < 0) fail(path, what);
-}
-h5::Handle own(hid_t id, h5::Handle::Closer closer, const std::string& path, const std::string& what) {
-  if (id < 0) fail(path, what);
-  return h5::Handle(id, closer);
-}
+// HDF5 failures of the writers: an output problem (OutputError, exit 2).
+constexpr auto ck = &h5::check_write;
+constexpr auto own = &h5::wrap_write;
 
 template <typename Row>
 std::vector<Row> read_table(hid_t file, const char* name, hid_t mem, const std::string& path) {
@@ -88,21 +79,6 @@ void write_text(const std::string& path, const std::string& text) {
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
   const int err = errno;
   if ((std::fclose(f) != 0) || !ok) throw OutputError(path, std::string("write failed (") + std::strerror(ok ? errno : err) + ")");
-}
-
-void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
-                                  const std::string& path) {
-  std::size_t width = 1;
-  for (const auto& v : values) width = std::max(width, v.size() + 1);
-  std::string buf(width * values.size(), '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) buf.replace(i * width, values[i].size(), values[i]);
-  h5::Handle type = own(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot create a string type");
-  ck(H5Tset_size(type, width), path, "cannot size a string type");
-  hsize_t n = values.size();
-  h5::Handle space = own(H5Screate_simple(1, &n, nullptr), H5Sclose, path, "cannot create a dataspace");
-  h5::Handle attr = own(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path,
-                        "cannot create attribute " + name);
-  ck(H5Awrite(attr, type, buf.data()), path, "cannot write attribute " + name);
 }
 
 void write_dataset(hid_t group, const std::string& name, hid_t type, const void* data, int rank, const hsize_t* dims,
@@ -345,9 +321,9 @@ void write_index_h5(const std::string& path, const ScanIndex& s, const IndexProv
     h5::write_attribute(g, "NX_class", std::string("NXdata"));
     h5::write_attribute(g, "signal", name);
     if (rgb)
-      write_string_array_attribute(g, "axes", {"y_um", "x_um", "."}, path);
+      h5::write_string_array_attribute(g, "axes", {"y_um", "x_um", "."}, path);
     else
-      write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
+      h5::write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
     h5::write_attribute(g, "y_um_indices", std::int64_t{0});
     h5::write_attribute(g, "x_um_indices", std::int64_t{1});
     write_dataset(g, name, type, data, rgb ? 3 : 2, rgb ? dims3 : dims2, path);

@@ -289,6 +289,23 @@ void write_attribute(hid_t object, const std::string& name, const std::string& v
   }
 }
 
+void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
+                                  const std::string& file) {
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size() + 1);
+  std::string buf(width * values.size(), '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) buf.replace(i * width, values[i].size(), values[i]);
+  Handle type = wrap_write(H5Tcopy(H5T_C_S1), H5Tclose, file, "cannot create a string type");
+  check_write(H5Tset_size(type, width), file, "cannot size a string type");
+  check_write(H5Tset_strpad(type, H5T_STR_NULLTERM), file, "cannot create a string type");
+  hsize_t n = values.size();
+  Handle space = wrap_write(H5Screate_simple(1, &n, nullptr), H5Sclose, file, "cannot create a dataspace");
+  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+  Handle attr = wrap_write(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, file,
+                           "cannot create attribute " + name);
+  check_write(H5Awrite(attr, type, buf.data()), file, "cannot write attribute " + name);
+}
+
 namespace {
 template <typename T>
 void write_numeric_attribute(hid_t object, const std::string& name, T value, hid_t type) {

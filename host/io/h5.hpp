@@ -119,6 +119,10 @@ std::vector<double> read_vector(hid_t file, const std::string& path, const std::
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
 void write_attribute(hid_t object, const std::string& name, double value);
 void write_attribute(hid_t object, const std::string& name, std::int64_t value);
+/// @brief Writes a 1-D array of fixed-width, NUL-terminated strings as an attribute (NeXus
+/// `axes`, column names); OutputError naming `file` on failure.
+void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
+                                  const std::string& file);
 /// @brief Reads a string attribute; nullopt when absent.
 std::optional<std::string> read_string_attribute(hid_t object, const std::string& name);
 

@@ -97,17 +97,9 @@ constexpr int kDeflateLevel = 4;
 
 bool deflate_available() { return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0; }
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  std::string why = h5::last_error();
-  throw OutputError(path, what + (why.empty() ? "" : " (" + why + ")"));
-}
-void ck(herr_t status, const std::string& path, const std::string& what) {
-  if (status < 0) fail(path, what);
-}
-h5::Handle own(hid_t id, h5::Handle::Closer closer, const std::string& path, const std::string& what) {
-  if (id < 0) fail(path, what);
-  return h5::Handle(id, closer);
-}
+// HDF5 failures of the writers: an output problem (OutputError, exit 2).
+constexpr auto ck = &h5::check_write;
+constexpr auto own = &h5::wrap_write;
 
 h5::Handle scenario_enum_type(const std::string& path) {
   h5::Handle t = own(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose, path, "cannot create the scenario type");
@@ -255,22 +247,6 @@ void append_rows(hid_t ds, hid_t mem_type, hsize_t& n_rows, const std::vector<Ro
   n_rows = total;
 }
 
-void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
-                                  const std::string& path) {
-  std::size_t width = 1;
-  for (const auto& v : values) width = std::max(width, v.size() + 1);
-  std::string buf(width * values.size(), '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) buf.replace(i * width, values[i].size(), values[i]);
-  h5::Handle type = own(H5Tcopy(H5T_C_S1), H5Tclose, path, "cannot create a string type");
-  ck(H5Tset_size(type, width), path, "cannot size a string type");
-  ck(H5Tset_strpad(type, H5T_STR_NULLTERM), path, "cannot create a string type");
-  hsize_t n = values.size();
-  h5::Handle space = own(H5Screate_simple(1, &n, nullptr), H5Sclose, path, "cannot create a dataspace");
-  h5::Handle attr = own(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path,
-                        "cannot create attribute " + name);
-  ck(H5Awrite(attr, type, buf.data()), path, "cannot write attribute " + name);
-}
-
 template <typename T>
 void write_2d(hid_t group, const std::string& name, hid_t type, const std::vector<T>& values, int ny, int nx,
               const std::string& path) {
@@ -351,8 +327,9 @@ void warn(const std::string& message) { std::cerr << "laueproc: warning: " << me
 // ---- HDF5 state -------------------------------------------------------------------------------
 // ---- HDF5 state -------------------------------------------------------------------------------
 // /peaks goes to the file in whole chunks, compressed on a thread of its own (ChunkCompressor)
-// and stored with H5Dwrite_chunk; only the last, partly filled chunk goes through H5Dwrite, when
-// the table is complete (final flush). So each chunk is compressed once, off the writer.
+// and stored with H5Dwrite_chunk, the last, partly filled one too (padded), when the table is
+// complete (final flush). So each chunk is compressed once, off the writer. Without the deflate
+// filter, rows go through H5Dwrite.
 struct ResultSink::H5State {
   std::string path;
   h5::Handle peak_mem, frame_mem;
@@ -370,7 +347,11 @@ struct ResultSink::H5State {
        "cannot write /peaks");
   }
   // A full chunk of rows in peak_buf: to the compressor (or, without one, through H5Dwrite).
-  void store_full_chunk() {
+  // The last, partly filled chunk (when the table is complete) goes there too, padded with the
+  // fill value (zero bytes) to the whole chunk HDF5 stores at the edge of a dataset: HDF5's own
+  // write of it (zlib, on this thread, at the close) cost more than all earlier chunks together
+  // on short runs.
+  void store_full_chunk(bool last = false) {
     if (!compressor) {
       append_rows(peaks, peak_mem, peak_rows, peak_buf, path, "/peaks");
       peak_buf.clear();
@@ -385,6 +366,7 @@ struct ResultSink::H5State {
     output::ChunkCompressor::Chunk chunk;
     chunk.offset = peak_rows;
     chunk.bytes.assign(convert_buf.begin(), convert_buf.begin() + static_cast<std::ptrdiff_t>(n * file_size));
+    if (last) chunk.bytes.resize(kPeakChunk * file_size, 0);
     const hsize_t extent = peak_rows + n;
     ck(H5Dset_extent(peaks, &extent), path, "cannot extend /peaks");
     peak_rows = extent;
@@ -396,6 +378,7 @@ struct ResultSink::H5State {
   void flush_rows(bool final) {
     if (compressor) {
       auto write = [this](output::ChunkCompressor::Chunk& c) { write_chunk(c); };
+      if (final && !peak_buf.empty() && peak_rows % kPeakChunk == 0) store_full_chunk(true);
       if (final)
         compressor->drain(write);
       else
@@ -878,7 +861,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
                          "cannot create /maps/" + name);
       h5::write_attribute(g, "NX_class", std::string("NXdata"));
       h5::write_attribute(g, "signal", name);
-      write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
+      h5::write_string_array_attribute(g, "axes", {"y_um", "x_um"}, path);
       h5::write_attribute(g, "y_um_indices", std::int64_t{0});
       h5::write_attribute(g, "x_um_indices", std::int64_t{1});
       write_axis(g, "x_um", maps.x_um, maps.nx, path);
@@ -898,7 +881,7 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
       write_2d(g, "scenario", H5T_NATIVE_INT8, maps.scenario, maps.ny, maps.nx, path);
       h5::Handle ds = own(H5Dopen2(g, "scenario", H5P_DEFAULT), H5Dclose, path, "cannot open /maps/scenario");
       std::vector<std::string> names(kScenarioNames.begin(), kScenarioNames.end());
-      write_string_array_attribute(ds, "scenario_names", names, path);
+      h5::write_string_array_attribute(ds, "scenario_names", names, path);
       std::string legend;
       for (std::size_t i = 0; i < names.size(); ++i) legend += (i ? "," : "") + std::to_string(i) + "=" + names[i];
       h5::write_attribute(ds, "description", "scenario code per raster point: " + legend + "; -1 = no frame");

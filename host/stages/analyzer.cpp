@@ -12,6 +12,7 @@
 #include "stages/clones.hpp"
 #include "stages/grid_rows.hpp"
 #include "stages/select.hpp"
+#include "stages/window_centroid.hpp"
 
 namespace laueproc {
 namespace {
@@ -233,7 +234,8 @@ void measure_component(const FrameView& frame, const float* residual, const std:
                                  [&](const Peak& peak, int) {
                                    peaks.push_back(peak);
                                    peaks.back().frame = frame_index;
-                                 });
+                                 },
+                                 detail::CpuWindow{});
 }
 
 }  // namespace laueproc

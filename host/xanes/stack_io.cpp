@@ -17,22 +17,6 @@ namespace laueproc::xanes {
 
 namespace {
 
-// A string-array attribute (NeXus `axes`, status names); h5.hpp only writes scalar strings.
-void write_string_array_attribute(hid_t object, const std::string& name, const std::vector<std::string>& values,
-                                  const std::string& filename) {
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  h5::check_write(H5Tset_size(type, H5T_VARIABLE), filename, "string type for " + name);
-  h5::check_write(H5Tset_cset(type, H5T_CSET_UTF8), filename, "string type for " + name);
-  hsize_t n = values.size();
-  h5::Handle space = h5::wrap_write(H5Screate_simple(1, &n, nullptr), H5Sclose, filename, "dataspace for " + name);
-  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
-  h5::Handle attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attr.valid() || H5Awrite(attr, type, ptrs.data()) < 0)
-    throw OutputError(filename, "cannot write attribute " + name + " (" + h5::last_error() + ")");
-}
-
 // Writes a whole dataset of the given rank; returns it open for attributes.
 h5::Handle write_dataset(hid_t file, const std::string& path, hid_t mem_type, hid_t file_type,
                          const std::vector<hsize_t>& dims, const void* data, const std::string& filename) {
@@ -209,7 +193,7 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
   // NXdata: signal white_line_ev, axes y (rows) and x (columns), pixel indices.
   h5::write_attribute(g, "NX_class", std::string("NXdata"));
   h5::write_attribute(g, "signal", std::string("white_line_ev"));
-  write_string_array_attribute(g, "axes", {"y", "x"}, path);
+  h5::write_string_array_attribute(g, "axes", {"y", "x"}, path);
   h5::write_attribute(g, "y_indices", std::int64_t{0});
   h5::write_attribute(g, "x_indices", std::int64_t{1});
   h5::write_attribute(g, "method",
@@ -247,7 +231,7 @@ void write_results(const std::string& path, const std::vector<FitResult>& result
     auto d = write_dataset(g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, dims, st.data(), path);
     std::vector<std::string> names;
     for (int s = 0; s < kFitStatusCount; ++s) names.emplace_back(to_string(static_cast<FitStatus>(s)));
-    write_string_array_attribute(d, "names", names, path);
+    h5::write_string_array_attribute(d, "names", names, path);
   }
   {
     auto d = write_dataset(g, "x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {nx}, xs.data(), path);

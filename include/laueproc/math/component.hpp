@@ -341,13 +341,25 @@ LAUEPROC_HD inline void windowed_centroid(const float* residual, int w, const in
   }
 }
 
+// The windowed centroid as both backends run it; the CPU passes its own Window with the same
+// results (host/stages/window_centroid.hpp: coordinates converted once, exp vectorised).
+struct PlainWindow {
+  LAUEPROC_HD void operator()(const float* residual, int w, const int* support, int nsupport, const Ellipse& e,
+                              double& x, double& y) const {
+    windowed_centroid(residual, w, support, nsupport, e, x, y);
+  }
+};
+
 }  // namespace component_detail
 
 /// @brief Intensity moments of one pixel set (see laueproc::measure_moments): `core` (ncore
 /// pixels above the low threshold) sets npix, peak_value and edge; `support` (the core grown)
-/// gives intensity, centroid and moments. frame/peak numbers are left 0.
+/// gives intensity, centroid and moments. frame/peak numbers are left 0. `window`: how the
+/// windowed centroid is computed (any Window gives PlainWindow's results).
+template <class Window = component_detail::PlainWindow>
 LAUEPROC_HD inline Peak measure_pixels(const FramePixels& f, const int* core, int ncore, const int* support,
-                                       int nsupport, double sigma, const MomentConfig& config, bool clip_negative) {
+                                       int nsupport, double sigma, const MomentConfig& config, bool clip_negative,
+                                       const Window& window = Window{}) {
   using namespace component_detail;
   const int w = f.width, h = f.height;
   const float* residual = f.residual;
@@ -427,7 +439,7 @@ LAUEPROC_HD inline Peak measure_pixels(const FramePixels& f, const int* core, in
     p.b = e.b;
     p.theta_deg = e.theta_deg;
     if (config.windowed_centroid)
-      windowed_centroid(residual, w, support, nsupport, have_window_shape ? window_shape : e, p.x, p.y);
+      window(residual, w, support, nsupport, have_window_shape ? window_shape : e, p.x, p.y);
   }
   p.snr = sigma > 0 ? p.peak_value / sigma : 0.0;
   return p;
@@ -455,11 +467,12 @@ LAUEPROC_HD inline ComponentBox component_box(int xmin, int xmax, int ymin, int 
 /// (the grown support never takes it). Reads the residual on the box grown by grow_px + 1, the
 /// mask there, and the raw frame on the grown support. The noise where it sits: at the
 /// background under its brightest pixel.
-template <class Other, class Emit>
+template <class Other, class Emit, class Window = component_detail::PlainWindow>
 LAUEPROC_HD inline void measure_component_pixels(const FramePixels& f, const int* pixels, int n, const ComponentBox& cb,
                                                  const NoiseModel& noise, const DeblendConfig& deblend,
                                                  const MomentConfig& moments, const Other& other,
-                                                 ComponentScratchView& s, const Emit& emit) {
+                                                 ComponentScratchView& s, const Emit& emit,
+                                                 const Window& window = Window{}) {
   using namespace component_detail;
   constexpr double kSigmaFloor = 0.5;  // uint16 quantisation: never a zero sigma
   const int w = f.width, h = f.height;
@@ -523,7 +536,7 @@ LAUEPROC_HD inline void measure_component_pixels(const FramePixels& f, const int
     for (int y = 0; y < bh; ++y)
       for (int x = 0; x < bw; ++x)
         if (box[static_cast<long long>(y) * bw + x] == p + 1) s.support[nsupport++] = (y + by0) * w + (x + bx0);
-    Peak peak = measure_pixels(f, s.core, ncore, s.support, nsupport, sigma, moments, false);
+    Peak peak = measure_pixels(f, s.core, ncore, s.support, nsupport, sigma, moments, false, window);
     peak.n_maxima = s.n_maxima[p];
     emit(peak, p);
   }
