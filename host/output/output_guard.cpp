@@ -78,6 +78,9 @@ void sync_path(const std::string& path, const std::string& owner, bool folder) {
 
 }  // namespace
 
+void sync_file(const std::string& path, const std::string& owner) { sync_path(path, owner, false); }
+void sync_folder(const std::string& dir) { sync_path(dir.empty() ? "." : dir, dir, true); }
+
 void refuse_existing(const std::string& path, bool overwrite, const std::string& hint) {
   if (!overwrite && exists_as_anything(path)) throw OutputError(path, "exists; " + hint);
 }

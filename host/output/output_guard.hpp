@@ -30,6 +30,10 @@ void rename_file(const std::string& from, const std::string& to, bool replace);
 /// @brief Writes `fd`'s data to the disk; OutputError(path, "cannot write (...)") on failure (a
 /// full disk or a quota can first show here on some file systems).
 void sync_fd(int fd, const std::string& path);
+/// @brief sync_fd for a closed file `path` (reopened to sync); errors name `owner`.
+void sync_file(const std::string& path, const std::string& owner);
+/// @brief Best-effort sync of folder `dir`, so that renames in it reach the disk.
+void sync_folder(const std::string& dir);
 
 /// @brief One output file written under a temporary name in the same folder
 /// ("<path>.partial-XXXXXX", unique, so concurrent writers never share it) and renamed onto

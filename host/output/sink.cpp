@@ -915,7 +915,12 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
     write_text_file(provenance_path_, provenance_text());
     output::rename_file(peaks_partial_path_, peaks_csv_path_, true);
   }
+  // The data reaches the disk before the new names, the names before the journal goes: a power
+  // loss at any point leaves either the journal (resume) or complete results, never neither.
+  output::sync_file(partial_h5_path_, options_.results_h5);
   output::rename_file(partial_h5_path_, options_.results_h5, true);
+  output::sync_folder(fs::path(options_.results_h5).parent_path().string());
+  if (!frames_csv_path_.empty()) output::sync_folder(fs::path(peaks_csv_path_).parent_path().string());
   // Last, the journal: until it is gone an interruption above is resumed (and redone) in full.
   // (A merge's lock file goes too; the adopted journals are the caller's to remove.)
   journals_.reset();  // about to be removed: its last bytes need not reach the disk
