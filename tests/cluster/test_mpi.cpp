@@ -234,7 +234,11 @@ TEST_F(Mpi, KilledRankFailsTheJobAndResumeCompletesIt) {
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(log);
   const std::string said = read_file(log);
   EXPECT_NE(said.find("rank 1"), std::string::npos) << said;
-  EXPECT_NE(said.find("rank 1 of 2 (") , std::string::npos) << "rank 0 names rank 1's frames: " << said;
+  // Rank 0 names the frames each rank held when the launcher's SIGTERM reaches it; Open MPI may
+  // SIGKILL it first on a loaded machine (or rank 0 may be inside a receive from the dead rank),
+  // so that line is checked whenever rank 0 got to say anything, and the journal carries the rest.
+  if (said.find("laueproc process:") != std::string::npos)
+    EXPECT_NE(said.find("rank 1 of 2 ("), std::string::npos) << "rank 0 names rank 1's frames: " << said;
   const int kept = journal_frames(journal);
   EXPECT_GT(kept, 0);
 

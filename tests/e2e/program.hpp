@@ -73,7 +73,9 @@ inline int journal_frames(const std::string& journal) {
   std::ifstream in(journal);
   int n = 0;
   for (std::string line; std::getline(in, line);)
-    n += line.rfind("F ", 0) == 0 || line.compare(9, 2, "F ") == 0;  // journals before format 2 had no checksum
+    // "F " after a 9-character checksum (format 2) or first (older journals); a line being written
+    // by a running job may be short.
+    n += line.rfind("F ", 0) == 0 || (line.size() >= 11 && line.compare(9, 2, "F ") == 0);
   return n;
 }
 

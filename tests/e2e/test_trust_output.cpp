@@ -344,7 +344,7 @@ void edit_first_peak(const std::string& journal) {
   std::ostringstream out;
   bool done = false;
   for (std::string line; std::getline(in, line);) {
-    std::size_t tag = line.rfind("P ", 0) == 0 ? 0 : (line.compare(9, 2, "P ") == 0 ? 9 : std::string::npos);
+    std::size_t tag = line.rfind("P ", 0) == 0 ? 0 : (line.size() >= 11 && line.compare(9, 2, "P ") == 0 ? 9 : std::string::npos);
     if (!done && tag != std::string::npos) {
       std::istringstream fields(line.substr(tag));
       std::vector<std::string> f;
