@@ -28,6 +28,9 @@ if command -v ccache >/dev/null 2>&1; then
 fi
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLAUEPROC_CUDA=ON -DLAUEPROC_BENCHMARKS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 "${launcher[@]}" >/dev/null
+if ! grep -q '^nvcomp_DIR:PATH=/' "$BUILD/CMakeCache.txt"; then
+  echo "bundle: warning: built without nvCOMP (scripts/setup.sh fetches it into .whl/): device decoding will not be checked on the GPU" >&2
+fi
 cmake --build "$BUILD" -j"$JOBS" --target laueproc laueproc_gpu_tests laueproc_e2e_tests bench_cuda bench_stages
 
 rm -rf "$OUT"
