@@ -56,17 +56,11 @@ std::string make_unique_name(const std::string& prefix, bool folder, const std::
   throw OutputError(owner, "cannot create a temporary name beside it (every name tried exists)");
 }
 
-void sync_path(const std::string& path, const std::string& owner, bool folder) {
-  const int fd = ::open(path.c_str(), (folder ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) {
-    if (folder) return;  // best effort for folders
-    throw OutputError(path, "cannot reopen to sync (" + reason(errno) + ")");
-  }
-  if (folder) {
-    ::fsync(fd);  // best effort: the data itself is synced
-    ::close(fd);
-    return;
-  }
+}  // namespace
+
+void sync_file(const std::string& path, const std::string& owner) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw OutputError(path, "cannot reopen to sync (" + reason(errno) + ")");
   try {
     sync_fd(fd, owner);
   } catch (...) {
@@ -76,10 +70,12 @@ void sync_path(const std::string& path, const std::string& owner, bool folder) {
   ::close(fd);
 }
 
-}  // namespace
-
-void sync_file(const std::string& path, const std::string& owner) { sync_path(path, owner, false); }
-void sync_folder(const std::string& dir) { sync_path(dir.empty() ? "." : dir, dir, true); }
+void sync_folder(const std::string& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort for folders: the files themselves are synced
+  ::fsync(fd);
+  ::close(fd);
+}
 
 void refuse_existing(const std::string& path, bool overwrite, const std::string& hint) {
   if (!overwrite && exists_as_anything(path)) throw OutputError(path, "exists; " + hint);
@@ -149,11 +145,11 @@ void AtomicFile::discard() noexcept {
 
 void AtomicFile::commit() {
   if (done_) throw Error(path_ + ": internal error: output committed twice or after discard");
-  sync_path(temp_, path_, false);
+  sync_file(temp_, path_);
   rename_file(temp_, path_, overwrite_);
   done_ = true;
   const std::string dir = fs::path(path_).parent_path().string();
-  sync_path(dir.empty() ? "." : dir, path_, true);  // the new name reaches the disk
+  sync_folder(dir);  // the new name reaches the disk
 }
 
 // ---- StagingFolder -----------------------------------------------------------------------------
@@ -181,11 +177,11 @@ void StagingFolder::commit() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(temp_, ec)) names.push_back(entry.path().filename().string());
   if (ec) throw OutputError(temp_, "cannot list (" + ec.message() + ")");
-  for (const auto& name : names) sync_path((fs::path(temp_) / name).string(), final_path(name), false);
+  for (const auto& name : names) sync_file((fs::path(temp_) / name).string(), final_path(name));
   for (const auto& name : names) rename_file((fs::path(temp_) / name).string(), final_path(name), overwrite_);
   fs::remove(temp_, ec);
   done_ = true;
-  sync_path(dir_, dir_, true);
+  sync_folder(dir_);
 }
 
 // ---- OutputLock --------------------------------------------------------------------------------

@@ -919,8 +919,12 @@ void ResultSink::finish(const ScanMaps& maps, const std::vector<FrameSummary>& f
   // loss at any point leaves either the journal (resume) or complete results, never neither.
   output::sync_file(partial_h5_path_, options_.results_h5);
   output::rename_file(partial_h5_path_, options_.results_h5, true);
-  output::sync_folder(fs::path(options_.results_h5).parent_path().string());
-  if (!frames_csv_path_.empty()) output::sync_folder(fs::path(peaks_csv_path_).parent_path().string());
+  const std::string results_folder = fs::path(options_.results_h5).parent_path().string();
+  output::sync_folder(results_folder);
+  if (!frames_csv_path_.empty()) {  // peaks.csv's rename, unless that folder was just synced
+    const std::string csv_folder = fs::path(peaks_csv_path_).parent_path().string();
+    if (csv_folder != results_folder) output::sync_folder(csv_folder);
+  }
   // Last, the journal: until it is gone an interruption above is resumed (and redone) in full.
   // (A merge's lock file goes too; the adopted journals are the caller's to remove.)
   journals_.reset();  // about to be removed: its last bytes need not reach the disk

@@ -83,7 +83,7 @@ runuser -u munge -- /usr/sbin/munged --key-file="$work/munge/munge.key" --socket
 for _ in $(seq 50); do [ -s "$work/munge/munged.pid" ] && break; sleep 0.1; done
 munge_pid=$(cat "$work/munge/munged.pid")
 
-# ---- slurm.conf for one node (docs: ../shared/docs/cluster.md), fake GPUs to satisfy --gpus-per-task ----
+# ---- slurm.conf for one node (docs/cluster.md), fake GPUs to satisfy --gpus-per-task ----
 ctld_port=$(free_port)
 slurmd_port=$(free_port)
 while [ "$slurmd_port" = "$ctld_port" ]; do slurmd_port=$(free_port); done
