@@ -26,12 +26,12 @@ double ms_since(Clock::time_point& t) {
 // uint16 data are quantised to 1 count (sigma 0.29): a noise-free frame must not get sigma 0.
 constexpr double kSigmaFloor = 0.5;
 
-// Residual = raw - background of the columns [x0, x1) of one row, stored, and the flags of the
-// pixels above the low threshold at their background. Restrict pointers: the loop vectorises
-// without run-time overlap checks, which would cost as much as a 32-column segment itself.
-LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, int x1,
-                                      const std::uint16_t* __restrict raw, float* __restrict residual,
-                                      std::uint8_t* __restrict flags, float k2var0, float k2gain) {
+// Flags of the columns [x0, x1) of one row whose residual (raw - background) is above the low
+// threshold at their background. The residual itself is not stored: it is needed only around
+// the few components that can become peaks (render_residual). Restrict pointers: the loop
+// vectorises without run-time overlap checks, which would cost as much as a 32-column segment.
+LAUEPROC_INLINE void flag_segment(const detail::CubicSegment& bg, int x0, int x1, const std::uint16_t* __restrict raw,
+                                  std::uint8_t* __restrict flags, float k2var0, float k2gain) {
   const float* __restrict w0 = bg.w0;
   const float* __restrict w1 = bg.w1;
   const float* __restrict w2 = bg.w2;
@@ -40,20 +40,63 @@ LAUEPROC_INLINE void residual_segment(const detail::CubicSegment& bg, int x0, in
   for (int x = x0; x < x1; ++x) {
     const float b = detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3);
     const float v = static_cast<float>(raw[x]) - b;
-    residual[x] = v;
     flags[x] = detail::above(v, b, k2var0, k2gain);
   }
 }
 
-// Residual of row y, and the flags of its pixels above the low threshold and unmasked.
-LAUEPROC_CLONES void residual_row(detail::RowRenderer& renderer, int y, int width, const std::uint16_t* raw,
-                                  const std::uint8_t* mask_row, float* residual, std::uint8_t* flags, float k2var0,
-                                  float k2gain) {
+// Flags of row y's pixels above the low threshold and unmasked.
+LAUEPROC_CLONES void flag_row(detail::RowRenderer& renderer, int y, int width, const std::uint16_t* raw,
+                              const std::uint8_t* mask_row, std::uint8_t* flags, float k2var0, float k2gain) {
   renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-    residual_segment(bg, x0, x1, raw, residual, flags, k2var0, k2gain);
+    flag_segment(bg, x0, x1, raw, flags, k2var0, k2gain);
   });
   if (mask_row)
     for (int x = 0; x < width; ++x) flags[x] &= !mask_row[x];
+}
+
+// residual[y][x] = raw - background for the columns [x0, x1] of row y (clamped to the frame),
+// the same float expression as flag_segment's (renderer.at gives the segment's background).
+void render_residual(const detail::RowRenderer& renderer, const FrameView& frame, int y, int x0, int x1,
+                     float* residual) {
+  x0 = std::max(x0, 0);
+  x1 = std::min(x1, frame.width - 1);
+  const std::uint16_t* raw = frame.data + static_cast<std::ptrdiff_t>(y) * frame.stride;
+  float* out = residual + static_cast<std::size_t>(y) * frame.width;
+  for (int x = x0; x <= x1; ++x) out[x] = static_cast<float>(raw[x]) - renderer.at(x, y);
+}
+
+// The residual where filter_components reads it: the pixels of the components of >= min_pixels
+// pixels and their 8-neighbours.
+void render_candidates(const detail::RowRenderer& renderer, const FrameView& frame, const ComponentSet& all,
+                       int min_pixels, float* residual) {
+  for (int c = 0; c < all.count(); ++c) {
+    int npix = 0;
+    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) npix += all.runs[k].x1 - all.runs[k].x0 + 1;
+    if (npix < min_pixels) continue;
+    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) {
+      const PixelRun& r = all.runs[k];
+      for (int y = std::max(r.y - 1, 0); y <= std::min(r.y + 1, frame.height - 1); ++y)
+        render_residual(renderer, frame, y, r.x0 - 1, r.x1 + 1, residual);
+    }
+  }
+}
+
+// The residual where measure_component reads it: each kept component's box grown by grow_px + 1.
+void render_kept(const detail::RowRenderer& renderer, const FrameView& frame, const ComponentSet& kept, int grow_px,
+                 float* residual) {
+  const int g = std::max(0, grow_px) + 1;
+  for (int c = 0; c < kept.count(); ++c) {
+    int xmin = frame.width, xmax = -1, ymin = frame.height, ymax = -1;
+    for (int k = kept.begin[c]; k < kept.begin[c + 1]; ++k) {
+      const PixelRun& r = kept.runs[k];
+      xmin = std::min(xmin, r.x0);
+      xmax = std::max(xmax, r.x1);
+      ymin = std::min(ymin, r.y);
+      ymax = std::max(ymax, r.y);
+    }
+    for (int y = std::max(ymin - g, 0); y <= std::min(ymax + g, frame.height - 1); ++y)
+      render_residual(renderer, frame, y, xmin - g, xmax + g, residual);
+  }
 }
 }  // namespace
 
@@ -154,27 +197,31 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const int w = frame.width, h = frame.height;
   const std::uint8_t* mask = this->mask();
 
-  // 2. One pass: residual = raw - background (evaluated in registers, cell by cell), stored, and
-  //    flagged where above the low threshold and unmasked; then the row's runs of flags.
+  // 2. One pass: the flags of the pixels whose residual (raw - background, evaluated in
+  //    registers, cell by cell) is above the low threshold and unmasked; then the row's runs.
   thread_local detail::RowRenderer renderer;
   renderer.setup(*grid, w);
+  renderer.keep_rows(h);  // for render_residual below
   flags_.assign(detail::flag_row_bytes(w), 0);
   runs_.clear();
   const math::SigmaThreshold low = math::sigma_threshold(noise_, config_.threshold.k_low);
   const float k2var0 = low.k2var0, k2gain = low.k2gain;
   std::uint8_t* const flags = flags_.data();
   for (int y = 0; y < h; ++y) {
-    residual_row(renderer, y, w, frame.data + y * frame.stride, mask ? mask + static_cast<std::size_t>(y) * w : nullptr,
-                 residual_.data() + static_cast<std::size_t>(y) * w, flags, k2var0, k2gain);
+    flag_row(renderer, y, w, frame.data + y * frame.stride, mask ? mask + static_cast<std::size_t>(y) * w : nullptr,
+             flags, k2var0, k2gain);
     detail::append_flag_runs(flags, w, y, runs_);
   }
   timings_.residual_ms = ms_since(t);
 
-  // 3. Components, hysteresis (seed, size, hot pixel).
+  // 3. Components, hysteresis (seed, size, hot pixel). The residual is written (and valid) only
+  //    where the filter and the measurement read it: a full-frame float pass would write 16 MB.
   label_runs(runs_, all_, parent_);
+  render_candidates(renderer, frame, all_, config_.threshold.min_pixels, residual_.data());
   detail::filter_components(residual_.data(), &frame, w, h, all_,
                             math::sigma_threshold(noise_, config_.threshold.k_high), config_.threshold.min_pixels,
                             kept_);
+  render_kept(renderer, frame, kept_, config_.moments.grow_px, residual_.data());
   timings_.label_ms = ms_since(t);
 
   // 4-5. Deblend and measure each kept component.

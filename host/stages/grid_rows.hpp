@@ -36,6 +36,8 @@ class RowRenderer {
     coarse_.resize(static_cast<std::size_t>(grid.nx) + 4);
     seg_begin_.clear();
     seg_cell_.clear();
+    col_cell_.resize(static_cast<std::size_t>(width));
+    kept_rows_ = 0;
     for (int x = 0; x < width; ++x) {
       int i0;
       double t, w[4];
@@ -45,6 +47,7 @@ class RowRenderer {
         seg_begin_.push_back(x);
         seg_cell_.push_back(i0);
       }
+      col_cell_[x] = i0;
       w0_[x] = static_cast<float>(w[0]);
       w1_[x] = static_cast<float>(w[1]);
       w2_[x] = static_cast<float>(w[2]);
@@ -77,17 +80,30 @@ class RowRenderer {
     // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated); rows
     // j0 - 1 .. j0 + 2 of the extended grid (j0 >= -1, j0 + 2 <= ny + 1).
     const double* e = ext_.data() + static_cast<std::size_t>(j0 + 1) * ext_stride_;
+    float* const coarse = y < kept_rows_ ? rows_.data() + static_cast<std::size_t>(y) * ext_stride_ : coarse_.data();
     for (int ci = 0; ci < ext_stride_; ++ci) {
       double acc = 0;
       for (int b = 0; b < 4; ++b) acc += wy[b] * e[static_cast<std::size_t>(b) * ext_stride_ + ci];
-      coarse_[ci] = static_cast<float>(acc);
+      coarse[ci] = static_cast<float>(acc);
     }
     // Per cell the four coarse values are fixed: the inner loops are vectorisable dot products.
     for (std::size_t s = 0; s + 1 < seg_begin_.size(); ++s) {
-      const float* c = coarse_.data() + (seg_cell_[s] + 1);  // cell i0 - 1 at padded i0 + 1
+      const float* c = coarse + (seg_cell_[s] + 1);  // cell i0 - 1 at padded i0 + 1
       const CubicSegment bg{w0_.data(), w1_.data(), w2_.data(), w3_.data(), c[0], c[1], c[2], c[3]};
       f(seg_begin_[s], seg_begin_[s + 1], bg);
     }
+  }
+  /// @brief From now on (until the next setup), for_each_segment keeps the coarse row of each
+  /// row y < height it visits, so that at(x, y) can evaluate single pixels of those rows later.
+  void keep_rows(int height) {
+    kept_rows_ = height;
+    rows_.resize(static_cast<std::size_t>(height) * ext_stride_);
+  }
+  /// @brief The background at (x, y), bit for bit what for_each_segment's segment gave there; row y
+  /// must have been visited since keep_rows.
+  float at(int x, int y) const {
+    const float* c = rows_.data() + static_cast<std::size_t>(y) * ext_stride_ + (col_cell_[x] + 1);
+    return CubicSegment::value(w0_[x], w1_[x], w2_[x], w3_[x], c[0], c[1], c[2], c[3]);
   }
 
  private:
@@ -96,6 +112,9 @@ class RowRenderer {
   std::vector<float> w0_, w1_, w2_, w3_;
   std::vector<int> seg_begin_, seg_cell_;
   std::vector<float> coarse_;
+  std::vector<int> col_cell_;  ///< per column: its cell i0 (seg_cell_ of its segment)
+  std::vector<float> rows_;    ///< keep_rows: coarse row of row y at y * ext_stride_
+  int kept_rows_ = 0;
   std::vector<double> ext_;
   int ext_stride_ = 0;
 };
@@ -137,7 +156,8 @@ void find_runs(const float* residual, const float* background, const std::uint8_
 
 /// @brief Keeps the components of `all` that hold a seed (brightest pixel above `high` at its
 /// background, raw - residual; 0 without `frame`), have >= min_pixels pixels and are not a lone
-/// hot pixel (max > 5x its highest 8-neighbour while npix <= 9).
+/// hot pixel (max > 5x its highest 8-neighbour while npix <= 9). Reads the residual only on the
+/// components of >= min_pixels pixels and their 8-neighbours.
 void filter_components(const float* residual, const FrameView* frame, int width, int height,
                        const ComponentSet& all, const math::SigmaThreshold& high, int min_pixels, ComponentSet& out);
 

@@ -147,12 +147,15 @@ void filter_components(const float* residual, const FrameView* frame, int width,
   out.runs.clear();
   out.begin.assign(1, 0);
   for (int c = 0; c < all.count(); ++c) {
+    // The size first: most components are a few noise pixels, rejected without reading the
+    // residual (the CPU analyzer evaluates it only for components of >= min_pixels pixels).
     int npix = 0;
+    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) npix += all.runs[k].x1 - all.runs[k].x0 + 1;
+    if (npix < min_pixels) continue;
     float best = -1e30f;
     int bx = 0, by = 0;
     for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) {
       const PixelRun& r = all.runs[k];
-      npix += r.x1 - r.x0 + 1;
       const float* row = residual + static_cast<std::size_t>(r.y) * width;
       for (int x = r.x0; x <= r.x1; ++x)
         if (row[x] > best) {
@@ -163,7 +166,7 @@ void filter_components(const float* residual, const FrameView* frame, int width,
     }
     // The background under the brightest pixel: raw - residual (the GPU evaluates the same).
     const float bg = frame ? static_cast<float>(frame->at(bx, by)) - best : 0.0f;
-    if (npix < min_pixels || !math::above(best, bg, high)) continue;
+    if (!math::above(best, bg, high)) continue;
     if (npix <= 9) {  // hot pixel: one pixel far above all its neighbours (a real spot is smooth)
       float second = -1e30f;
       for (int dy = -1; dy <= 1; ++dy)
