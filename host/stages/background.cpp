@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -15,114 +16,128 @@
 namespace laueproc {
 namespace {
 
-// Continuous ("mid-distribution") quantile of integer data at rank position k in [0, n]:
-// value v holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5), so
-// low-count frames (a few counts per pixel) do not get a staircase background.
-// Exact selection by a two-level histogram (high byte, then low byte inside one high bin):
-// two passes over <= block_px^2 values, no sort.
-struct QuantileSelector {
-  std::uint32_t hi[256];
-  std::uint32_t lo[256];
-  int lo_bin = -1;
+// Sixteen int16 lanes (GCC vector extension): one AVX2 register in the AVX2 clone, two SSE2
+// registers in the portable one.
+using Int16x16 = std::int16_t __attribute__((vector_size(32)));
+using Int16x8 = std::int16_t __attribute__((vector_size(16)));
+constexpr int kLanes = 16;
 
-  void build(const std::uint16_t* v, int n) {
-    // Four interleaved tables: neighbouring pixels nearly always share a high byte, and with one
-    // table every increment would wait for the previous one (store-to-load forwarding).
-    std::uint32_t part[4][256];
-    std::memset(part, 0, sizeof part);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      ++part[0][v[i] >> 8];
-      ++part[1][v[i + 1] >> 8];
-      ++part[2][v[i + 2] >> 8];
-      ++part[3][v[i + 3] >> 8];
+// Number of s[0..n) <= t (n a multiple of kLanes). The lanes count the values above t in 16
+// bits, summed in 16 bits too: exact for chunks of up to 2^15 values.
+LAUEPROC_CLONES unsigned int count_at_most(const std::int16_t* s, int n, std::int16_t t) {
+  const Int16x16 limit = Int16x16{} + t;
+  unsigned int above = 0;
+  constexpr int kChunk = 1 << 15;
+  for (int i0 = 0; i0 < n; i0 += kChunk) {
+    const int i1 = std::min(n, i0 + kChunk);
+    Int16x16 acc{};
+    for (int i = i0; i < i1; i += kLanes) {
+      Int16x16 x;
+      std::memcpy(&x, s + i, sizeof x);
+      acc -= x > limit;  // a true lane compares to -1
     }
-    for (; i < n; ++i) ++part[0][v[i] >> 8];
-    for (int b = 0; b < 256; ++b) hi[b] = part[0][b] + part[1][b] + part[2][b] + part[3][b];
-    lo_bin = -1;
+    Int16x8 half[2];
+    std::memcpy(half, &acc, sizeof acc);
+    Int16x8 sum = half[0] + half[1];
+    sum += __builtin_shuffle(sum, Int16x8{4, 5, 6, 7, 0, 1, 2, 3});
+    sum += __builtin_shuffle(sum, Int16x8{2, 3, 0, 1, 6, 7, 4, 5});
+    sum += __builtin_shuffle(sum, Int16x8{1, 0, 3, 2, 5, 4, 7, 6});
+    above += static_cast<std::uint16_t>(sum[0]);
   }
-  double select(const std::uint16_t* v, int n, double k) {
-    k = math::clamp_rank(k, n);
-    std::uint32_t below = 0;
-    const int b = math::select_high_bin(hi, k, below);
-    if (b != lo_bin) {
-      std::memset(lo, 0, sizeof lo);
-      for (int i = 0; i < n; ++i)
-        if ((v[i] >> 8) == b) ++lo[v[i] & 0xFF];
-      lo_bin = b;
-    }
-    return math::select_low_value(lo, b, k, below);
-  }
-};
+  return static_cast<unsigned int>(n) - above;
+}
 
-// Smallest and largest of v[0..n), n > 0 (branch-free: vectorises).
-LAUEPROC_CLONES void value_range(const std::uint16_t* v, int n, std::uint16_t& lo_out, std::uint16_t& hi_out) {
+// The values of v[0..n) flipped to signed (v ^ 0x8000 keeps their order: x86 compares signed
+// 16-bit lanes only), padded with the largest value to a whole vector; their range.
+LAUEPROC_CLONES void flip_values(const std::uint16_t* v, int n, std::int16_t* out, int padded, std::uint16_t& lo_out,
+                                 std::uint16_t& hi_out) {
   std::uint16_t lo = 0xFFFF, hi = 0;
   for (int i = 0; i < n; ++i) {
     lo = std::min(lo, v[i]);
     hi = std::max(hi, v[i]);
+    out[i] = static_cast<std::int16_t>(v[i] ^ 0x8000u);
   }
+  for (int i = n; i < padded; ++i) out[i] = INT16_MAX;
   lo_out = lo;
   hi_out = hi;
 }
 
-// Exact continuous quantiles of one block's values, usually in one histogram pass: a window of
-// kBins bins starting just below the block's minimum (bin 0 stays empty), values beyond it
-// counted in the top bin; only the bins the block's spread reaches are cleared, merged and
-// scanned. A rank landing in the clamped top bin (a spread > ~1000 counts below the quantile)
-// falls back to the two-level selection. Every exact method gives the same numbers (the formula
-// uses only the count below a value and the count of the value), so the GPU twin
-// (kernels/background.cu: a fixed window at 32768 - 256 in pass 2, two-level in pass 1) computes
-// the same levels.
+// Exact continuous ("mid-distribution") quantiles of one block's integer values: value v
+// holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5), so low-count
+// frames (a few counts per pixel) do not get a staircase background. The value at rank k is the
+// smallest v with more than k values <= v, found by bisection on the value between the block's
+// extremes, each step one vectorised count over the block (~12 counts of ~32 vectors per block:
+// cheaper than a histogram's scalar increment per value). The formula uses only the count below
+// the value and the count of the value, so every exact method gives the same numbers: the GPU
+// twin (kernels/background_body.cuh: window histograms, two-level when clamped) computes the
+// same levels.
 class BlockQuantiles {
  public:
-  static constexpr int kBins = 1024;
   void build(const std::uint16_t* v, int n) {
-    values_ = v;
     n_ = n;
+    padded_ = (n + kLanes - 1) / kLanes * kLanes;
+    flipped_.resize(static_cast<std::size_t>(padded_));
     std::uint16_t lo, hi;
-    value_range(v, n, lo, hi);
-    base_ = static_cast<int>(lo) - 1;
-    // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
-    const int spread_bins = static_cast<int>(hi) - base_ + 2;
-    bins_ = std::min(kBins, spread_bins);
-    std::fill_n(h_, bins_, 0u);
-    std::fill_n(other_, bins_, 0u);
-    if (spread_bins <= kBins) count(v, n, [this](int value) { return value - base_; });
-    else count(v, n, [this](int value) { return std::min(value - base_, kBins - 1); });
-    for (int b = 0; b < bins_; ++b) h_[b] += other_[b];
+    flip_values(v, n, flipped_.data(), padded_, lo, hi);
+    lo_ = lo;
+    hi_ = hi;
   }
-  /// Values at ranks k_lo <= k_hi of the values given to build(), in one scan of the histogram.
+  /// Values at ranks k_lo <= k_hi of the values given to build().
   void select(double k_lo, double k_hi, double& v_lo, double& v_hi) {
     k_lo = math::clamp_rank(k_lo, n_);
     k_hi = math::clamp_rank(k_hi, n_);
-    int b = 0;
-    unsigned int below = 0;
-    if (math::select_window_value_from(h_, bins_, base_, k_lo, b, below, v_lo) &&
-        math::select_window_value_from(h_, bins_, base_, k_hi, b, below, v_hi))
-      return;
-    exact_.build(values_, n_);
-    v_lo = exact_.select(values_, n_, k_lo);
-    v_hi = exact_.select(values_, n_, k_hi);
+    // Bracket of rank k: count_le(lo) <= k < count_le(hi). The probes of the first search that
+    // bracket k_hi too start the second.
+    Bracket first{lo_ - 1, 0, hi_, static_cast<unsigned int>(n_)};
+    Bracket second = first;
+    v_lo = value_at(k_lo, first, &second, k_hi);
+    v_hi = value_at(k_hi, second, nullptr, 0);
   }
 
  private:
-  // Two interleaved tables, as in QuantileSelector::build; bin_of never clamps when the spread
-  // fits the window (the common case: no compare per value).
-  template <typename BinOf>
-  void count(const std::uint16_t* v, int n, BinOf bin_of) {
-    int i = 0;
-    for (; i + 2 <= n; i += 2) {
-      ++h_[bin_of(v[i])];
-      ++other_[bin_of(v[i + 1])];
+  struct Bracket {
+    int lo;
+    unsigned int count_lo;
+    int hi;
+    unsigned int count_hi;
+  };
+  unsigned int count_le(int t) const {
+    const unsigned int c = count_at_most(flipped_.data(), padded_, static_cast<std::int16_t>(t ^ 0x8000));
+    return t == 0xFFFF ? c - static_cast<unsigned int>(padded_ - n_) : c;
+  }
+  // The continuous value at rank k inside bracket b (bisection); each probe also narrows `other`
+  // for rank k2.
+  double value_at(double k, Bracket& b, Bracket* other, double k2) const {
+    while (b.hi - b.lo > 1) {
+      const int mid = b.lo + (b.hi - b.lo) / 2;
+      const unsigned int c = count_le(mid);
+      if (c > k) {
+        b.hi = mid;
+        b.count_hi = c;
+      } else {
+        b.lo = mid;
+        b.count_lo = c;
+      }
+      if (other) {
+        if (c > k2 && mid < other->hi) {
+          other->hi = mid;
+          other->count_hi = c;
+        } else if (c <= k2 && mid > other->lo) {
+          other->lo = mid;
+          other->count_lo = c;
+        }
+      }
     }
-    if (i < n) ++h_[bin_of(v[i])];
+    if (other && b.lo > other->lo) {  // count_le(b.lo) <= k <= k2
+      other->lo = b.lo;
+      other->count_lo = b.count_lo;
+    }
+    const unsigned int below = b.count_lo, count = b.count_hi - b.count_lo;
+    return b.hi - 0.5 + (k - below) / count;
   }
 
-  std::uint32_t h_[kBins], other_[kBins];
-  int base_ = 0, bins_ = 0, n_ = 0;
-  const std::uint16_t* values_ = nullptr;
-  QuantileSelector exact_;
+  std::vector<std::int16_t> flipped_;
+  int n_ = 0, padded_ = 0, lo_ = 0, hi_ = 0;
 };
 
 }  // namespace
