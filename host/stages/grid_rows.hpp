@@ -61,7 +61,13 @@ class RowRenderer {
     for (int j = -2; j < grid.ny + 2; ++j)
       for (int i = -2; i < grid.nx + 2; ++i)
         ext_[static_cast<std::size_t>(j + 2) * ext_stride_ + (i + 2)] = math::grid_at(view_, i, j);
+    // Catmull-Rom weights sum to 1 with sum |w| <= 1.25 per axis, so |background| <= 1.5625 x the
+    // largest |table value| (plus float rounding); NaN fails the test.
+    bounded_ = true;
+    for (const double v : ext_) bounded_ = bounded_ && std::fabs(v) < 5e8;
   }
+  /// @brief True when every background this renderer gives has |value| < 2^30 (no NaN).
+  bool bounded() const { return bounded_; }
   /// @brief Background of row y into out[0..width) (math::grid_value up to float rounding).
   void row(int y, float* out) {
     for_each_segment(y, [out](int x0, int x1, const CubicSegment& bg) {
@@ -115,6 +121,7 @@ class RowRenderer {
   std::vector<int> col_cell_;  ///< per column: its cell i0 (seg_cell_ of its segment)
   std::vector<float> rows_;    ///< keep_rows: coarse row of row y at y * ext_stride_
   int kept_rows_ = 0;
+  bool bounded_ = false;
   std::vector<double> ext_;
   int ext_stride_ = 0;
 };
