@@ -105,18 +105,30 @@ CpuFrameAnalyzer::CpuFrameAnalyzer(const ProcessConfig& config, const BadPixelMa
 
 void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bool& constant) {
   const std::size_t n = frame.pixel_count();
+  const int w = frame.width, h = frame.height;
   if (static_mask_) {
     if (static_mask_->width() != frame.width || static_mask_->height() != frame.height)
       throw InputError("bad pixel mask", "shape " + std::to_string(static_mask_->width()) + "x" +
                                              std::to_string(static_mask_->height()) + " differs from the frame's " +
                                              std::to_string(frame.width) + "x" + std::to_string(frame.height));
     std::memcpy(mask_.data(), static_mask_->pixels().data(), n);
+    if (static_rows_.size() != static_cast<std::size_t>(h)) {  // once: the static mask does not change
+      static_rows_.assign(static_cast<std::size_t>(h), 0);
+      const std::uint8_t* m = static_mask_->pixels().data();
+      for (int y = 0; y < h; ++y)
+        static_rows_[y] = std::any_of(m + static_cast<std::size_t>(y) * w, m + static_cast<std::size_t>(y + 1) * w,
+                                      [](std::uint8_t v) { return v != 0; });
+    }
+    mask_rows_ = static_rows_;
   } else {
-    std::memset(mask_.data(), 0, n);
+    // Only the rows the last frame marked hold masked pixels: clear those (not 4 MB per frame).
+    for (int y = 0; y < h; ++y)
+      if (mask_rows_[y]) std::memset(mask_.data() + static_cast<std::size_t>(y) * w, 0, static_cast<std::size_t>(w));
+    std::fill(mask_rows_.begin(), mask_rows_.end(), std::uint8_t{0});
   }
   constant = false;
   if (config_.threshold.detect_dead_lines) {
-    out.masked_lines = detect_dead_lines(frame, mask_.data(), &constant, &zero_rows_);
+    out.masked_lines = detect_dead_lines(frame, mask_.data(), &constant, &zero_rows_, mask_rows_.data());
   } else {
     std::uint16_t lo = 0xFFFF, hi = 0;
     for (int y = 0; y < frame.height; ++y)
@@ -129,7 +141,7 @@ void CpuFrameAnalyzer::build_mask(const FrameView& frame, FrameAnalysis& out, bo
   std::size_t zeros = 0;
   if (config_.threshold.zero_is_invalid && !constant)
     zeros = mask_zero_pixels(frame, mask_.data(), config_.threshold.invalid_margin_px, zero_scratch_,
-                             config_.threshold.detect_dead_lines ? zero_rows_.data() : nullptr);
+                             config_.threshold.detect_dead_lines ? zero_rows_.data() : nullptr, mask_rows_.data());
   any_masked_ = static_mask_ != nullptr || out.masked_lines > 0 || zeros > 0;
 }
 
@@ -146,6 +158,7 @@ bool CpuFrameAnalyzer::prepare_mask(const FrameView& frame, FrameAnalysis& out) 
     width_ = w;
     height_ = h;
     mask_.assign(n, 0);
+    mask_rows_.assign(static_cast<std::size_t>(h), 0);
     residual_.assign(n, 0.0f);
     owner_.assign(n, 0);
   }
@@ -163,13 +176,14 @@ bool CpuFrameAnalyzer::prepare_mask(const FrameView& frame, FrameAnalysis& out) 
 const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, const std::uint8_t* mask,
                                                       const BackgroundGrid& blocks, FrameAnalysis& out) {
   math::NoiseModel* model = config_.threshold.local_noise ? &noise_ : nullptr;
-  double sigma = detail::sampled_sigma(frame, mask, blocks, samples_, &bg_samples_, model);
+  const std::uint8_t* rows = mask && mask == mask_.data() ? mask_rows_.data() : nullptr;
+  double sigma = detail::sampled_sigma(frame, mask, blocks, samples_, &bg_samples_, model, rows);
   const BackgroundGrid* grid = &blocks;
   if (config_.background.method == BackgroundMethod::gaussian) {
     background_gaussian(frame, mask, config_.background, blocks, std::max(sigma, kSigmaFloor), gauss_grid_);
     grid = &gauss_grid_;
     timings_.background_ms += ms_since(clock_);
-    sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_, model);
+    sigma = detail::sampled_sigma(frame, mask, gauss_grid_, samples_, &bg_samples_, model, rows);
   }
   sigma_ = std::max(sigma, kSigmaFloor);
   if (!model) noise_ = math::NoiseModel{sigma_ * sigma_, 0.0};
@@ -184,7 +198,7 @@ const BackgroundGrid* CpuFrameAnalyzer::prepare_noise(const FrameView& frame, co
 const BackgroundGrid* CpuFrameAnalyzer::prepare(const FrameView& frame, FrameAnalysis& out) {
   if (!prepare_mask(frame, out)) return nullptr;
   // 1. Background and noise.
-  background_blocks(frame, mask(), config_.background, grid_);
+  background_blocks(frame, mask(), config_.background, grid_, mask_rows_.data());
   timings_.background_ms = ms_since(clock_);
   return prepare_noise(frame, mask(), grid_, out);
 }
@@ -208,8 +222,8 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const float k2var0 = low.k2var0, k2gain = low.k2gain;
   std::uint8_t* const flags = flags_.data();
   for (int y = 0; y < h; ++y) {
-    flag_row(renderer, y, w, frame.data + y * frame.stride, mask ? mask + static_cast<std::size_t>(y) * w : nullptr,
-             flags, k2var0, k2gain);
+    flag_row(renderer, y, w, frame.data + y * frame.stride,
+             mask && mask_rows_[y] ? mask + static_cast<std::size_t>(y) * w : nullptr, flags, k2var0, k2gain);
     detail::append_flag_runs(flags, w, y, runs_);
   }
   timings_.residual_ms = ms_since(t);

@@ -275,8 +275,8 @@ LAUEPROC_CLONES int count_above(const std::uint16_t* v, int n, double limit) {
 // of (raw - prev background), offset to 32768 and rounded to stay on the integer histogram
 // (rounding adds 1/12 count^2 of variance, no bias); the result is prev + correction.
 // Returns the median block sigma.
-double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, const BackgroundGrid* prev,
-                  BackgroundGrid& grid) {
+double block_pass(const FrameView& frame, const std::uint8_t* mask, const std::uint8_t* masked_rows, double q,
+                  const BackgroundGrid* prev, BackgroundGrid& grid) {
   const int w = frame.width, h = frame.height;
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
@@ -306,7 +306,8 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
       std::uint16_t* const first = gather.data();
       std::uint16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
-        const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
+        const std::uint8_t* mrow =
+            mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
         if (prev) out = gather_unmasked(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
         else out = gather_unmasked(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
       }
@@ -353,7 +354,7 @@ void fill_invalid_cells(BackgroundGrid& grid) {
 }
 
 void background_blocks(const FrameView& frame, const std::uint8_t* mask, const BackgroundConfig& config,
-                       BackgroundGrid& grid) {
+                       BackgroundGrid& grid, const std::uint8_t* masked_rows) {
   background_grid_shape(frame.width, frame.height, config, grid);
   const double q = std::clamp(config.percentile, 0.01, 0.99);
   thread_local std::vector<float> copy;
@@ -366,12 +367,12 @@ void background_blocks(const FrameView& frame, const std::uint8_t* mask, const B
   first.cell_x = grid.cell_x;
   first.cell_y = grid.cell_y;
   first.values.resize(grid.values.size());
-  if (block_pass(frame, mask, q, nullptr, first) < 0) {  // everything masked: flat zero
+  if (block_pass(frame, mask, masked_rows, q, nullptr, first) < 0) {  // everything masked: flat zero
     grid.block_sigma = 0;
     return;
   }
   fill_invalid(first, copy);
-  const double sigma = block_pass(frame, mask, q, &first, grid);
+  const double sigma = block_pass(frame, mask, masked_rows, q, &first, grid);
   if (sigma < 0) {
     grid.values = first.values;
     grid.block_sigma = 0;
@@ -529,7 +530,8 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
 }
 
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,
-                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model) {
+                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model,
+                     const std::uint8_t* masked_rows) {
   constexpr int kStep = 4;
   const int w = frame.width, h = frame.height;
   thread_local RowRenderer r;
@@ -539,7 +541,8 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
   constexpr int kRowStep = 2 * kStep;
   for (int y = std::min(kStep / 2, h - 1); y < h; y += kRowStep) {
     const std::uint16_t* raw = frame.data + y * frame.stride;
-    const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
+    const std::uint8_t* mrow =
+        mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
     const int phase = (y / kStep) % kStep;  // sampled columns: x = phase (mod kStep)
     // The background at the sampled columns only (a quarter of the row's).
     r.for_each_segment(y, [&](int x0, int x1, const CubicSegment& bg) {

@@ -133,8 +133,10 @@ int gaussian_taps(const BackgroundConfig& config, std::vector<float>& taps);
 /// @brief Robust sigma of (frame - grid) on a sparse sample (every 4th pixel of every 8th row),
 /// masked pixels excluded; `samples` (and `bg_samples`, the grid at the same pixels) are filled.
 /// With `model`, also fits the noise model var0 + gain x background (see fit_noise_model).
+/// `masked_rows` (optional): as background_blocks'.
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,
-                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model = nullptr);
+                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model = nullptr,
+                     const std::uint8_t* masked_rows = nullptr);
 
 /// @brief Fits variance = var0 + gain x background to residual samples and the background at the
 /// same pixels: robust variances (1.4826 MAD)^2 in background bins, weighted least squares. Falls

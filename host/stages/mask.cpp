@@ -116,7 +116,7 @@ LAUEPROC_CLONES void zero_flags(const std::uint16_t* raw, const std::uint8_t* ma
 }  // namespace
 
 int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame,
-                      std::vector<std::uint8_t>* rows_with_zero) {
+                      std::vector<std::uint8_t>* rows_with_zero, std::uint8_t* masked_rows) {
   const int w = frame.width, h = frame.height;
   if (w <= 0 || h <= 0) {
     if (constant_frame) *constant_frame = true;
@@ -173,6 +173,7 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   for (int y = 0; y < h; ++y)
     if (dead_row[y]) {
       std::fill(mask + static_cast<std::size_t>(y) * w, mask + static_cast<std::size_t>(y + 1) * w, std::uint8_t{1});
+      if (masked_rows) masked_rows[y] = 1;
       ++lines;
     }
   for (int x = 0; x < w; ++x)
@@ -180,11 +181,13 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
       for (int y = 0; y < h; ++y) mask[static_cast<std::size_t>(y) * w + x] = 1;
       ++lines;
     }
+  if (masked_rows && ncols > 0) std::fill(masked_rows, masked_rows + h, std::uint8_t{1});
   return lines;
 }
 
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
-                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows) {
+                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows,
+                             std::uint8_t* masked_rows) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
   // Pass 1, per row: the unmasked zero pixels as runs (a vectorised flag row, skipped 8 pixels
   // at a time where clear), each grown by m columns both ways; overlapping spans merge. The
@@ -221,6 +224,7 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
     std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
     const std::size_t first = row_spans[static_cast<std::size_t>(std::max(0, y - m))];
     const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
+    if (masked_rows && first < last) masked_rows[y] = 1;
     for (std::size_t k = first; k < last; ++k) {
       const int x0 = spans[k].first, x1 = spans[k].second;  // locals: the stores cannot alias them
       for (int x = x0; x <= x1; ++x) mrow[x] |= 1;

@@ -491,3 +491,36 @@ TEST(CpuIdentity, ZeroMarginIsChebyshevDilation) {
       }
   }
 }
+
+// A reused analyzer clears only the mask rows the last frame marked and evaluates the residual
+// only where it reads it: over frames with different defects it must give, frame by frame,
+// what a fresh analyzer gives (peaks, noise, mask).
+TEST(CpuIdentity, ReusedAnalyzerIsFreshOnEveryFrame) {
+  const FrameSpec defects{300, 200, 150, 8, true, false, 7}, clean{300, 200, 150, 8, false, false, 8};
+  const TestFrame a = make_frame(defects), b = make_frame(clean);
+  TestFrame c = make_frame(defects);
+  for (int x = 0; x < c.w; ++x) c.px[static_cast<std::size_t>(2 * c.h / 3) * c.w + x] = 0;  // a second dead row
+  for (int y = 150; y < 156; ++y)  // a no-data patch elsewhere
+    for (int x = 200; x < 212; ++x) c.px[static_cast<std::size_t>(y) * c.w + x] = 0;
+  std::vector<std::uint8_t> bad(a.px.size(), 0);
+  for (int x = 40; x < 90; ++x) bad[static_cast<std::size_t>(120) * a.w + x] = 1;
+  const BadPixelMask static_mask(a.w, a.h, bad);
+  for (const BadPixelMask* m : {static_cast<const BadPixelMask*>(nullptr), &static_mask}) {
+    ProcessConfig config;
+    CpuFrameAnalyzer reused(config, m);
+    int k = 0;
+    for (const TestFrame* f : std::vector<const TestFrame*>{&a, &b, &c, &b, &a, &c}) {
+      SCOPED_TRACE("frame " + std::to_string(k++) + (m ? " with a static mask" : ""));
+      const FrameAnalysis got = reused.analyze(f->view(), 0);
+      CpuFrameAnalyzer fresh(config, m);
+      const FrameAnalysis want = fresh.analyze(f->view(), 0);
+      EXPECT_EQ(got.noise_sigma, want.noise_sigma);
+      EXPECT_EQ(got.background_level, want.background_level);
+      EXPECT_EQ(got.masked_lines, want.masked_lines);
+      ASSERT_EQ(got.peaks.size(), want.peaks.size());
+      for (std::size_t p = 0; p < want.peaks.size(); ++p) EXPECT_EQ(describe(got.peaks[p]), describe(want.peaks[p]));
+      ASSERT_EQ(reused.mask() == nullptr, fresh.mask() == nullptr);
+      if (fresh.mask()) EXPECT_EQ(std::memcmp(reused.mask(), fresh.mask(), f->px.size()), 0);
+    }
+  }
+}
