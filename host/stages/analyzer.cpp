@@ -54,6 +54,64 @@ LAUEPROC_CLONES void flag_row(detail::RowRenderer& renderer, int y, int width, c
     for (int x = 0; x < width; ++x) flags[x] &= !mask_row[x];
 }
 
+// Most segments of a row hold no pixel above the low threshold, and that can be told from their
+// largest raw value alone. The background of every column of a segment with coarse values
+// c0..c3 lies in the convex hull of its Catmull-Rom curve's Bezier points c1, c1 + (c2 - c0) / 6,
+// c2 - (c3 - c1) / 6, c2 (t in [0, 1)); its float evaluation (weights rounded to float, four
+// roundings) is off that curve by < 1.25 x 5 float epsilons x max |c|. So b >= b_lo = min(hull) -
+// 1e-6 (max |c| + 1). A pixel with raw - b_lo <= d has residual <= d, and when d^2 <= T(b_lo)
+// (1 - 1e-5), T(b) = k2var0 + k2gain max(b, 0), its float residual |residual| is <= the float
+// threshold at its background: above()'s operations are all monotone (k2var0, k2gain >= 0) and the
+// margin covers their roundings. So its flag is 0, as the exact evaluation would find.
+// segment_bounds stores b_lo and T(b_lo) (1 - 1e-5) for each window of four coarse values.
+LAUEPROC_INLINE void segment_bounds(const float* coarse, int windows, double k2var0, double k2gain,
+                                    double* __restrict b_lo, double* __restrict t_lo) {
+  for (int k = 0; k < windows; ++k) {
+    const double c0 = coarse[k], c1 = coarse[k + 1], c2 = coarse[k + 2], c3 = coarse[k + 3];
+    const double p1 = c1 + (c2 - c0) / 6, p2 = c2 - (c3 - c1) / 6;
+    const double lo = std::min(std::min(c1, c2), std::min(p1, p2));
+    const double mag = std::max(std::max(std::fabs(c0), std::fabs(c1)), std::max(std::fabs(c2), std::fabs(c3)));
+    const double b = lo - 1e-6 * (mag + 1);
+    b_lo[k] = b;
+    t_lo[k] = (k2var0 + k2gain * std::max(b, 0.0)) * (1 - 1e-5);
+  }
+}
+
+// Largest of raw[x0..x1).
+LAUEPROC_INLINE std::uint16_t segment_max(const std::uint16_t* __restrict raw, int x0, int x1) {
+  std::uint16_t m = 0;
+  for (int x = x0; x < x1; ++x) m = std::max(m, raw[x]);
+  return m;
+}
+
+// flag_row, evaluating the background only in the segments whose largest raw value could pass the
+// threshold (see segment_bounds; needs k2var0, k2gain >= 0 and a bounded renderer). Same flags
+// where it writes them: it writes only the segments it evaluates, whose columns it returns as
+// merged ranges [ranges[2i], ranges[2i + 1]), i < the count returned (flags elsewhere untouched).
+LAUEPROC_CLONES int flag_row_sparse(detail::RowRenderer& renderer, int y, const std::uint16_t* raw,
+                                    const std::uint8_t* mask_row, std::uint8_t* flags, float k2var0, float k2gain,
+                                    double* b_lo, double* t_lo, int* ranges) {
+  const float* coarse = renderer.coarse_row(y);
+  segment_bounds(coarse, renderer.coarse_length() - 3, k2var0, k2gain, b_lo, t_lo);
+  int n = 0;
+  for (int s = 0; s < renderer.segments(); ++s) {
+    const int x0 = renderer.segment_begin(s), x1 = renderer.segment_begin(s + 1), k = renderer.segment_coarse(s);
+    const double d = segment_max(raw, x0, x1) - b_lo[k];
+    if (d <= 0 || d * d <= t_lo[k]) continue;
+    flag_segment(renderer.segment(coarse, s), x0, x1, raw, flags, k2var0, k2gain);
+    if (mask_row)
+      for (int x = x0; x < x1; ++x) flags[x] &= !mask_row[x];
+    if (n > 0 && ranges[2 * n - 1] == x0) {
+      ranges[2 * n - 1] = x1;
+    } else {
+      ranges[2 * n] = x0;
+      ranges[2 * n + 1] = x1;
+      ++n;
+    }
+  }
+  return n;
+}
+
 // residual[y][x] = raw - background for the columns [x0, x1] of row y (clamped to the frame),
 // the same float expression as flag_segment's (renderer.at gives the segment's background).
 void render_residual(const detail::RowRenderer& renderer, const FrameView& frame, int y, int x0, int x1,
@@ -221,10 +279,28 @@ FrameAnalysis CpuFrameAnalyzer::analyze(const FrameView& frame, std::int64_t fra
   const math::SigmaThreshold low = math::sigma_threshold(noise_, config_.threshold.k_low);
   const float k2var0 = low.k2var0, k2gain = low.k2gain;
   std::uint8_t* const flags = flags_.data();
+  const bool sparse = renderer.bounded() && k2var0 >= 0 && k2gain >= 0;
+  thread_local std::vector<double> b_lo, t_lo;
+  thread_local std::vector<int> ranges;
+  b_lo.resize(static_cast<std::size_t>(renderer.coarse_length()));
+  t_lo.resize(static_cast<std::size_t>(renderer.coarse_length()));
+  ranges.resize(2 * static_cast<std::size_t>(renderer.segments()));
   for (int y = 0; y < h; ++y) {
-    flag_row(renderer, y, w, frame.data + y * frame.stride,
-             mask && mask_rows_[y] ? mask + static_cast<std::size_t>(y) * w : nullptr, flags, k2var0, k2gain);
-    detail::append_flag_runs(flags, w, y, runs_);
+    const std::uint16_t* raw = frame.data + y * frame.stride;
+    const std::uint8_t* mask_row = mask && mask_rows_[y] ? mask + static_cast<std::size_t>(y) * w : nullptr;
+    if (!sparse) {
+      flag_row(renderer, y, w, raw, mask_row, flags, k2var0, k2gain);
+      detail::append_flag_runs(flags, w, y, runs_);
+      continue;
+    }
+    // The flag row is all zero outside the ranges written, and is cleared there after use.
+    const int n = flag_row_sparse(renderer, y, raw, mask_row, flags, k2var0, k2gain, b_lo.data(), t_lo.data(),
+                                  ranges.data());
+    for (int r = 0; r < n; ++r) {
+      const int x0 = ranges[2 * r], x1 = ranges[2 * r + 1];
+      detail::append_flag_runs(flags, x0, x1, y, runs_);
+      std::memset(flags + x0, 0, static_cast<std::size_t>(x1 - x0));
+    }
   }
   timings_.residual_ms = ms_since(t);
 

@@ -79,12 +79,18 @@ class RowRenderer {
   /// registers next to its own work (or at sampled columns only), with row()'s arithmetic.
   template <typename F>
   LAUEPROC_INLINE void for_each_segment(int y, F&& f) {
+    const float* coarse = coarse_row(y);
+    // Per cell the four coarse values are fixed: the inner loops are vectorisable dot products.
+    for (int s = 0; s < segments(); ++s) f(seg_begin_[s], seg_begin_[s + 1], segment(coarse, s));
+  }
+  /// @brief Row y's padded coarse row (kept when keep_rows covers y): index ci holds cell
+  /// ci - 2 (cells -2 .. nx + 1, extrapolated), y-interpolated in double, rounded to float.
+  LAUEPROC_INLINE const float* coarse_row(int y) {
     int j0;
     double ty, wy[4];
     math::grid_axis(y, view_.cell_y, j0, ty);
     math::cubic_weights(ty, wy);
-    // Padded coarse row: index ci holds cell ci - 2 (cells -2 .. nx + 1, extrapolated); rows
-    // j0 - 1 .. j0 + 2 of the extended grid (j0 >= -1, j0 + 2 <= ny + 1).
+    // Rows j0 - 1 .. j0 + 2 of the extended grid (j0 >= -1, j0 + 2 <= ny + 1).
     const double* e = ext_.data() + static_cast<std::size_t>(j0 + 1) * ext_stride_;
     float* const coarse = y < kept_rows_ ? rows_.data() + static_cast<std::size_t>(y) * ext_stride_ : coarse_.data();
     for (int ci = 0; ci < ext_stride_; ++ci) {
@@ -92,13 +98,21 @@ class RowRenderer {
       for (int b = 0; b < 4; ++b) acc += wy[b] * e[static_cast<std::size_t>(b) * ext_stride_ + ci];
       coarse[ci] = static_cast<float>(acc);
     }
-    // Per cell the four coarse values are fixed: the inner loops are vectorisable dot products.
-    for (std::size_t s = 0; s + 1 < seg_begin_.size(); ++s) {
-      const float* c = coarse + (seg_cell_[s] + 1);  // cell i0 - 1 at padded i0 + 1
-      const CubicSegment bg{w0_.data(), w1_.data(), w2_.data(), w3_.data(), c[0], c[1], c[2], c[3]};
-      f(seg_begin_[s], seg_begin_[s + 1], bg);
-    }
+    return coarse;
   }
+  /// @brief Number of segments (runs of columns sharing one cell) of a row.
+  int segments() const { return static_cast<int>(seg_begin_.size()) - 1; }
+  /// @brief Columns [segment_begin(s), segment_begin(s + 1)) form segment s.
+  int segment_begin(int s) const { return seg_begin_[s]; }
+  /// @brief Segment s of a row whose coarse row is `coarse`: its values are coarse[k .. k + 3],
+  /// k = segment_coarse(s).
+  int segment_coarse(int s) const { return seg_cell_[s] + 1; }  // cell i0 - 1 at padded i0 + 1
+  CubicSegment segment(const float* coarse, int s) const {
+    const float* c = coarse + segment_coarse(s);
+    return CubicSegment{w0_.data(), w1_.data(), w2_.data(), w3_.data(), c[0], c[1], c[2], c[3]};
+  }
+  /// @brief Length of a padded coarse row.
+  int coarse_length() const { return ext_stride_; }
   /// @brief From now on (until the next setup), for_each_segment keeps the coarse row of each
   /// row y < height it visits, so that at(x, y) can evaluate single pixels of those rows later.
   void keep_rows(int height) {
@@ -154,6 +168,9 @@ inline bool above(float residual, float background, float k2var0, float k2gain) 
 /// @brief Appends the runs of nonzero flags[0..width) of row y (flags padded with zeros to
 /// flag_row_bytes(width): empty stretches are skipped 8 pixels at a time).
 void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs);
+/// @brief append_flag_runs over the columns [x_begin, x_end) only (the 8 bytes past x_end are
+/// read: they must exist; runs end at x_end).
+void append_flag_runs(const std::uint8_t* flags, int x_begin, int x_end, int y, std::vector<PixelRun>& runs);
 
 /// @brief Bytes of a flag row for `width` pixels, padded for append_flag_runs.
 inline std::size_t flag_row_bytes(int width) { return static_cast<std::size_t>(width) + 8; }

@@ -35,7 +35,12 @@ void unite(std::vector<int>& parent, int a, int b) {
 namespace detail {
 
 void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs) {
-  int x = 0;
+  append_flag_runs(flags, 0, width, y, runs);
+}
+
+void append_flag_runs(const std::uint8_t* flags, int x_begin, int x_end, int y, std::vector<PixelRun>& runs) {
+  int x = x_begin;
+  const int width = x_end;
   while (x < width) {
     // Peaks are sparse: skip 8 clear pixels at a time (the row has 8 zero bytes of padding).
     std::uint64_t word;
