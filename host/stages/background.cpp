@@ -88,10 +88,14 @@ class BlockQuantiles {
     k_hi = math::clamp_rank(k_hi, n_);
     // Bracket of rank k: count_le(lo) <= k < count_le(hi). The probes of the first search that
     // bracket k_hi too start the second.
+    // The search starts at the last block's values (neighbouring blocks' quantiles differ by a
+    // count or two: a few probes instead of a bisection of the block's whole range).
     Bracket first{lo_ - 1, 0, hi_, static_cast<unsigned int>(n_)};
     Bracket second = first;
-    v_lo = value_at(k_lo, first, &second, k_hi);
-    v_hi = value_at(k_hi, second, nullptr, 0);
+    v_lo = value_at(k_lo, first, &second, k_hi, last_lo_);
+    v_hi = value_at(k_hi, second, nullptr, 0, first.hi + (last_hi_ - last_lo_));
+    last_lo_ = first.hi;
+    last_hi_ = second.hi;
   }
 
  private:
@@ -105,11 +109,16 @@ class BlockQuantiles {
     const unsigned int c = count_at_most(flipped_.data(), padded_, static_cast<std::int16_t>(t ^ 0x8000));
     return t == 0xFFFF ? c - static_cast<unsigned int>(padded_ - n_) : c;
   }
-  // The continuous value at rank k inside bracket b (bisection); each probe also narrows `other`
-  // for rank k2.
-  double value_at(double k, Bracket& b, Bracket* other, double k2) const {
+  // The continuous value at rank k inside bracket b; each probe also narrows `other` for rank
+  // k2. Probes gallop from `guess` (guess, then 1, 3, 7, ... away toward the rank) while they stay
+  // inside the bracket, then bisect. The bracket the search ends with, so the value, is the same
+  // for any probes.
+  double value_at(double k, Bracket& b, Bracket* other, double k2, int guess) const {
+    int mid = guess, step = 1;
+    bool gallop = true;
     while (b.hi - b.lo > 1) {
-      const int mid = b.lo + (b.hi - b.lo) / 2;
+      if (gallop && (mid <= b.lo || mid >= b.hi)) gallop = false;
+      if (!gallop) mid = b.lo + (b.hi - b.lo) / 2;
       const unsigned int c = count_le(mid);
       if (c > k) {
         b.hi = mid;
@@ -127,6 +136,10 @@ class BlockQuantiles {
           other->count_lo = c;
         }
       }
+      if (gallop) {  // the next probe
+        mid += c > k ? -step : step;
+        step *= 2;
+      }
     }
     if (other && b.lo > other->lo) {  // count_le(b.lo) <= k <= k2
       other->lo = b.lo;
@@ -138,6 +151,7 @@ class BlockQuantiles {
 
   std::vector<std::int16_t> flipped_;
   int n_ = 0, padded_ = 0, lo_ = 0, hi_ = 0;
+  int last_lo_ = 0, last_hi_ = 0;  ///< integer values found for the last block
 };
 
 }  // namespace
