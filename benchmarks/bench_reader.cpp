@@ -1,12 +1,13 @@
 // Frame reader throughput, measured interleaved so each figure has a same-run reference.
 //
 // Simulated 2048 x 2048 uint16 frames (sim::ScanSimulator, mixed scenarios, seed 1) are written
-// once to a temporary folder in five layouts: uncompressed stack, gzip level 1 and 4 stacks,
-// bitshuffle/LZ4 stack (one chunk per frame each) and 34-ID-E per-frame files (gzip level 1).
-// The files are then in the page cache, so this measures reading and decoding, not the disk.
-// Each repetition then times, case after case, every reader count: a memcpy of the same bytes
-// (one thread), open_scan + FrameStream over all frames (as `laueproc process` reads), and for
-// gzip the same reader with zlib's inflate instead of libdeflate.
+// once to a temporary folder in six layouts: uncompressed stack, gzip level 1, 4 and 6 stacks,
+// bitshuffle/LZ4 stack (one chunk per frame each) and 34-ID-E per-frame files (gzip level 1); a
+// seventh case is the real Ge frame of tests/data (a 34-ID-E file, gzip 6 in 256^2 tiles) copied
+// N times. The files are then in the page cache, so this measures reading and decoding, not the
+// disk. Each repetition then times, case after case, every reader count: a memcpy of the same
+// bytes (one thread), open_scan + FrameStream over all frames (as `laueproc process` reads), and
+// for gzip the same reader with each inflate (libdeflate, ISA-L, zlib's as the reference).
 //
 //   build/benchmarks/bench_reader [--frames N] [--passes P] [--reps R] [--readers 1,2] [--json FILE]
 // Each timed read goes P times (default 3) over the N frames in one stream, so frame buffers are
@@ -128,7 +129,7 @@ std::vector<std::uint8_t> gzip(const std::vector<std::uint16_t>& f, int level) {
 struct Case {
   std::string name, path;
   double ratio = 1;      // uncompressed / stored bytes
-  bool has_zlib = false; // gzip: also time the reader with zlib's inflate
+  bool has_zlib = false; // gzip: also time the reader with each inflate
 };
 
 // memcpy of the same bytes, one thread: the rendered frames (as many distinct sources as the file
@@ -151,9 +152,9 @@ Rate memcpy_rate(const std::vector<std::vector<std::uint16_t>>& frames, int pass
 }
 
 // Reads every frame `passes` times in one stream, so frame buffers are reused as in a long run.
-Rate read_rate(const std::string& path, int readers, bool zlib, int passes, int& frames_read) {
+Rate read_rate(const std::string& path, int readers, laueproc::Inflater inflater, int passes, int& frames_read) {
   laueproc::ScanOptions o;
-  o.inflate_with_zlib = zlib;
+  o.inflater = inflater;
   auto src = laueproc::open_scan(path, o);
   if (!src->info().chunk_direct) throw std::runtime_error(path + ": not chunk-direct");
   const std::int64_t n = src->info().n_frames;
@@ -217,13 +218,13 @@ int main(int argc, char** argv) {
   const std::string dir = (std::filesystem::temp_directory_path() / "laueproc_bench_reader").string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  std::fprintf(stderr, "bench_reader: rendering %d frames of %dx%d and writing five layouts to %s\n", n, kSize, kSize,
+  std::fprintf(stderr, "bench_reader: rendering %d frames of %dx%d and writing six layouts to %s\n", n, kSize, kSize,
                dir.c_str());
   const auto frames = render(n);
   const double raw = static_cast<double>(n) * kFrameBytes;
   std::vector<Case> cases;
   cases.push_back({"uncompressed", dir + "/raw.h5", raw / static_cast<double>(write_stack(dir + "/raw.h5", frames, 0, {}, raw_bytes)), false});
-  for (int level : {1, 4}) {
+  for (int level : {1, 4, 6}) {
     const std::string p = dir + "/gzip" + std::to_string(level) + ".h5";
     const auto stored = write_stack(p, frames, H5Z_FILTER_DEFLATE, {static_cast<unsigned>(level)},
                                     [level](const std::vector<std::uint16_t>& f) { return gzip(f, level); });
@@ -252,8 +253,22 @@ int main(int argc, char** argv) {
     cases.push_back({"34-ID-E files, gzip 1", w.out,
                      static_cast<double>(kFrameBytes) / static_cast<double>(src->info().stored_bytes), true});
   }
+  {  // the real frame, its stored bytes as the beamline file has them
+    const std::string real = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/Ge_blanc_0000_as34ide.h5";
+    const std::string out = dir + "/real";
+    std::filesystem::create_directories(out);
+    for (int k = 0; k < n; ++k) {
+      char name[64];
+      std::snprintf(name, sizeof name, "/Ge_%04d.h5", k);
+      std::filesystem::copy_file(real, out + name);
+    }
+    auto src = laueproc::open_scan(out);
+    cases.push_back({"real Ge files, gzip 6", out,
+                     static_cast<double>(kFrameBytes) / static_cast<double>(src->info().stored_bytes), true});
+  }
 
-  std::map<std::string, Stats> fps, gbps, per_core, frac, zlib_per_core, vs_zlib, per_cpu, frac_cpu, vs_zlib_cpu;
+  std::map<std::string, Stats> fps, gbps, per_core, frac, zlib_per_core, vs_zlib, per_cpu, frac_cpu, vs_zlib_cpu,
+      libdeflate_vs_zlib_cpu, isal_vs_zlib_cpu;
   std::vector<std::string> lines;
   std::vector<std::string> keys;
   for (int rep = 0; rep < reps; ++rep) {
@@ -262,13 +277,15 @@ int main(int argc, char** argv) {
         const Rate memr = memcpy_rate(frames, passes);
         const double mem = memr.gbps;
         int got = 0;
-        const Rate r = read_rate(c.path, readers, false, passes, got);
+        const Rate r = read_rate(c.path, readers, laueproc::Inflater::fastest, passes, got);
         const double g = r.gbps;
-        Rate rz;
+        Rate rz, rd, ri;  // zlib, libdeflate, ISA-L
         double gz = 0;
         if (c.has_zlib) {
-          int got_z = 0;
-          rz = read_rate(c.path, readers, true, passes, got_z);
+          int got_other = 0;
+          rz = read_rate(c.path, readers, laueproc::Inflater::zlib, passes, got_other);
+          rd = read_rate(c.path, readers, laueproc::Inflater::libdeflate, passes, got_other);
+          if (laueproc::io::have_isal()) ri = read_rate(c.path, readers, laueproc::Inflater::isal, passes, got_other);
           gz = rz.gbps;
         }
         const std::string key = c.name + " | " + std::to_string(readers);
@@ -283,6 +300,8 @@ int main(int argc, char** argv) {
           zlib_per_core[key].v.push_back(gz / readers);
           vs_zlib[key].v.push_back(g / gz);
           vs_zlib_cpu[key].v.push_back(r.gb_per_cpu / rz.gb_per_cpu);
+          libdeflate_vs_zlib_cpu[key].v.push_back(rd.gb_per_cpu / rz.gb_per_cpu);
+          if (ri.gb_per_cpu > 0) isal_vs_zlib_cpu[key].v.push_back(ri.gb_per_cpu / rz.gb_per_cpu);
         }
         char buf[512];
         std::snprintf(buf, sizeof buf,
@@ -290,10 +309,12 @@ int main(int argc, char** argv) {
                       "\"frames\": %d, \"compression_ratio\": %.3f, \"frames_per_s\": %.2f, \"gb_per_s\": %.4f, "
                       "\"gb_per_s_per_core\": %.4f, \"memcpy_gb_per_s\": %.3f, \"fraction_of_memcpy\": %.4f, "
                       "\"zlib_gb_per_s_per_core\": %s, \"gb_per_cpu_s\": %.4f, \"memcpy_gb_per_cpu_s\": %.3f, "
-                      "\"zlib_gb_per_cpu_s\": %s}",
+                      "\"zlib_gb_per_cpu_s\": %s, \"libdeflate_gb_per_cpu_s\": %s, \"isal_gb_per_cpu_s\": %s}",
                       laueproc::git_commit(), c.name.c_str(), readers, rep, got, c.ratio, g * 1e9 / kFrameBytes, g,
                       g / readers, mem, g / readers / mem, c.has_zlib ? std::to_string(gz / readers).c_str() : "null",
-                      r.gb_per_cpu, memr.gb_per_cpu, c.has_zlib ? std::to_string(rz.gb_per_cpu).c_str() : "null");
+                      r.gb_per_cpu, memr.gb_per_cpu, c.has_zlib ? std::to_string(rz.gb_per_cpu).c_str() : "null",
+                      c.has_zlib ? std::to_string(rd.gb_per_cpu).c_str() : "null",
+                      ri.gb_per_cpu > 0 ? std::to_string(ri.gb_per_cpu).c_str() : "null");
         lines.push_back(buf);
         std::fprintf(stderr, "  rep %d %-24s readers %d: %7.1f frames/s  %.3f GB/s per core  (memcpy %.2f GB/s)\n", rep,
                      c.name.c_str(), readers, g * 1e9 / kFrameBytes, g / readers, mem);
@@ -302,8 +323,9 @@ int main(int argc, char** argv) {
   std::printf("bench_reader: %d frames of %dx%d uint16 (%.1f MB each) per case, page-cached, %d repetitions, "
               "median [min-max]; commit %s\n",
               n, kSize, kSize, kFrameBytes / 1e6, reps, laueproc::git_commit());
-  std::printf("%-22s %3s %5s %20s %20s %17s %20s %17s %17s %17s\n", "case", "rd", "ratio", "frames/s",
-              "GB/s per reader", "of memcpy", "GB/CPU-s", "of memcpy (CPU)", "x zlib", "x zlib (CPU)");
+  std::printf("%-22s %3s %5s %20s %20s %17s %20s %17s %17s %17s %17s %17s\n", "case", "rd", "ratio", "frames/s",
+              "GB/s per reader", "of memcpy", "GB/CPU-s", "of memcpy (CPU)", "x zlib", "x zlib (CPU)",
+              "libdeflate (CPU)", "ISA-L (CPU)");
   for (const auto& key : keys) {
     const std::string name = key.substr(0, key.find(" | "));
     const std::string readers = key.substr(key.find(" | ") + 3);
@@ -318,11 +340,14 @@ int main(int argc, char** argv) {
       std::snprintf(out, sizeof out, "%s [%s-%s]", a, b, c);
       return std::string(out);
     };
-    std::printf("%-22s %3s %5.2f %20s %20s %17s %20s %17s %17s %17s\n", name.c_str(), readers.c_str(), ratio,
+    auto cell_or_dash = [&](const std::map<std::string, Stats>& m) {
+      return m.count(key) ? cell(m.at(key), "%.2f") : std::string("-");
+    };
+    std::printf("%-22s %3s %5.2f %20s %20s %17s %20s %17s %17s %17s %17s %17s\n", name.c_str(), readers.c_str(), ratio,
                 cell(fps[key], "%.1f").c_str(), cell(per_core[key], "%.3f").c_str(), cell(frac[key], "%.2f").c_str(),
                 cell(per_cpu[key], "%.3f").c_str(), cell(frac_cpu[key], "%.2f").c_str(),
-                vs_zlib.count(key) ? cell(vs_zlib[key], "%.2f").c_str() : "-",
-                vs_zlib_cpu.count(key) ? cell(vs_zlib_cpu[key], "%.2f").c_str() : "-");
+                cell_or_dash(vs_zlib).c_str(), cell_or_dash(vs_zlib_cpu).c_str(),
+                cell_or_dash(libdeflate_vs_zlib_cpu).c_str(), cell_or_dash(isal_vs_zlib_cpu).c_str());
   }
   for (const auto& l : lines) std::printf("%s\n", l.c_str());
   if (!json_path.empty()) {

@@ -95,8 +95,7 @@ void ChunkCodec::decode(const std::uint8_t* in, std::size_t n, std::uint32_t mas
       throw DecodeError("chunk of " + std::to_string(cur_n) + " bytes before " + filter_label(f.id));
     switch (f.id) {
       case H5Z_FILTER_DEFLATE:
-        if (inflate_with_zlib) decode_zlib_with_zlib(cur, cur_n, dst, out_size);
-        else decode_zlib(cur, cur_n, dst, out_size);
+        decode_zlib(cur, cur_n, dst, out_size, inflater);
         break;
       case kZstdFilter: decode_zstd(cur, cur_n, dst, out_size); break;
       case H5Z_FILTER_SHUFFLE: {

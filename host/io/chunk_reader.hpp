@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "laueproc/frame.hpp"
+#include "laueproc/io.hpp"
 
 namespace laueproc::io {
 
@@ -33,7 +34,7 @@ std::string filter_label(H5Z_filter_t id);
 struct ChunkCodec {
   std::vector<FilterSpec> filters;  ///< in pipeline (write) order
   std::size_t elem_size = 2;
-  bool inflate_with_zlib = false;   ///< zlib's inflate instead of libdeflate (comparisons only)
+  Inflater inflater = Inflater::fastest;  ///< deflate decoder (all give the same bytes)
 
   /// @brief Empty when every chunk can be decoded here; else why not (unknown filter...).
   std::string unsupported() const;

@@ -1,19 +1,20 @@
 #pragma once
 /// @file
 /// @brief Decoders for the stored bytes of an HDF5 chunk, usable without HDF5: zlib/deflate
-/// (filter 1, through libdeflate), byte shuffle (filter 2), bitshuffle with or without LZ4
+/// (filter 1, through ISA-L or libdeflate), byte shuffle (filter 2), bitshuffle with or without LZ4
 /// (filter 32008, the bitshuffle plugin's chunk format) and zstd (filter 32015).
 ///
 /// Every decoder takes plain pointers and sizes, writes exactly `out_size` bytes or throws
 /// DecodeError saying what is malformed, and never reads or writes outside the buffers it was
 /// given, whatever the input holds (fuzz targets call them directly). They are thread-safe: any
-/// state (a libdeflate decompressor) is per thread.
+/// state (a libdeflate decompressor, an ISA-L inflate state) is per thread.
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "laueproc/error.hpp"
+#include "laueproc/io.hpp"
 
 namespace laueproc::io {
 
@@ -25,11 +26,17 @@ class DecodeError : public Error {
 
 // ---- deflate (HDF5 "gzip", filter 1): a zlib stream -----------------------------------------
 
-/// @brief Decodes a zlib stream (2-byte header, deflate data, Adler-32, checked) of exactly
-/// `out_size` bytes with libdeflate.
-void decode_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size);
-/// @brief The same with zlib's inflate: the reference decode_zlib is measured and tested against.
-void decode_zlib_with_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size);
+/// @brief Decodes a zlib stream (2-byte header, deflate data, Adler-32, all checked) of exactly
+/// `out_size` bytes. Inflater::fastest picks by the compression level the header records: ISA-L
+/// for levels 6-9 (FLEVEL 2-3), where it is 1.2-1.4x libdeflate on real and simulated frames,
+/// libdeflate below, where neither wins on both (benchmarks/RESULTS.md, 2026-11-29 late).
+void decode_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size,
+                 Inflater inflater = Inflater::fastest);
+/// @brief True when this build has ISA-L (else Inflater::isal falls back to libdeflate).
+bool have_isal();
+/// @brief The decoder decode_zlib runs for `requested` on a stream whose zlib header (2 bytes) is
+/// `header`: `requested` itself unless Inflater::fastest or ISA-L is missing.
+Inflater resolve_inflater(Inflater requested, const std::uint8_t* header);
 
 /// @brief What a zlib stream's 2-byte header and 4-byte trailer say. The raw deflate data lies
 /// at [deflate_offset, deflate_offset + deflate_size); a GPU inflates it and checks `adler32`.

@@ -1,10 +1,11 @@
-// zlib streams (HDF5 deflate filter) through libdeflate, the zlib reference, zstd, and the
-// HDF5 byte shuffle.
+// zlib streams (HDF5 deflate filter) through ISA-L or libdeflate, the zlib reference, zstd, and
+// the HDF5 byte shuffle.
 #include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -15,6 +16,9 @@
 
 #ifdef LAUEPROC_HAVE_ZSTD
 #include <zstd.h>
+#endif
+#ifdef LAUEPROC_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
 #endif
 
 namespace laueproc::io {
@@ -34,23 +38,49 @@ std::string size_mismatch(std::size_t got, std::size_t expect) {
   return "deflate chunk decompresses to " + std::to_string(got) + " bytes, expected " + std::to_string(expect);
 }
 
-}  // namespace
+DecodeError too_long(std::size_t out_size) {
+  return DecodeError("deflate chunk decompresses to more than " + std::to_string(out_size) + " bytes");
+}
 
-void decode_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size) {
+void inflate_libdeflate(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size) {
   std::size_t got = 0;
   const libdeflate_result r = libdeflate_zlib_decompress(&thread_decompressor(), in, n, out, out_size, &got);
   switch (r) {
     case LIBDEFLATE_SUCCESS:
       if (got != out_size) throw DecodeError(size_mismatch(got, out_size));
       return;
-    case LIBDEFLATE_INSUFFICIENT_SPACE:
-      throw DecodeError("deflate chunk decompresses to more than " + std::to_string(out_size) + " bytes");
-    default:  // bad header, bad data, Adler-32 mismatch, truncated stream
-      throw DecodeError("corrupt deflate chunk (bad zlib header, data or Adler-32 checksum, or truncated)");
+    case LIBDEFLATE_INSUFFICIENT_SPACE: throw too_long(out_size);
+    default:  // bad data, Adler-32 mismatch, truncated stream
+      throw DecodeError("corrupt deflate chunk (bad data or Adler-32 checksum, or truncated)");
   }
 }
 
-void decode_zlib_with_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size) {
+#ifdef LAUEPROC_HAVE_ISAL
+// ISA-L's stateless inflate: whole stream in, whole chunk out, zlib wrapper and Adler-32 checked.
+// Its state (87 KiB of tables) is allocated once per thread.
+void inflate_isal(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size) {
+  if (n > UINT32_MAX || out_size > UINT32_MAX) throw DecodeError("deflate chunk larger than 4 GiB");
+  thread_local std::unique_ptr<inflate_state> state(new inflate_state);
+  inflate_state& st = *state;
+  isal_inflate_init(&st);
+  st.crc_flag = ISAL_ZLIB;
+  st.next_in = const_cast<std::uint8_t*>(in);
+  st.avail_in = static_cast<std::uint32_t>(n);
+  st.next_out = out;
+  st.avail_out = static_cast<std::uint32_t>(out_size);
+  switch (isal_inflate_stateless(&st)) {
+    case ISAL_DECOMP_OK:
+      if (st.total_out != out_size) throw DecodeError(size_mismatch(st.total_out, out_size));
+      return;
+    case ISAL_OUT_OVERFLOW: throw too_long(out_size);
+    case ISAL_INCORRECT_CHECKSUM: throw DecodeError("corrupt deflate chunk (Adler-32 checksum mismatch)");
+    case ISAL_END_INPUT: throw DecodeError("corrupt deflate chunk (truncated stream)");
+    default: throw DecodeError("corrupt deflate chunk (invalid deflate block, symbol or distance)");
+  }
+}
+#endif
+
+void inflate_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size) {
   if (n > UINT_MAX || out_size > UINT_MAX) throw DecodeError("deflate chunk larger than 4 GiB");
   struct Stream {
     z_stream z{};
@@ -76,9 +106,38 @@ void decode_zlib_with_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* 
     if (s.z.total_out != out_size) throw DecodeError(size_mismatch(s.z.total_out, out_size));
     return;
   }
-  if (r == Z_BUF_ERROR && s.z.avail_out == 0)
-    throw DecodeError("deflate chunk decompresses to more than " + std::to_string(out_size) + " bytes");
+  if (r == Z_BUF_ERROR && s.z.avail_out == 0) throw too_long(out_size);
   throw DecodeError(std::string("corrupt deflate chunk (zlib: ") + (s.z.msg ? s.z.msg : "truncated stream") + ")");
+}
+
+}  // namespace
+
+bool have_isal() {
+#ifdef LAUEPROC_HAVE_ISAL
+  return true;
+#else
+  return false;
+#endif
+}
+
+Inflater resolve_inflater(Inflater requested, const std::uint8_t* header) {
+  if (requested == Inflater::fastest) {
+    const unsigned flevel = header[1] >> 6;  // 0: zlib level 1, 1: levels 2-5, 2: level 6, 3: levels 7-9
+    requested = flevel >= 2 ? Inflater::isal : Inflater::libdeflate;
+  }
+  if (requested == Inflater::isal && !have_isal()) return Inflater::libdeflate;
+  return requested;
+}
+
+void decode_zlib(const std::uint8_t* in, std::size_t n, std::uint8_t* out, std::size_t out_size, Inflater inflater) {
+  parse_zlib_frame(in, n);  // the same header errors whichever decoder runs
+  switch (resolve_inflater(inflater, in)) {
+    case Inflater::zlib: return inflate_zlib(in, n, out, out_size);
+#ifdef LAUEPROC_HAVE_ISAL
+    case Inflater::isal: return inflate_isal(in, n, out, out_size);
+#endif
+    default: return inflate_libdeflate(in, n, out, out_size);
+  }
 }
 
 ZlibFrame parse_zlib_frame(const std::uint8_t* in, std::size_t n) {

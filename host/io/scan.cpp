@@ -205,7 +205,7 @@ struct FrameDataset {
 
 // Call with the HDF5 lock held.
 FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::string& path, bool want_direct,
-                                bool inflate_with_zlib = false) {
+                                Inflater inflater = Inflater::fastest) {
   FrameDataset d;
   d.file = file;
   d.path = path;
@@ -251,7 +251,7 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
     ChunkCodec codec;
     codec.filters = d.filters;
     codec.elem_size = dtype_size(d.dtype);
-    codec.inflate_with_zlib = inflate_with_zlib;
+    codec.inflater = inflater;
     d.chunks = ChunkReader::plan(d.ds, file, path, d.dims, std::move(codec), native_order, nullptr);
   }
   hsize_t mdims[2] = {ny, nx};
@@ -546,9 +546,9 @@ class StackSource final : public FrameSource {
 class PerFrameSource final : public FrameSource {
  public:
   PerFrameSource(ScanInfo info, std::int64_t per_file, std::string x_path, std::string y_path, bool want_direct,
-                 bool inflate_with_zlib, bool keep_encoded)
+                 Inflater inflater, bool keep_encoded)
       : info_(std::move(info)), per_file_(per_file), x_path_(std::move(x_path)), y_path_(std::move(y_path)),
-        want_direct_(want_direct), zlib_(inflate_with_zlib), keep_encoded_(keep_encoded) {}
+        want_direct_(want_direct), inflater_(inflater), keep_encoded_(keep_encoded) {}
   ~PerFrameSource() override {
     Lock lock(h5::library_mutex());  // the states close their HDF5 files
     pool_.clear();
@@ -612,7 +612,7 @@ class PerFrameSource final : public FrameSource {
     const std::string& name = info_.files[static_cast<std::size_t>(fi)];
     Open o;
     o.file = h5::open_read(name);
-    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_, zlib_);
+    o.d = open_frame_dataset(o.file, name, info_.dataset, want_direct_, inflater_);
     if (o.d.height != info_.height || o.d.width != info_.width || o.d.frames != per_file_)
       throw InputError(name, "frame size " + std::to_string(o.d.frames) + " x " + std::to_string(o.d.height) + " x " +
                                  std::to_string(o.d.width) + " differs from the scan's " + std::to_string(per_file_) +
@@ -627,7 +627,7 @@ class PerFrameSource final : public FrameSource {
   std::int64_t per_file_;
   std::string x_path_, y_path_;
   bool want_direct_;
-  bool zlib_;
+  Inflater inflater_;
   bool keep_encoded_;
   StatePool<State> pool_;
   FileConversions conversions_;
@@ -710,7 +710,7 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
     try {
       PerFrameSource::Open o;
       o.file = fi == 0 && first.valid() ? std::move(first) : h5::open_read(name);
-      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct, options.inflate_with_zlib);
+      o.d = open_frame_dataset(o.file, name, dataset, options.chunk_direct, options.inflater);
       o.x = read_numbers(o.file, xp, name, static_cast<hsize_t>(o.d.frames));
       o.y = read_numbers(o.file, yp, name, static_cast<hsize_t>(o.d.frames));
       o.index = fi;
@@ -736,7 +736,7 @@ std::unique_ptr<FrameSource> open_per_frame(std::vector<std::string> files, cons
   info.n_frames = per_file * static_cast<std::int64_t>(info.files.size());
   info.has_positions = !o.x.empty() && !o.y.empty();
   auto src = std::make_unique<PerFrameSource>(std::move(info), per_file, xp, yp, options.chunk_direct,
-                                              options.inflate_with_zlib, options.keep_encoded);
+                                              options.inflater, options.keep_encoded);
   src->adopt(std::move(o));
   return src;
 }
@@ -753,7 +753,7 @@ std::unique_ptr<FrameSource> open_stack(const std::string& path, const ScanOptio
       throw InputError(path, std::string("no dataset at ") + kStackDatasets[0] + " (nor at " + kStackDatasets[1] +
                                  " or " + kStackDatasets[2] + "; give --dataset)");
   }
-  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct, options.inflate_with_zlib);
+  FrameDataset d = open_frame_dataset(f, path, dataset, options.chunk_direct, options.inflater);
   ScanInfo info;
   info.layout = ScanLayout::stack;
   info.files = {path};

@@ -18,13 +18,22 @@ enum class ScanLayout {
   per_frame_files,  ///< one file per raster point (APS 34-ID-E)
 };
 
+/// @brief Which inflate decodes deflate ("gzip") chunks read chunk-direct. Every choice gives the
+/// same bytes; they differ in speed (benchmarks/RESULTS.md: bench_reader).
+enum class Inflater {
+  fastest,     ///< ISA-L's igzip for streams made at zlib level 6-9, libdeflate below (measured)
+  libdeflate,  ///< libdeflate for every stream
+  isal,        ///< ISA-L for every stream (libdeflate when this build has no ISA-L)
+  zlib,        ///< zlib's inflate: the reference the others are tested and measured against
+};
+
 /// @brief What the user may override when opening a scan.
 struct ScanOptions {
   std::string dataset;   ///< image dataset path; empty = layout default (see scan_default_dataset)
   std::string x_path;    ///< positions; empty = layout default (/entry/sample/x or /entry1/sample/sampleX)
   std::string y_path;
   bool chunk_direct = true;  ///< read and decode stored chunks ourselves when possible (see docs/input.md)
-  bool inflate_with_zlib = false;  ///< chunk-direct deflate with zlib instead of libdeflate (benchmarks)
+  Inflater inflater = Inflater::fastest;  ///< chunk-direct deflate decoder (benchmarks compare them)
   /// Deliver uint16 frames stored one chunk per frame with bitshuffle/LZ4 or deflate alone as
   /// Frame::encoded (still compressed), for a backend that decodes on its device.
   bool keep_encoded = false;

@@ -240,9 +240,12 @@ TEST(BitshuffleH5py, ReadThroughOpenScanEqualsTheValues) {
   }
 }
 
-// ---- deflate: libdeflate against zlib, on the real Ge frame and simulated data -------------------
+// ---- deflate: libdeflate and ISA-L against zlib, on the real Ge frame and simulated data ---------
 
-TEST(Deflate, LibdeflateEqualsZlibOnTheRealGeChunks) {
+constexpr Inflater kInflaters[] = {Inflater::fastest, Inflater::libdeflate, Inflater::isal,
+                                       Inflater::zlib};
+
+TEST(Deflate, EveryInflaterEqualsZlibOnTheRealGeChunks) {
   const std::string file = std::string(LAUEPROC_TEST_DATA_DIR) + "/laue/Ge_blanc_0000_as34ide.h5";
   std::lock_guard<std::mutex> lock(h5::library_mutex());
   h5::Handle f = h5::open_read(file);
@@ -256,9 +259,12 @@ TEST(Deflate, LibdeflateEqualsZlibOnTheRealGeChunks) {
       stored.resize(size);
       std::uint32_t mask = 0;
       ASSERT_GE(H5Dread_chunk(ds, H5P_DEFAULT, off, &mask, stored.data()), 0);
-      io::decode_zlib(stored.data(), size, a.data(), a.size());
-      io::decode_zlib_with_zlib(stored.data(), size, b.data(), b.size());
-      ASSERT_EQ(a, b);
+      io::decode_zlib(stored.data(), size, b.data(), b.size(), Inflater::zlib);
+      for (Inflater which : kInflaters) {
+        std::fill(a.begin(), a.end(), std::uint8_t{0xA5});
+        io::decode_zlib(stored.data(), size, a.data(), a.size(), which);
+        ASSERT_EQ(a, b) << "inflater " << static_cast<int>(which);
+      }
       const io::ZlibFrame z = io::parse_zlib_frame(stored.data(), size);
       EXPECT_EQ(z.adler32, io::adler32(1, a.data(), a.size()));
       EXPECT_EQ(io::adler32(1, a.data(), a.size()), ::adler32(1, a.data(), static_cast<uInt>(a.size())));
@@ -275,18 +281,36 @@ Bytes zlib_compress(const Bytes& in, int level) {
   return out;
 }
 
-TEST(Deflate, WrongSizesAreErrors) {
+TEST(Deflate, WrongSizesAndChecksumsAreErrorsForEveryInflater) {
   const Bytes in = random_bytes(1000, 3);
-  const Bytes z = zlib_compress(in, 4);
-  Bytes out(1000);
-  io::decode_zlib(z.data(), z.size(), out.data(), out.size());
-  EXPECT_EQ(out, in);
-  Bytes small(999), big(1001);
-  EXPECT_THROW(io::decode_zlib(z.data(), z.size(), small.data(), small.size()), DecodeError);
-  EXPECT_THROW(io::decode_zlib(z.data(), z.size(), big.data(), big.size()), DecodeError);
-  Bytes bad = z;
-  bad[bad.size() - 1] ^= 1;  // Adler-32
-  EXPECT_THROW(io::decode_zlib(bad.data(), bad.size(), out.data(), out.size()), DecodeError);
+  for (int level : {1, 4, 6, 9})
+    for (Inflater which : kInflaters) {
+      SCOPED_TRACE("level " + std::to_string(level) + ", inflater " + std::to_string(static_cast<int>(which)));
+      const Bytes z = zlib_compress(in, level);
+      Bytes out(1000);
+      io::decode_zlib(z.data(), z.size(), out.data(), out.size(), which);
+      EXPECT_EQ(out, in);
+      Bytes small(999), big(1001);
+      EXPECT_THROW(io::decode_zlib(z.data(), z.size(), small.data(), small.size(), which), DecodeError);
+      EXPECT_THROW(io::decode_zlib(z.data(), z.size(), big.data(), big.size(), which), DecodeError);
+      Bytes bad = z;
+      bad[bad.size() - 1] ^= 1;  // Adler-32
+      EXPECT_THROW(io::decode_zlib(bad.data(), bad.size(), out.data(), out.size(), which), DecodeError);
+      bad = z;
+      bad[1] ^= 0x20;  // a preset dictionary (and a broken header check)
+      EXPECT_THROW(io::decode_zlib(bad.data(), bad.size(), out.data(), out.size(), which), DecodeError);
+    }
+}
+
+TEST(Deflate, FastestPicksIsalForLevelsSixToNineOnly) {
+  const Bytes in = random_bytes(100, 4);
+  for (int level = 1; level <= 9; ++level) {
+    const Bytes z = zlib_compress(in, level);
+    const Inflater want = level >= 6 && io::have_isal() ? Inflater::isal : Inflater::libdeflate;
+    EXPECT_EQ(io::resolve_inflater(Inflater::fastest, z.data()), want) << "level " << level;
+    EXPECT_EQ(io::resolve_inflater(Inflater::zlib, z.data()), Inflater::zlib);
+    EXPECT_EQ(io::resolve_inflater(Inflater::libdeflate, z.data()), Inflater::libdeflate);
+  }
 }
 
 // ---- malformed input: an error, never a crash or a read past the buffer --------------------------
@@ -319,10 +343,14 @@ TEST(Malformed, TruncatedOrFlippedChunksThrowDecodeError) {
   every_truncation_and_flip(bs, frame.size(), [](const std::uint8_t* p, std::size_t n, std::uint8_t* o, std::size_t m) {
     io::decode_bitshuffle_lz4(p, n, o, m, 2);
   });
-  const Bytes z = zlib_compress(frame, 1);
-  every_truncation_and_flip(z, frame.size(), [](const std::uint8_t* p, std::size_t n, std::uint8_t* o, std::size_t m) {
-    io::decode_zlib(p, n, o, m);
-  });
+  for (int level : {1, 6})
+    for (Inflater which : kInflaters) {
+      SCOPED_TRACE("level " + std::to_string(level) + ", inflater " + std::to_string(static_cast<int>(which)));
+      every_truncation_and_flip(zlib_compress(frame, level), frame.size(),
+                                [which](const std::uint8_t* p, std::size_t n, std::uint8_t* o, std::size_t m) {
+                                  io::decode_zlib(p, n, o, m, which);
+                                });
+    }
   // A header announcing another size, a block size not a multiple of 8, a block longer than the rest.
   Bytes out(frame.size());
   Bytes wrong = bs;
