@@ -550,10 +550,18 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
   const int w = frame.width, h = frame.height;
   thread_local RowRenderer r;
   r.setup(grid, w);
-  samples.clear();
-  if (bg_samples) bg_samples->clear();
   constexpr int kRowStep = 2 * kStep;
-  for (int y = std::min(kStep / 2, h - 1); y < h; y += kRowStep) {
+  const int first_row = std::min(kStep / 2, h - 1);
+  // At most one sample per kStep columns of each sampled row: written through pointers (no
+  // push_back's capacity test per sample), then cut to the count. The vectors keep their size
+  // between frames, so only a few masked samples' worth is zero-filled again.
+  const std::size_t capacity =
+      static_cast<std::size_t>((h - first_row + kRowStep - 1) / kRowStep) * static_cast<std::size_t>(w / kStep + 1);
+  samples.resize(capacity);
+  if (bg_samples) bg_samples->resize(capacity);
+  float* out = samples.data();
+  float* bg_out = bg_samples ? bg_samples->data() : nullptr;
+  for (int y = first_row; y < h; y += kRowStep) {
     const std::uint16_t* raw = frame.data + y * frame.stride;
     const std::uint8_t* mrow =
         mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
@@ -563,11 +571,13 @@ double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const Bac
       for (int x = x0 + ((phase - x0) % kStep + kStep) % kStep; x < x1; x += kStep) {
         if (mrow && mrow[x]) continue;
         const float b = bg.at(x);
-        samples.push_back(static_cast<float>(raw[x]) - b);
-        if (bg_samples) bg_samples->push_back(b);
+        *out++ = static_cast<float>(raw[x]) - b;
+        if (bg_out) *bg_out++ = b;
       }
     });
   }
+  samples.resize(static_cast<std::size_t>(out - samples.data()));
+  if (bg_samples) bg_samples->resize(samples.size());
   if (model && bg_samples) {  // before robust_sigma reorders the samples
     thread_local std::vector<float> residual_copy;
     residual_copy.assign(samples.begin(), samples.end());
