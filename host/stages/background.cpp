@@ -47,20 +47,19 @@ LAUEPROC_CLONES unsigned int count_at_most(const std::int16_t* s, int n, std::in
   return static_cast<unsigned int>(n) - above;
 }
 
-// The values of v[0..n) flipped to signed (v ^ 0x8000 keeps their order: x86 compares signed
-// 16-bit lanes only), padded with the largest value to a whole vector; their range.
-LAUEPROC_CLONES void flip_values(const std::uint16_t* v, int n, std::int16_t* out, int padded, std::uint16_t& lo_out,
-                                 std::uint16_t& hi_out) {
-  std::uint16_t lo = 0xFFFF, hi = 0;
+// Smallest and largest of s[0..n), n > 0 (vectorises).
+LAUEPROC_CLONES void signed_range(const std::int16_t* s, int n, std::int16_t& lo_out, std::int16_t& hi_out) {
+  std::int16_t lo = INT16_MAX, hi = INT16_MIN;
   for (int i = 0; i < n; ++i) {
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
-    out[i] = static_cast<std::int16_t>(v[i] ^ 0x8000u);
+    lo = std::min(lo, s[i]);
+    hi = std::max(hi, s[i]);
   }
-  for (int i = n; i < padded; ++i) out[i] = INT16_MAX;
   lo_out = lo;
   hi_out = hi;
 }
+
+// A value flipped to signed: v ^ 0x8000 keeps the order, and x86 compares signed 16-bit lanes only.
+LAUEPROC_INLINE std::int16_t flipped(std::uint16_t v) { return static_cast<std::int16_t>(v ^ 0x8000u); }
 
 // Exact continuous ("mid-distribution") quantiles of one block's integer values: value v
 // holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5), so low-count
@@ -73,14 +72,22 @@ LAUEPROC_CLONES void flip_values(const std::uint16_t* v, int n, std::int16_t* ou
 // same levels.
 class BlockQuantiles {
  public:
-  void build(const std::uint16_t* v, int n) {
+  /// The block's n > 0 values, flipped(); s has room for kLanes - 1 more (padding written here).
+  void build(std::int16_t* s, int n) {
+    values_ = s;
     n_ = n;
     padded_ = (n + kLanes - 1) / kLanes * kLanes;
-    flipped_.resize(static_cast<std::size_t>(padded_));
-    std::uint16_t lo, hi;
-    flip_values(v, n, flipped_.data(), padded_, lo, hi);
-    lo_ = lo;
-    hi_ = hi;
+    for (int i = n; i < padded_; ++i) s[i] = INT16_MAX;  // above every value but 65535 (see count_le)
+    std::int16_t lo, hi;
+    signed_range(s, n, lo, hi);
+    lo_ = static_cast<std::uint16_t>(lo) ^ 0x8000;
+    hi_ = static_cast<std::uint16_t>(hi) ^ 0x8000;
+  }
+  /// Number of values > limit (> floor(limit) for integers).
+  unsigned int count_above(double limit) const {
+    if (!(limit < 65535.0)) return 0;
+    if (limit < 0) return static_cast<unsigned int>(n_);
+    return static_cast<unsigned int>(n_) - count_le(static_cast<int>(limit));
   }
   /// Values at ranks k_lo <= k_hi of the values given to build().
   void select(double k_lo, double k_hi, double& v_lo, double& v_hi) {
@@ -106,7 +113,7 @@ class BlockQuantiles {
     unsigned int count_hi;
   };
   unsigned int count_le(int t) const {
-    const unsigned int c = count_at_most(flipped_.data(), padded_, static_cast<std::int16_t>(t ^ 0x8000));
+    const unsigned int c = count_at_most(values_, padded_, flipped(static_cast<std::uint16_t>(t)));
     return t == 0xFFFF ? c - static_cast<unsigned int>(padded_ - n_) : c;
   }
   // The continuous value at rank k inside bracket b; each probe also narrows `other` for rank
@@ -149,7 +156,7 @@ class BlockQuantiles {
     return b.hi - 0.5 + (k - below) / count;
   }
 
-  std::vector<std::int16_t> flipped_;
+  const std::int16_t* values_ = nullptr;
   int n_ = 0, padded_ = 0, lo_ = 0, hi_ = 0;
   int last_lo_ = 0, last_hi_ = 0;  ///< integer values found for the last block
 };
@@ -259,30 +266,23 @@ bool any_set(const std::uint8_t* m, int n) {
   return false;
 }
 
-// Appends v[x0], v[x0 + step], ... (x < x1) to out, leaving out pixels whose mask byte is set
-// (mrow may be null); returns the new end.
-std::uint16_t* gather_unmasked(const std::uint16_t* v, const std::uint8_t* mrow, int x0, int x1, int step,
-                               std::uint16_t* out) {
+// Appends flipped(v[x0]), flipped(v[x0 + step]), ... (x < x1) to out, leaving out pixels whose
+// mask byte is set (mrow may be null); returns the new end.
+LAUEPROC_INLINE std::int16_t* gather_flipped(const std::uint16_t* __restrict v, const std::uint8_t* mrow, int x0,
+                                             int x1, int step, std::int16_t* __restrict out) {
   if (!mrow || !any_set(mrow + x0, x1 - x0)) {
-    if (step == 1) return std::copy(v + x0, v + x1, out);
-    for (int x = x0; x < x1; x += step) *out++ = v[x];
+    if (step == 1) {
+      for (int x = x0; x < x1; ++x) out[x - x0] = flipped(v[x]);  // vectorised
+      return out + (x1 - x0);
+    }
+    for (int x = x0; x < x1; x += step) *out++ = flipped(v[x]);
     return out;
   }
   for (int x = x0; x < x1; x += step) {
-    *out = v[x];  // branch-free compaction: always store, advance past unmasked pixels only
+    *out = flipped(v[x]);  // branch-free compaction: always store, advance past unmasked pixels only
     out += !mrow[x];
   }
   return out;
-}
-
-// Number of v[0..n) above `limit` (> limit is > floor(limit) for integers: a vectorised
-// integer compare instead of a conversion to double per value).
-LAUEPROC_CLONES int count_above(const std::uint16_t* v, int n, double limit) {
-  if (!(limit < 65535.0)) return 0;
-  const int floor_limit = limit < 0 ? -1 : static_cast<int>(limit);
-  int count = 0;
-  for (int i = 0; i < n; ++i) count += v[i] > floor_limit;
-  return count;
 }
 
 // One pass over the blocks. Without `prev`: quantiles of the raw pixels. With `prev`: quantiles
@@ -294,7 +294,8 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, const std::u
   const int w = frame.width, h = frame.height;
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
-  thread_local std::vector<std::uint16_t> gather, shifted;
+  thread_local std::vector<std::uint16_t> shifted;
+  thread_local std::vector<std::int16_t> gather;
   thread_local std::vector<float> sigmas;
   thread_local BlockQuantiles quantiles;
   thread_local detail::RowRenderer renderer;
@@ -316,14 +317,14 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, const std::u
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
-      gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
-      std::uint16_t* const first = gather.data();
-      std::uint16_t* out = first;
+      gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0) + kLanes);
+      std::int16_t* const first = gather.data();
+      std::int16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
         const std::uint8_t* mrow =
             mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
-        if (prev) out = gather_unmasked(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
-        else out = gather_unmasked(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
+        if (prev) out = gather_flipped(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
+        else out = gather_flipped(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
       }
       const int n = static_cast<int>(out - first);
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
@@ -339,7 +340,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, const std::u
         // A block mostly covered by a peak (> 40 % of its pixels 5 sigma up) cannot show its
         // background: leave it to its neighbours.
         const double high = level + 5.0 * std::max(sigma, 1.0);
-        if (count_above(first, n, high) > 0.4 * n) continue;
+        if (quantiles.count_above(high) > 0.4 * n) continue;
         level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kResidualOffset);
       }
       cell = static_cast<float>(level);
