@@ -49,12 +49,26 @@ void append_flag_runs(const std::uint8_t* flags, int x_begin, int x_end, int y, 
       x = (x + 8) & ~7;
       continue;
     }
-    if (!flags[x]) {
-      ++x;
-      continue;
-    }
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "byte i of a loaded word is bits 8i..8i+7");
+    x += __builtin_ctzll(word) / 8;  // the first nonzero byte
+    if (x >= width) break;
     const int x0 = x;
-    while (x < width && flags[x]) ++x;
+    // The run's end, 8 bytes at a time while none is zero (long runs: the no-data area's zeros).
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+    for (;;) {
+      if (x + 8 > width) {
+        while (x < width && flags[x]) ++x;
+        break;
+      }
+      std::memcpy(&word, flags + x, sizeof word);
+      const std::uint64_t zero_bytes = (word - kOnes) & ~word & kHighs;  // lowest set bit: first zero byte
+      if (!zero_bytes) {
+        x += 8;
+        continue;
+      }
+      x += __builtin_ctzll(zero_bytes) / 8;
+      break;
+    }
     runs.push_back(PixelRun{y, x0, x - 1});
   }
 }

@@ -524,3 +524,37 @@ TEST(CpuIdentity, ReusedAnalyzerIsFreshOnEveryFrame) {
     }
   }
 }
+
+// append_flag_runs (words of 8 flags: clear words skipped, long runs' ends found 8 at a time)
+// against a byte-by-byte scan, on rows of random runs of every length, any nonzero flag value,
+// over the whole row and over sub-ranges (the sparse flag pass scans evaluated ranges only).
+TEST(CpuIdentity, FlagRunsAreTheByteScan) {
+  test::Rng rng(99);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int width = 1 + static_cast<int>(rng.next() % 300);
+    std::vector<std::uint8_t> flags(detail::flag_row_bytes(width), 0);
+    for (int x = 0; x < width;) {
+      const int len = 1 + static_cast<int>(rng.next() % (trial % 4 == 0 ? 3 : 40));
+      const bool on = rng.next() % 2;
+      for (int k = 0; k < len && x < width; ++k, ++x) flags[x] = on ? static_cast<std::uint8_t>(1 + rng.next() % 255) : 0;
+    }
+    const int x_begin = trial % 2 ? 0 : static_cast<int>(rng.next() % width);
+    const int x_end = trial % 2 ? width : x_begin + static_cast<int>(rng.next() % (width - x_begin + 1));
+    std::vector<PixelRun> want;
+    for (int x = x_begin; x < x_end;) {
+      if (!flags[x]) {
+        ++x;
+        continue;
+      }
+      const int x0 = x;
+      while (x < x_end && flags[x]) ++x;
+      want.push_back(PixelRun{7, x0, x - 1});
+    }
+    std::vector<PixelRun> got;
+    if (trial % 2) detail::append_flag_runs(flags.data(), width, 7, got);
+    else detail::append_flag_runs(flags.data(), x_begin, x_end, 7, got);
+    ASSERT_EQ(got.size(), want.size()) << "trial " << trial;
+    for (std::size_t k = 0; k < want.size(); ++k)
+      EXPECT_TRUE(got[k].y == 7 && got[k].x0 == want[k].x0 && got[k].x1 == want[k].x1) << "trial " << trial << " run " << k;
+  }
+}
