@@ -219,14 +219,21 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
   }
   row_spans[static_cast<std::size_t>(h)] = spans.size();
   if (zeros == 0) return 0;
-  // Pass 2: row y takes the spans of rows y - m .. y + m (the vertical margin).
+  // Pass 2: row y takes the union of the spans of rows y - m .. y + m (the vertical margin):
+  // ORed span by span, the wide no-data area would be written 2 m + 1 times.
+  thread_local std::vector<std::pair<int, int>> window;
   for (int y = 0; y < h; ++y) {
     std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
     const std::size_t first = row_spans[static_cast<std::size_t>(std::max(0, y - m))];
     const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
-    if (masked_rows && first < last) masked_rows[y] = 1;
-    for (std::size_t k = first; k < last; ++k) {
-      const int x0 = spans[k].first, x1 = spans[k].second;  // locals: the stores cannot alias them
+    if (first == last) continue;
+    if (masked_rows) masked_rows[y] = 1;
+    window.assign(spans.begin() + static_cast<std::ptrdiff_t>(first), spans.begin() + static_cast<std::ptrdiff_t>(last));
+    std::sort(window.begin(), window.end());
+    for (std::size_t k = 0; k < window.size();) {
+      const int x0 = window[k].first;  // locals: the stores cannot alias them
+      int x1 = window[k].second;
+      for (++k; k < window.size() && window[k].first <= x1 + 1; ++k) x1 = std::max(x1, window[k].second);
       for (int x = x0; x <= x1; ++x) mrow[x] |= 1;
     }
   }
