@@ -449,6 +449,20 @@ TEST(CpuIdentity, DeadLinesAreConstantLines) {
     for (int x = 0; x < 120; ++x) f.px[static_cast<std::size_t>(40) * 120 + x] = 5;
     frames.push_back(f);
   }
+  {  // a quarter of the columns stuck: more than the list of candidate columns takes
+    TestFrame f = make_frame({64, 50, 200, 10, false, false, 10});
+    for (int y = 0; y < 50; ++y)
+      for (int x = 0; x < 64; x += 4) f.px[static_cast<std::size_t>(y) * 64 + x] = static_cast<std::uint16_t>(300 + x);
+    frames.push_back(f);
+  }
+  {  // a no-data top half (zeros, the rows kept alive by their last pixel): every column equal
+     // for 25 rows, then noise, and one stuck column
+    TestFrame f = make_frame({80, 50, 200, 10, false, false, 11});
+    for (int y = 0; y < 25; ++y)
+      for (int x = 0; x < 79; ++x) f.px[static_cast<std::size_t>(y) * 80 + x] = 0;
+    for (int y = 0; y < 50; ++y) f.px[static_cast<std::size_t>(y) * 80 + 30] = 0;
+    frames.push_back(f);
+  }
   for (const TestFrame& f : frames) {
     int ref_lines = 0;
     const std::vector<std::uint8_t> ref = reference_dead_lines(f, ref_lines);
