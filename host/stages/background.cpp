@@ -217,8 +217,9 @@ LAUEPROC_INLINE std::uint16_t shifted_residual_bounded(std::uint16_t raw, float 
   return static_cast<std::uint16_t>(std::min(std::max(v, 0), 65535));
 }
 
-// shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
-// (restrict: vectorised without run-time overlap checks).
+// shifted_residual (kBounded: shifted_residual_bounded) of the columns [x0, x1) of one row, the
+// background evaluated in registers (restrict: vectorised without run-time overlap checks).
+template <bool kBounded>
 LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1,
                                      const std::uint16_t* __restrict raw, std::uint16_t* __restrict out) {
   const float* __restrict w0 = bg.w0;
@@ -226,30 +227,21 @@ LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int
   const float* __restrict w2 = bg.w2;
   const float* __restrict w3 = bg.w3;
   const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
-  for (int x = x0; x < x1; ++x)
-    out[x] = shifted_residual(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
-}
-LAUEPROC_INLINE void shifted_segment_bounded(const detail::CubicSegment& bg, int x0, int x1,
-                                             const std::uint16_t* __restrict raw, std::uint16_t* __restrict out) {
-  const float* __restrict w0 = bg.w0;
-  const float* __restrict w1 = bg.w1;
-  const float* __restrict w2 = bg.w2;
-  const float* __restrict w3 = bg.w3;
-  const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
-  for (int x = x0; x < x1; ++x)
-    out[x] =
-        shifted_residual_bounded(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
+  for (int x = x0; x < x1; ++x) {
+    const float b = detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3);
+    out[x] = kBounded ? shifted_residual_bounded(raw[x], b) : shifted_residual(raw[x], b);
+  }
 }
 
 // Pass 2's values of row y.
 LAUEPROC_CLONES void shifted_row(detail::RowRenderer& renderer, int y, const std::uint16_t* raw, std::uint16_t* out) {
   if (renderer.bounded())
     renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-      shifted_segment_bounded(bg, x0, x1, raw, out);
+      shifted_segment<true>(bg, x0, x1, raw, out);
     });
   else
     renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-      shifted_segment(bg, x0, x1, raw, out);
+      shifted_segment<false>(bg, x0, x1, raw, out);
     });
 }
 
