@@ -258,7 +258,8 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
     const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
     if (first == last) continue;
     if (masked_rows) masked_rows[y] = 1;
-    window.assign(spans.begin() + static_cast<std::ptrdiff_t>(first), spans.begin() + static_cast<std::ptrdiff_t>(last));
+    window.assign(spans.begin() + static_cast<std::ptrdiff_t>(first),
+                  spans.begin() + static_cast<std::ptrdiff_t>(last));
     std::sort(window.begin(), window.end());
     for (std::size_t k = 0; k < window.size();) {
       const int x0 = window[k].first;  // locals: the stores cannot alias them

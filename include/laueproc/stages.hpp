@@ -85,7 +85,7 @@ struct BackgroundGrid {
 };
 
 /// @brief Block-percentile grid: per block the `percentile` and percentile/3 quantiles of the
-/// unmasked pixels (exact, histogram selection), turned into an unbiased level
+/// unmasked pixels (exact selection), turned into an unbiased level
 /// (math::level_from_quantiles). Two passes: pass 1 on every 4th pixel of the raw frame, pass 2
 /// on all pixels of the residual of pass 1 (so a steep halo flank does not widen the block's
 /// distribution). Blocks mostly masked, or > 40 % covered by a peak, are filled from their

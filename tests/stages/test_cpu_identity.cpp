@@ -550,7 +550,8 @@ TEST(CpuIdentity, FlagRunsAreTheByteScan) {
     for (int x = 0; x < width;) {
       const int len = 1 + static_cast<int>(rng.next() % (trial % 4 == 0 ? 3 : 40));
       const bool on = rng.next() % 2;
-      for (int k = 0; k < len && x < width; ++k, ++x) flags[x] = on ? static_cast<std::uint8_t>(1 + rng.next() % 255) : 0;
+      for (int k = 0; k < len && x < width; ++k, ++x)
+        flags[x] = on ? static_cast<std::uint8_t>(1 + rng.next() % 255) : 0;
     }
     const int x_begin = trial % 2 ? 0 : static_cast<int>(rng.next() % width);
     const int x_end = trial % 2 ? width : x_begin + static_cast<int>(rng.next() % (width - x_begin + 1));
@@ -569,6 +570,7 @@ TEST(CpuIdentity, FlagRunsAreTheByteScan) {
     else detail::append_flag_runs(flags.data(), x_begin, x_end, 7, got);
     ASSERT_EQ(got.size(), want.size()) << "trial " << trial;
     for (std::size_t k = 0; k < want.size(); ++k)
-      EXPECT_TRUE(got[k].y == 7 && got[k].x0 == want[k].x0 && got[k].x1 == want[k].x1) << "trial " << trial << " run " << k;
+      EXPECT_TRUE(got[k].y == 7 && got[k].x0 == want[k].x0 && got[k].x1 == want[k].x1)
+          << "trial " << trial << " run " << k;
   }
 }
