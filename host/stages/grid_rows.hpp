@@ -104,6 +104,10 @@ class RowRenderer {
   int segments() const { return static_cast<int>(seg_begin_.size()) - 1; }
   /// @brief Columns [segment_begin(s), segment_begin(s + 1)) form segment s.
   int segment_begin(int s) const { return seg_begin_[s]; }
+  /// @brief segment_begin(0 .. segments()) as an array (a pass's hot loop keeps it in a register).
+  const int* segment_begins() const { return seg_begin_.data(); }
+  /// @brief segment_coarse(s) - 1 for s in 0 .. segments() - 1, as an array.
+  const int* segment_cells() const { return seg_cell_.data(); }
   /// @brief Segment s of a row whose coarse row is `coarse`: its values are coarse[k .. k + 3],
   /// k = segment_coarse(s).
   int segment_coarse(int s) const { return seg_cell_[s] + 1; }  // cell i0 - 1 at padded i0 + 1
