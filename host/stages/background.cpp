@@ -31,6 +31,7 @@ LAUEPROC_CLONES unsigned int count_at_most(const std::int16_t* s, int n, std::in
   for (int i0 = 0; i0 < n; i0 += kChunk) {
     const int i1 = std::min(n, i0 + kChunk);
     Int16x16 acc{};
+#pragma GCC unroll 4
     for (int i = i0; i < i1; i += kLanes) {
       Int16x16 x;
       std::memcpy(&x, s + i, sizeof x);
