@@ -20,7 +20,7 @@ namespace laueproc::kernels {
 
 constexpr unsigned kBlockPassThreads = 256;
 constexpr int kBackgroundOffset = 32768;  ///< pass 2's offset (block_pass kOffset)
-constexpr int kWindowBins = 1024;         ///< WindowSelector::kBins
+constexpr int kWindowBins = 1024;         ///< bins of the window histogram
 
 /// @brief detail::RowRenderer::setup's column tables for cells of `cell_x` px.
 /// Grid (ceil(width / 256)), block 256.
@@ -190,7 +190,7 @@ struct BlockPass {
         }
         break;
       case 3:
-      case 7:  // the exact two-level selection (QuantileSelector), rank q n, then q/3 n
+      case 7:  // the exact two-level selection (math::select_high_bin, select_low_value), rank q n, then q/3 n
         if (t != 0 || s.skip || s.status != 0) break;
         {
           s.k_sel = math::clamp_rank((p == 3 ? q : qlo) * s.n, s.n);

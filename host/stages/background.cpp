@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -15,114 +16,150 @@
 namespace laueproc {
 namespace {
 
-// Continuous ("mid-distribution") quantile of integer data at rank position k in [0, n]:
-// value v holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5), so
-// low-count frames (a few counts per pixel) do not get a staircase background.
-// Exact selection by a two-level histogram (high byte, then low byte inside one high bin):
-// two passes over <= block_px^2 values, no sort.
-struct QuantileSelector {
-  std::uint32_t hi[256];
-  std::uint32_t lo[256];
-  int lo_bin = -1;
+// Sixteen int16 lanes (GCC vector extension): one AVX2 register in the AVX2 clone, two SSE2
+// registers in the portable one.
+using Int16x16 = std::int16_t __attribute__((vector_size(32)));
+using Int16x8 = std::int16_t __attribute__((vector_size(16)));
+constexpr int kLanes = 16;
 
-  void build(const std::uint16_t* v, int n) {
-    // Four interleaved tables: neighbouring pixels nearly always share a high byte, and with one
-    // table every increment would wait for the previous one (store-to-load forwarding).
-    std::uint32_t part[4][256];
-    std::memset(part, 0, sizeof part);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      ++part[0][v[i] >> 8];
-      ++part[1][v[i + 1] >> 8];
-      ++part[2][v[i + 2] >> 8];
-      ++part[3][v[i + 3] >> 8];
+// Number of s[0..n) <= t (n a multiple of kLanes). The lanes count the values above t in 16
+// bits, summed in 16 bits too: exact for chunks of up to 2^15 values.
+LAUEPROC_CLONES unsigned int count_at_most(const std::int16_t* s, int n, std::int16_t t) {
+  const Int16x16 limit = Int16x16{} + t;
+  unsigned int above = 0;
+  constexpr int kChunk = 1 << 15;
+  for (int i0 = 0; i0 < n; i0 += kChunk) {
+    const int i1 = std::min(n, i0 + kChunk);
+    Int16x16 acc{};
+#pragma GCC unroll 4
+    for (int i = i0; i < i1; i += kLanes) {
+      Int16x16 x;
+      std::memcpy(&x, s + i, sizeof x);
+      acc -= x > limit;  // a true lane compares to -1
     }
-    for (; i < n; ++i) ++part[0][v[i] >> 8];
-    for (int b = 0; b < 256; ++b) hi[b] = part[0][b] + part[1][b] + part[2][b] + part[3][b];
-    lo_bin = -1;
+    Int16x8 half[2];
+    std::memcpy(half, &acc, sizeof acc);
+    Int16x8 sum = half[0] + half[1];
+    sum += __builtin_shuffle(sum, Int16x8{4, 5, 6, 7, 0, 1, 2, 3});
+    sum += __builtin_shuffle(sum, Int16x8{2, 3, 0, 1, 6, 7, 4, 5});
+    sum += __builtin_shuffle(sum, Int16x8{1, 0, 3, 2, 5, 4, 7, 6});
+    above += static_cast<std::uint16_t>(sum[0]);
   }
-  double select(const std::uint16_t* v, int n, double k) {
-    k = math::clamp_rank(k, n);
-    std::uint32_t below = 0;
-    const int b = math::select_high_bin(hi, k, below);
-    if (b != lo_bin) {
-      std::memset(lo, 0, sizeof lo);
-      for (int i = 0; i < n; ++i)
-        if ((v[i] >> 8) == b) ++lo[v[i] & 0xFF];
-      lo_bin = b;
-    }
-    return math::select_low_value(lo, b, k, below);
-  }
-};
+  return static_cast<unsigned int>(n) - above;
+}
 
-// Smallest and largest of v[0..n), n > 0 (branch-free: vectorises).
-LAUEPROC_CLONES void value_range(const std::uint16_t* v, int n, std::uint16_t& lo_out, std::uint16_t& hi_out) {
-  std::uint16_t lo = 0xFFFF, hi = 0;
+// Smallest and largest of s[0..n), n > 0 (vectorises).
+LAUEPROC_CLONES void signed_range(const std::int16_t* s, int n, std::int16_t& lo_out, std::int16_t& hi_out) {
+  std::int16_t lo = INT16_MAX, hi = INT16_MIN;
   for (int i = 0; i < n; ++i) {
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
+    lo = std::min(lo, s[i]);
+    hi = std::max(hi, s[i]);
   }
   lo_out = lo;
   hi_out = hi;
 }
 
-// Exact continuous quantiles of one block's values, usually in one histogram pass: a window of
-// kBins bins starting just below the block's minimum (bin 0 stays empty), values beyond it
-// counted in the top bin; only the bins the block's spread reaches are cleared, merged and
-// scanned. A rank landing in the clamped top bin (a spread > ~1000 counts below the quantile)
-// falls back to the two-level selection. Every exact method gives the same numbers (the formula
-// uses only the count below a value and the count of the value), so the GPU twin
-// (kernels/background.cu: a fixed window at 32768 - 256 in pass 2, two-level in pass 1) computes
-// the same levels.
+// A value flipped to signed: v ^ 0x8000 keeps the order, and x86 compares signed 16-bit lanes only.
+LAUEPROC_INLINE std::int16_t flipped(std::uint16_t v) { return static_cast<std::int16_t>(v ^ 0x8000u); }
+
+// Exact continuous ("mid-distribution") quantiles of one block's integer values: value v
+// holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5), so low-count
+// frames (a few counts per pixel) do not get a staircase background. The value at rank k is the
+// smallest v with more than k values <= v, found by bisection on the value between the block's
+// extremes, each step one vectorised count over the block (~12 counts of ~32 vectors per block:
+// cheaper than a histogram's scalar increment per value). The formula uses only the count below
+// the value and the count of the value, so every exact method gives the same numbers: the GPU
+// twin (kernels/background_body.cuh: window histograms, two-level when clamped) computes the
+// same levels.
 class BlockQuantiles {
  public:
-  static constexpr int kBins = 1024;
-  void build(const std::uint16_t* v, int n) {
-    values_ = v;
+  /// The block's n > 0 values, flipped(); s has room for kLanes - 1 more (padding written here).
+  void build(std::int16_t* s, int n) {
+    values_ = s;
     n_ = n;
-    std::uint16_t lo, hi;
-    value_range(v, n, lo, hi);
-    base_ = static_cast<int>(lo) - 1;
-    // One spare empty bin above the maximum, so only a clamped top bin makes select() fall back.
-    const int spread_bins = static_cast<int>(hi) - base_ + 2;
-    bins_ = std::min(kBins, spread_bins);
-    std::fill_n(h_, bins_, 0u);
-    std::fill_n(other_, bins_, 0u);
-    if (spread_bins <= kBins) count(v, n, [this](int value) { return value - base_; });
-    else count(v, n, [this](int value) { return std::min(value - base_, kBins - 1); });
-    for (int b = 0; b < bins_; ++b) h_[b] += other_[b];
+    padded_ = (n + kLanes - 1) / kLanes * kLanes;
+    for (int i = n; i < padded_; ++i) s[i] = INT16_MAX;  // above every value but 65535 (see count_le)
+    std::int16_t lo, hi;
+    signed_range(s, n, lo, hi);
+    lo_ = static_cast<std::uint16_t>(lo) ^ 0x8000;
+    hi_ = static_cast<std::uint16_t>(hi) ^ 0x8000;
   }
-  /// Values at ranks k_lo <= k_hi of the values given to build(), in one scan of the histogram.
+  /// Number of values > limit (> floor(limit) for integers).
+  unsigned int count_above(double limit) const {
+    if (!(limit < 65535.0)) return 0;
+    if (limit < 0) return static_cast<unsigned int>(n_);
+    return static_cast<unsigned int>(n_) - count_le(static_cast<int>(limit));
+  }
+  /// Values at ranks k_lo <= k_hi of the values given to build().
   void select(double k_lo, double k_hi, double& v_lo, double& v_hi) {
     k_lo = math::clamp_rank(k_lo, n_);
     k_hi = math::clamp_rank(k_hi, n_);
-    int b = 0;
-    unsigned int below = 0;
-    if (math::select_window_value_from(h_, bins_, base_, k_lo, b, below, v_lo) &&
-        math::select_window_value_from(h_, bins_, base_, k_hi, b, below, v_hi))
-      return;
-    exact_.build(values_, n_);
-    v_lo = exact_.select(values_, n_, k_lo);
-    v_hi = exact_.select(values_, n_, k_hi);
+    // Bracket of rank k: count_le(lo) <= k < count_le(hi). The probes of the first search that
+    // bracket k_hi too start the second.
+    // The search starts at the last block's values (neighbouring blocks' quantiles differ by a
+    // count or two: a few probes instead of a bisection of the block's whole range).
+    Bracket first{lo_ - 1, 0, hi_, static_cast<unsigned int>(n_)};
+    Bracket second = first;
+    v_lo = value_at(k_lo, first, &second, k_hi, last_lo_);
+    v_hi = value_at(k_hi, second, nullptr, 0, first.hi + (last_hi_ - last_lo_));
+    last_lo_ = first.hi;
+    last_hi_ = second.hi;
   }
 
  private:
-  // Two interleaved tables, as in QuantileSelector::build; bin_of never clamps when the spread
-  // fits the window (the common case: no compare per value).
-  template <typename BinOf>
-  void count(const std::uint16_t* v, int n, BinOf bin_of) {
-    int i = 0;
-    for (; i + 2 <= n; i += 2) {
-      ++h_[bin_of(v[i])];
-      ++other_[bin_of(v[i + 1])];
+  struct Bracket {
+    int lo;
+    unsigned int count_lo;
+    int hi;
+    unsigned int count_hi;
+  };
+  unsigned int count_le(int t) const {
+    const unsigned int c = count_at_most(values_, padded_, flipped(static_cast<std::uint16_t>(t)));
+    return t == 0xFFFF ? c - static_cast<unsigned int>(padded_ - n_) : c;
+  }
+  // The continuous value at rank k inside bracket b; each probe also narrows `other` for rank
+  // k2. Probes gallop from `guess` (guess, then 1, 3, 7, ... away toward the rank) while they stay
+  // inside the bracket, then bisect. The bracket the search ends with, so the value, is the same
+  // for any probes.
+  double value_at(double k, Bracket& b, Bracket* other, double k2, int guess) const {
+    int mid = guess, step = 1;
+    bool gallop = true;
+    while (b.hi - b.lo > 1) {
+      if (gallop && (mid <= b.lo || mid >= b.hi)) gallop = false;
+      if (!gallop) mid = b.lo + (b.hi - b.lo) / 2;
+      const unsigned int c = count_le(mid);
+      if (c > k) {
+        b.hi = mid;
+        b.count_hi = c;
+      } else {
+        b.lo = mid;
+        b.count_lo = c;
+      }
+      if (other) {
+        if (c > k2 && mid < other->hi) {
+          other->hi = mid;
+          other->count_hi = c;
+        } else if (c <= k2 && mid > other->lo) {
+          other->lo = mid;
+          other->count_lo = c;
+        }
+      }
+      if (gallop) {  // the next probe
+        mid += c > k ? -step : step;
+        step *= 2;
+      }
     }
-    if (i < n) ++h_[bin_of(v[i])];
+    if (other && b.lo > other->lo) {  // count_le(b.lo) <= k <= k2
+      other->lo = b.lo;
+      other->count_lo = b.count_lo;
+    }
+    const unsigned int below = b.count_lo, count = b.count_hi - b.count_lo;
+    return b.hi - 0.5 + (k - below) / count;
   }
 
-  std::uint32_t h_[kBins], other_[kBins];
-  int base_ = 0, bins_ = 0, n_ = 0;
-  const std::uint16_t* values_ = nullptr;
-  QuantileSelector exact_;
+  const std::int16_t* values_ = nullptr;
+  int n_ = 0, padded_ = 0, lo_ = 0, hi_ = 0;
+  int last_lo_ = 0, last_hi_ = 0;  ///< integer values found for the last block
 };
 
 }  // namespace
@@ -171,8 +208,19 @@ LAUEPROC_INLINE std::uint16_t shifted_residual(std::uint16_t raw, float backgrou
   return static_cast<std::uint16_t>(v);
 }
 
-// shifted_residual of the columns [x0, x1) of one row, the background evaluated in registers
-// (restrict: vectorised without run-time overlap checks).
+// shifted_residual for a background known to lie well inside the int range (|background| <
+// 2^30: RowRenderer::bounded): the truncation to int is then defined, and clamping the integer
+// gives the same value as clamping the float (v in (-1, 0) truncates to 0, v < 0 clamps to 0,
+// v > 65535 to 65535). Integer min/max vectorise to two instructions; the float clamp's NaN
+// semantics cost the vectoriser compares and blends.
+LAUEPROC_INLINE std::uint16_t shifted_residual_bounded(std::uint16_t raw, float background) {
+  const int v = static_cast<int>(static_cast<float>(raw) - background + (kResidualOffset + 0.5f));
+  return static_cast<std::uint16_t>(std::min(std::max(v, 0), 65535));
+}
+
+// shifted_residual (kBounded: shifted_residual_bounded) of the columns [x0, x1) of one row, the
+// background evaluated in registers (restrict: vectorised without run-time overlap checks).
+template <bool kBounded>
 LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int x1,
                                      const std::uint16_t* __restrict raw, std::uint16_t* __restrict out) {
   const float* __restrict w0 = bg.w0;
@@ -180,15 +228,24 @@ LAUEPROC_INLINE void shifted_segment(const detail::CubicSegment& bg, int x0, int
   const float* __restrict w2 = bg.w2;
   const float* __restrict w3 = bg.w3;
   const float c0 = bg.c0, c1 = bg.c1, c2 = bg.c2, c3 = bg.c3;
-  for (int x = x0; x < x1; ++x)
-    out[x] = shifted_residual(raw[x], detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3));
+  for (int x = x0; x < x1; ++x) {
+    const float b = detail::CubicSegment::value(w0[x], w1[x], w2[x], w3[x], c0, c1, c2, c3);
+    out[x] = kBounded ? shifted_residual_bounded(raw[x], b) : shifted_residual(raw[x], b);
+  }
 }
 
 // Pass 2's values of row y.
 LAUEPROC_CLONES void shifted_row(detail::RowRenderer& renderer, int y, const std::uint16_t* raw, std::uint16_t* out) {
-  renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
-    shifted_segment(bg, x0, x1, raw, out);
-  });
+  if (renderer.bounded())
+    renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+      // Cells of 32 px blocks: a constant trip count, straight vector code without a tail.
+      if (x1 - x0 == 32) shifted_segment<true>(bg, x0, x0 + 32, raw, out);
+      else shifted_segment<true>(bg, x0, x1, raw, out);
+    });
+  else
+    renderer.for_each_segment(y, [&](int x0, int x1, const detail::CubicSegment& bg) {
+      shifted_segment<false>(bg, x0, x1, raw, out);
+    });
 }
 
 // True when any of m[0..n) is nonzero (8 bytes at a time).
@@ -204,42 +261,36 @@ bool any_set(const std::uint8_t* m, int n) {
   return false;
 }
 
-// Appends v[x0], v[x0 + step], ... (x < x1) to out, leaving out pixels whose mask byte is set
-// (mrow may be null); returns the new end.
-std::uint16_t* gather_unmasked(const std::uint16_t* v, const std::uint8_t* mrow, int x0, int x1, int step,
-                               std::uint16_t* out) {
+// Appends flipped(v[x0]), flipped(v[x0 + step]), ... (x < x1) to out, leaving out pixels whose
+// mask byte is set (mrow may be null); returns the new end.
+LAUEPROC_INLINE std::int16_t* gather_flipped(const std::uint16_t* __restrict v, const std::uint8_t* mrow, int x0,
+                                             int x1, int step, std::int16_t* __restrict out) {
   if (!mrow || !any_set(mrow + x0, x1 - x0)) {
-    if (step == 1) return std::copy(v + x0, v + x1, out);
-    for (int x = x0; x < x1; x += step) *out++ = v[x];
+    if (step == 1) {
+      for (int x = x0; x < x1; ++x) out[x - x0] = flipped(v[x]);  // vectorised
+      return out + (x1 - x0);
+    }
+    for (int x = x0; x < x1; x += step) *out++ = flipped(v[x]);
     return out;
   }
   for (int x = x0; x < x1; x += step) {
-    *out = v[x];  // branch-free compaction: always store, advance past unmasked pixels only
+    *out = flipped(v[x]);  // branch-free compaction: always store, advance past unmasked pixels only
     out += !mrow[x];
   }
   return out;
-}
-
-// Number of v[0..n) above `limit` (> limit is > floor(limit) for integers: a vectorised
-// integer compare instead of a conversion to double per value).
-LAUEPROC_CLONES int count_above(const std::uint16_t* v, int n, double limit) {
-  if (!(limit < 65535.0)) return 0;
-  const int floor_limit = limit < 0 ? -1 : static_cast<int>(limit);
-  int count = 0;
-  for (int i = 0; i < n; ++i) count += v[i] > floor_limit;
-  return count;
 }
 
 // One pass over the blocks. Without `prev`: quantiles of the raw pixels. With `prev`: quantiles
 // of (raw - prev background), offset to 32768 and rounded to stay on the integer histogram
 // (rounding adds 1/12 count^2 of variance, no bias); the result is prev + correction.
 // Returns the median block sigma.
-double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, const BackgroundGrid* prev,
-                  BackgroundGrid& grid) {
+double block_pass(const FrameView& frame, const std::uint8_t* mask, const std::uint8_t* masked_rows, double q,
+                  const BackgroundGrid* prev, BackgroundGrid& grid) {
   const int w = frame.width, h = frame.height;
   const double qlo = q / 3.0;
   const double zq = math::normal_quantile(q), zlo = math::normal_quantile(qlo);
-  thread_local std::vector<std::uint16_t> gather, shifted;
+  thread_local std::vector<std::uint16_t> shifted;
+  thread_local std::vector<std::int16_t> gather;
   thread_local std::vector<float> sigmas;
   thread_local BlockQuantiles quantiles;
   thread_local detail::RowRenderer renderer;
@@ -261,13 +312,14 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
     for (int i = 0; i < grid.nx; ++i) {
       const int x0 = static_cast<int>(static_cast<long long>(i) * w / grid.nx);
       const int x1 = static_cast<int>(static_cast<long long>(i + 1) * w / grid.nx);
-      gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0));
-      std::uint16_t* const first = gather.data();
-      std::uint16_t* out = first;
+      gather.resize(static_cast<std::size_t>(x1 - x0) * (y1 - y0) + kLanes);
+      std::int16_t* const first = gather.data();
+      std::int16_t* out = first;
       for (int y = y0; y < y1; y += kRowStep) {
-        const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
-        if (prev) out = gather_unmasked(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
-        else out = gather_unmasked(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
+        const std::uint8_t* mrow =
+            mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
+        if (prev) out = gather_flipped(shifted.data() + static_cast<std::size_t>(y - y0) * w, mrow, x0, x1, 1, out);
+        else out = gather_flipped(frame.data + y * frame.stride, mrow, x0 + (y & 1), x1, step, out);
       }
       const int n = static_cast<int>(out - first);
       float& cell = grid.values[static_cast<std::size_t>(j) * grid.nx + i];
@@ -283,7 +335,7 @@ double block_pass(const FrameView& frame, const std::uint8_t* mask, double q, co
         // A block mostly covered by a peak (> 40 % of its pixels 5 sigma up) cannot show its
         // background: leave it to its neighbours.
         const double high = level + 5.0 * std::max(sigma, 1.0);
-        if (count_above(first, n, high) > 0.4 * n) continue;
+        if (quantiles.count_above(high) > 0.4 * n) continue;
         level = prev->values[static_cast<std::size_t>(j) * grid.nx + i] + (level - kResidualOffset);
       }
       cell = static_cast<float>(level);
@@ -312,7 +364,7 @@ void fill_invalid_cells(BackgroundGrid& grid) {
 }
 
 void background_blocks(const FrameView& frame, const std::uint8_t* mask, const BackgroundConfig& config,
-                       BackgroundGrid& grid) {
+                       BackgroundGrid& grid, const std::uint8_t* masked_rows) {
   background_grid_shape(frame.width, frame.height, config, grid);
   const double q = std::clamp(config.percentile, 0.01, 0.99);
   thread_local std::vector<float> copy;
@@ -325,12 +377,12 @@ void background_blocks(const FrameView& frame, const std::uint8_t* mask, const B
   first.cell_x = grid.cell_x;
   first.cell_y = grid.cell_y;
   first.values.resize(grid.values.size());
-  if (block_pass(frame, mask, q, nullptr, first) < 0) {  // everything masked: flat zero
+  if (block_pass(frame, mask, masked_rows, q, nullptr, first) < 0) {  // everything masked: flat zero
     grid.block_sigma = 0;
     return;
   }
   fill_invalid(first, copy);
-  const double sigma = block_pass(frame, mask, q, &first, grid);
+  const double sigma = block_pass(frame, mask, masked_rows, q, &first, grid);
   if (sigma < 0) {
     grid.values = first.values;
     grid.block_sigma = 0;
@@ -488,28 +540,40 @@ math::NoiseModel fit_noise_model(const std::vector<float>& residuals, const std:
 }
 
 double sampled_sigma(const FrameView& frame, const std::uint8_t* mask, const BackgroundGrid& grid,
-                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model) {
+                     std::vector<float>& samples, std::vector<float>* bg_samples, math::NoiseModel* model,
+                     const std::uint8_t* masked_rows) {
   constexpr int kStep = 4;
   const int w = frame.width, h = frame.height;
   thread_local RowRenderer r;
   r.setup(grid, w);
-  samples.clear();
-  if (bg_samples) bg_samples->clear();
   constexpr int kRowStep = 2 * kStep;
-  for (int y = std::min(kStep / 2, h - 1); y < h; y += kRowStep) {
+  const int first_row = std::min(kStep / 2, h - 1);
+  // At most one sample per kStep columns of each sampled row: written through pointers (no
+  // push_back's capacity test per sample), then cut to the count. The vectors keep their size
+  // between frames, so only a few masked samples' worth is zero-filled again.
+  const std::size_t capacity =
+      static_cast<std::size_t>((h - first_row + kRowStep - 1) / kRowStep) * static_cast<std::size_t>(w / kStep + 1);
+  samples.resize(capacity);
+  if (bg_samples) bg_samples->resize(capacity);
+  float* out = samples.data();
+  float* bg_out = bg_samples ? bg_samples->data() : nullptr;
+  for (int y = first_row; y < h; y += kRowStep) {
     const std::uint16_t* raw = frame.data + y * frame.stride;
-    const std::uint8_t* mrow = mask ? mask + static_cast<std::size_t>(y) * w : nullptr;
+    const std::uint8_t* mrow =
+        mask && (!masked_rows || masked_rows[y]) ? mask + static_cast<std::size_t>(y) * w : nullptr;
     const int phase = (y / kStep) % kStep;  // sampled columns: x = phase (mod kStep)
     // The background at the sampled columns only (a quarter of the row's).
     r.for_each_segment(y, [&](int x0, int x1, const CubicSegment& bg) {
       for (int x = x0 + ((phase - x0) % kStep + kStep) % kStep; x < x1; x += kStep) {
         if (mrow && mrow[x]) continue;
         const float b = bg.at(x);
-        samples.push_back(static_cast<float>(raw[x]) - b);
-        if (bg_samples) bg_samples->push_back(b);
+        *out++ = static_cast<float>(raw[x]) - b;
+        if (bg_out) *bg_out++ = b;
       }
     });
   }
+  samples.resize(static_cast<std::size_t>(out - samples.data()));
+  if (bg_samples) bg_samples->resize(samples.size());
   if (model && bg_samples) {  // before robust_sigma reorders the samples
     thread_local std::vector<float> residual_copy;
     residual_copy.assign(samples.begin(), samples.end());

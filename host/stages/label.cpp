@@ -35,7 +35,12 @@ void unite(std::vector<int>& parent, int a, int b) {
 namespace detail {
 
 void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<PixelRun>& runs) {
-  int x = 0;
+  append_flag_runs(flags, 0, width, y, runs);
+}
+
+void append_flag_runs(const std::uint8_t* flags, int x_begin, int x_end, int y, std::vector<PixelRun>& runs) {
+  int x = x_begin;
+  const int width = x_end;
   while (x < width) {
     // Peaks are sparse: skip 8 clear pixels at a time (the row has 8 zero bytes of padding).
     std::uint64_t word;
@@ -44,12 +49,26 @@ void append_flag_runs(const std::uint8_t* flags, int width, int y, std::vector<P
       x = (x + 8) & ~7;
       continue;
     }
-    if (!flags[x]) {
-      ++x;
-      continue;
-    }
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "byte i of a loaded word is bits 8i..8i+7");
+    x += __builtin_ctzll(word) / 8;  // the first nonzero byte
+    if (x >= width) break;
     const int x0 = x;
-    while (x < width && flags[x]) ++x;
+    // The run's end, 8 bytes at a time while none is zero (long runs: the no-data area's zeros).
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+    for (;;) {
+      if (x + 8 > width) {
+        while (x < width && flags[x]) ++x;
+        break;
+      }
+      std::memcpy(&word, flags + x, sizeof word);
+      const std::uint64_t zero_bytes = (word - kOnes) & ~word & kHighs;  // lowest set bit: first zero byte
+      if (!zero_bytes) {
+        x += 8;
+        continue;
+      }
+      x += __builtin_ctzll(zero_bytes) / 8;
+      break;
+    }
     runs.push_back(PixelRun{y, x0, x - 1});
   }
 }
@@ -147,12 +166,15 @@ void filter_components(const float* residual, const FrameView* frame, int width,
   out.runs.clear();
   out.begin.assign(1, 0);
   for (int c = 0; c < all.count(); ++c) {
+    // The size first: most components are a few noise pixels, rejected without reading the
+    // residual (the CPU analyzer evaluates it only for components of >= min_pixels pixels).
     int npix = 0;
+    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) npix += all.runs[k].x1 - all.runs[k].x0 + 1;
+    if (npix < min_pixels) continue;
     float best = -1e30f;
     int bx = 0, by = 0;
     for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) {
       const PixelRun& r = all.runs[k];
-      npix += r.x1 - r.x0 + 1;
       const float* row = residual + static_cast<std::size_t>(r.y) * width;
       for (int x = r.x0; x <= r.x1; ++x)
         if (row[x] > best) {
@@ -163,7 +185,7 @@ void filter_components(const float* residual, const FrameView* frame, int width,
     }
     // The background under the brightest pixel: raw - residual (the GPU evaluates the same).
     const float bg = frame ? static_cast<float>(frame->at(bx, by)) - best : 0.0f;
-    if (npix < min_pixels || !math::above(best, bg, high)) continue;
+    if (!math::above(best, bg, high)) continue;
     if (npix <= 9) {  // hot pixel: one pixel far above all its neighbours (a real spot is smooth)
       float second = -1e30f;
       for (int dy = -1; dy <= 1; ++dy)

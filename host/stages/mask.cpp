@@ -101,12 +101,15 @@ LAUEPROC_CLONES void row_extremes(const std::uint16_t* row, int w, std::uint16_t
   rmax = to_unsigned(hi);
 }
 
-// Running extremes of the columns (flipped to signed as above).
-LAUEPROC_CLONES void column_extremes(const std::uint16_t* row, int w, std::int16_t* lo, std::int16_t* hi) {
+// constant[x] &= row[x] == first[x]; returns the number of columns still constant.
+LAUEPROC_CLONES int keep_equal(const std::uint16_t* __restrict row, const std::uint16_t* __restrict first,
+                               std::uint8_t* __restrict constant, int w) {
+  int remaining = 0;
   for (int x = 0; x < w; ++x) {
-    lo[x] = std::min(lo[x], to_signed(row[x]));
-    hi[x] = std::max(hi[x], to_signed(row[x]));
+    constant[x] &= row[x] == first[x];
+    remaining += constant[x];
   }
+  return remaining;
 }
 
 // Flags of the unmasked zero pixels of one row.
@@ -116,22 +119,49 @@ LAUEPROC_CLONES void zero_flags(const std::uint16_t* raw, const std::uint8_t* ma
 }  // namespace
 
 int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame,
-                      std::vector<std::uint8_t>* rows_with_zero) {
+                      std::vector<std::uint8_t>* rows_with_zero, std::uint8_t* masked_rows) {
   const int w = frame.width, h = frame.height;
   if (w <= 0 || h <= 0) {
     if (constant_frame) *constant_frame = true;
     return 0;
   }
-  thread_local std::vector<std::int16_t> col_lo, col_hi;
   thread_local std::vector<std::uint8_t> dead_row, dead_col;
+  thread_local std::vector<std::uint16_t> first_values;  // the first row taken, per column
+  thread_local std::vector<std::uint8_t> constant;       // 1: the column equals it on every row taken so far
+  thread_local std::vector<int> constant_cols;           // the same as a list, once it is short
   dead_row.assign(static_cast<std::size_t>(h), 0);
   if (rows_with_zero) rows_with_zero->assign(static_cast<std::size_t>(h), 0);
   dead_col.assign(static_cast<std::size_t>(w), 0);
-  // Pass 1, row by row: the row's extremes, then those of the columns over the rows that are not
-  // dead (a stuck column crossed by a dead row is constant on the other rows only), while the
-  // row is in cache.
-  col_lo.assign(static_cast<std::size_t>(w), INT16_MAX);
-  col_hi.assign(static_cast<std::size_t>(w), INT16_MIN);
+  // A column is dead when all its values on the rows that are not dead are equal (a stuck column
+  // crossed by a dead row is constant on the other rows only). Tracked as the columns still equal
+  // to the first such row: a vectorised test of the whole row while many are left (a no-data
+  // area keeps its columns equal for many rows), then a list, usually after a row or two of noise
+  // (only stuck columns are left to compare).
+  bool have_first = false, listed = false;
+  int remaining = 0;
+  const auto take_row = [&](const std::uint16_t* row) {
+    if (!have_first) {
+      first_values.assign(row, row + w);
+      constant.assign(static_cast<std::size_t>(w), 1);
+      remaining = w;
+      have_first = true;
+    } else if (!listed) {
+      remaining = keep_equal(row, first_values.data(), constant.data(), w);
+    } else {
+      std::size_t kept = 0;
+      for (const int x : constant_cols)
+        if (row[x] == first_values[x]) constant_cols[kept++] = x;
+      constant_cols.resize(kept);
+      remaining = static_cast<int>(kept);
+    }
+    if (!listed && remaining <= w / 16) {
+      constant_cols.clear();
+      for (int x = 0; x < w; ++x)
+        if (constant[x]) constant_cols.push_back(x);
+      listed = true;
+    }
+  };
+  // Pass 1, row by row: the row's extremes, then the columns' test while the row is in cache.
   std::uint16_t gmin = 0xFFFF, gmax = 0;
   int nrows = 0;
   for (int y = 0; y < h; ++y) {
@@ -140,7 +170,7 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
     row_extremes(row, w, rmin, rmax);
     dead_row[y] = rmin == rmax;
     nrows += dead_row[y];
-    if (!dead_row[y]) column_extremes(row, w, col_lo.data(), col_hi.data());
+    if (!dead_row[y] && (!have_first || remaining > 0)) take_row(row);
     // Zero pixels off the dead rows (the only ones mask_zero_pixels needs to look at).
     if (rows_with_zero) (*rows_with_zero)[static_cast<std::size_t>(y)] = rmin == 0 && rmax != 0;
     gmin = std::min(gmin, rmin);
@@ -149,12 +179,12 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   if (constant_frame) *constant_frame = gmin == gmax;
   if (gmin == gmax) return 0;  // nothing to tell apart: the caller reports an empty frame
   if (nrows == h)  // every row constant: no row is left out, columns over all rows
-    for (int y = 0; y < h; ++y) column_extremes(frame.data + y * frame.stride, w, col_lo.data(), col_hi.data());
-  int ncols = 0;
-  for (int x = 0; x < w; ++x) {
-    dead_col[x] = col_lo[x] == col_hi[x];
-    ncols += dead_col[x];
-  }
+    for (int y = 0; y < h && (!have_first || remaining > 0); ++y) take_row(frame.data + y * frame.stride);
+  if (listed)
+    for (const int x : constant_cols) dead_col[x] = 1;
+  else
+    for (int x = 0; x < w; ++x) dead_col[x] = constant[x];
+  const int ncols = remaining;
   // Pass 3 (only with dead columns): rows again, without the dead columns.
   if (ncols > 0 && ncols < w) {
     for (int y = 0; y < h; ++y) {
@@ -173,6 +203,7 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
   for (int y = 0; y < h; ++y)
     if (dead_row[y]) {
       std::fill(mask + static_cast<std::size_t>(y) * w, mask + static_cast<std::size_t>(y + 1) * w, std::uint8_t{1});
+      if (masked_rows) masked_rows[y] = 1;
       ++lines;
     }
   for (int x = 0; x < w; ++x)
@@ -180,11 +211,13 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
       for (int y = 0; y < h; ++y) mask[static_cast<std::size_t>(y) * w + x] = 1;
       ++lines;
     }
+  if (masked_rows && ncols > 0) std::fill(masked_rows, masked_rows + h, std::uint8_t{1});
   return lines;
 }
 
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
-                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows) {
+                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows,
+                             std::uint8_t* masked_rows) {
   const int w = frame.width, h = frame.height, m = std::max(0, margin_px);
   // Pass 1, per row: the unmasked zero pixels as runs (a vectorised flag row, skipped 8 pixels
   // at a time where clear), each grown by m columns both ways; overlapping spans merge. The
@@ -216,13 +249,22 @@ std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int mar
   }
   row_spans[static_cast<std::size_t>(h)] = spans.size();
   if (zeros == 0) return 0;
-  // Pass 2: row y takes the spans of rows y - m .. y + m (the vertical margin).
+  // Pass 2: row y takes the union of the spans of rows y - m .. y + m (the vertical margin):
+  // ORed span by span, the wide no-data area would be written 2 m + 1 times.
+  thread_local std::vector<std::pair<int, int>> window;
   for (int y = 0; y < h; ++y) {
     std::uint8_t* mrow = mask + static_cast<std::size_t>(y) * w;
     const std::size_t first = row_spans[static_cast<std::size_t>(std::max(0, y - m))];
     const std::size_t last = row_spans[static_cast<std::size_t>(std::min(h - 1, y + m)) + 1];
-    for (std::size_t k = first; k < last; ++k) {
-      const int x0 = spans[k].first, x1 = spans[k].second;  // locals: the stores cannot alias them
+    if (first == last) continue;
+    if (masked_rows) masked_rows[y] = 1;
+    window.assign(spans.begin() + static_cast<std::ptrdiff_t>(first),
+                  spans.begin() + static_cast<std::ptrdiff_t>(last));
+    std::sort(window.begin(), window.end());
+    for (std::size_t k = 0; k < window.size();) {
+      const int x0 = window[k].first;  // locals: the stores cannot alias them
+      int x1 = window[k].second;
+      for (++k; k < window.size() && window[k].first <= x1 + 1; ++k) x1 = std::max(x1, window[k].second);
       for (int x = x0; x <= x1; ++x) mrow[x] |= 1;
     }
   }

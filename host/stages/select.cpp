@@ -41,9 +41,10 @@ int bin_of_rank(const std::uint32_t* counts, int bins, std::size_t& k) {
 
 float kth_smallest(const float* v, std::size_t n, std::size_t k) {
   thread_local std::vector<std::uint32_t> keys;
-  // Two interleaved count tables: concentrated data would otherwise chain every increment on
-  // the previous one through memory.
-  std::uint32_t counts[2][kMaxBins];
+  // Interleaved count tables: concentrated data (noise samples fill a few top-digit bins) would
+  // otherwise chain every increment on the previous one through memory. Four on the first level
+  // (all n values), two on the later ones (few values: the tables' clearing would dominate).
+  std::uint32_t counts[4][kMaxBins];
   keys.resize(n);
   std::uint32_t* const first = keys.data();
   std::size_t m = n;
@@ -51,15 +52,19 @@ float kth_smallest(const float* v, std::size_t n, std::size_t k) {
     const int shift = kShift[level];
     const std::uint32_t digit_mask = kDigitMask[level];
     const int bins = static_cast<int>(digit_mask) + 1;
-    std::memset(counts, 0, sizeof counts);
     std::size_t i = 0;
     if (level == 0) {  // straight from the floats
-      for (; i + 2 <= m; i += 2) {
+      std::memset(counts, 0, sizeof counts);
+      for (; i + 4 <= m; i += 4) {
         ++counts[0][float_key(v[i]) >> shift];
         ++counts[1][float_key(v[i + 1]) >> shift];
+        ++counts[2][float_key(v[i + 2]) >> shift];
+        ++counts[3][float_key(v[i + 3]) >> shift];
       }
-      if (i < m) ++counts[0][float_key(v[i]) >> shift];
+      for (; i < m; ++i) ++counts[0][float_key(v[i]) >> shift];
+      for (int b = 0; b < bins; ++b) counts[0][b] += counts[2][b] + counts[3][b];
     } else {
+      std::memset(counts, 0, 2 * sizeof counts[0]);
       for (; i + 2 <= m; i += 2) {
         ++counts[0][(first[i] >> shift) & digit_mask];
         ++counts[1][(first[i + 1] >> shift) & digit_mask];

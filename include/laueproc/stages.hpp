@@ -60,8 +60,9 @@ class BadPixelMask {
 /// @brief Marks dead lines (a row or column whose pixels are all equal, e.g. all 0) in `mask`
 /// (width*height, row-major, 1 = bad; other entries untouched). Returns the number of lines
 /// marked. `constant_frame` (optional) is set when the whole frame holds one value.
+/// `masked_rows` (optional, one byte per row): set to 1 for every row it marks a pixel in.
 int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant_frame = nullptr,
-                      std::vector<std::uint8_t>* rows_with_zero = nullptr);
+                      std::vector<std::uint8_t>* rows_with_zero = nullptr, std::uint8_t* masked_rows = nullptr);
 
 /// @brief A coarse background: cell (i, j) centred at ((i+0.5) cell_x - 0.5, (j+0.5) cell_y - 0.5),
 /// interpolated bicubically (math::grid_value, Catmull-Rom) to full size.
@@ -71,8 +72,10 @@ int detect_dead_lines(const FrameView& frame, std::uint8_t* mask, bool* constant
 /// number of zero pixels found. One pass over the rows (zero runs grown into spans), then the
 /// spans of the rows within `margin_px` are ORed into each row; `scratch` is reused.
 /// `candidate_rows` (optional: detect_dead_lines' rows_with_zero) limits the search to those rows.
+/// `masked_rows` (optional, one byte per row): set to 1 for every row it marks a pixel in.
 std::size_t mask_zero_pixels(const FrameView& frame, std::uint8_t* mask, int margin_px,
-                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows = nullptr);
+                             std::vector<std::uint8_t>& scratch, const std::uint8_t* candidate_rows = nullptr,
+                             std::uint8_t* masked_rows = nullptr);
 
 struct BackgroundGrid {
   int nx = 0, ny = 0;
@@ -82,13 +85,15 @@ struct BackgroundGrid {
 };
 
 /// @brief Block-percentile grid: per block the `percentile` and percentile/3 quantiles of the
-/// unmasked pixels (exact, histogram selection), turned into an unbiased level
+/// unmasked pixels (exact selection), turned into an unbiased level
 /// (math::level_from_quantiles). Two passes: pass 1 on every 4th pixel of the raw frame, pass 2
 /// on all pixels of the residual of pass 1 (so a steep halo flank does not widen the block's
 /// distribution). Blocks mostly masked, or > 40 % covered by a peak, are filled from their
-/// neighbours. No smoothing (it would flatten the halo's crest). `mask` may be null.
+/// neighbours. No smoothing (it would flatten the halo's crest). `mask` may be null;
+/// `masked_rows` (optional, one byte per row): 0 = no pixel of that row is masked, so its mask
+/// row is not read.
 void background_blocks(const FrameView& frame, const std::uint8_t* mask, const BackgroundConfig& config,
-                       BackgroundGrid& grid);
+                       BackgroundGrid& grid, const std::uint8_t* masked_rows = nullptr);
 
 /// @brief Shape of the block grid of a width x height frame (nx, ny, cell sizes; values zeroed).
 void background_grid_shape(int width, int height, const BackgroundConfig& config, BackgroundGrid& grid);
@@ -303,6 +308,10 @@ class CpuFrameAnalyzer {
   double sigma_ = 0;
   bool any_masked_ = false;
   std::vector<std::uint8_t> mask_;
+  /// per row: 1 when mask_ may hold a masked pixel there. Rows at 0 are all zero in mask_, also
+  /// between frames (only the marked rows are cleared), and their mask rows are not read.
+  std::vector<std::uint8_t> mask_rows_;
+  std::vector<std::uint8_t> static_rows_;  ///< mask_rows_ of the static mask alone
   std::vector<std::uint8_t> zero_scratch_, zero_rows_;
   math::NoiseModel noise_;
   std::vector<float> residual_;

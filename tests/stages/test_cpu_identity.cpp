@@ -449,6 +449,20 @@ TEST(CpuIdentity, DeadLinesAreConstantLines) {
     for (int x = 0; x < 120; ++x) f.px[static_cast<std::size_t>(40) * 120 + x] = 5;
     frames.push_back(f);
   }
+  {  // a quarter of the columns stuck: more than the list of candidate columns takes
+    TestFrame f = make_frame({64, 50, 200, 10, false, false, 10});
+    for (int y = 0; y < 50; ++y)
+      for (int x = 0; x < 64; x += 4) f.px[static_cast<std::size_t>(y) * 64 + x] = static_cast<std::uint16_t>(300 + x);
+    frames.push_back(f);
+  }
+  {  // a no-data top half (zeros, the rows kept alive by their last pixel): every column equal
+     // for 25 rows, then noise, and one stuck column
+    TestFrame f = make_frame({80, 50, 200, 10, false, false, 11});
+    for (int y = 0; y < 25; ++y)
+      for (int x = 0; x < 79; ++x) f.px[static_cast<std::size_t>(y) * 80 + x] = 0;
+    for (int y = 0; y < 50; ++y) f.px[static_cast<std::size_t>(y) * 80 + 30] = 0;
+    frames.push_back(f);
+  }
   for (const TestFrame& f : frames) {
     int ref_lines = 0;
     const std::vector<std::uint8_t> ref = reference_dead_lines(f, ref_lines);
@@ -489,5 +503,74 @@ TEST(CpuIdentity, ZeroMarginIsChebyshevDilation) {
         EXPECT_EQ(zeros, ref_zeros) << s.w << "x" << s.h << " margin " << margin;
         EXPECT_TRUE(same_bits(mask, ref)) << s.w << "x" << s.h << " margin " << margin << (dead_lines ? " dead lines" : "");
       }
+  }
+}
+
+// A reused analyzer clears only the mask rows the last frame marked and evaluates the residual
+// only where it reads it: over frames with different defects it must give, frame by frame,
+// what a fresh analyzer gives (peaks, noise, mask).
+TEST(CpuIdentity, ReusedAnalyzerIsFreshOnEveryFrame) {
+  const FrameSpec defects{300, 200, 150, 8, true, false, 7}, clean{300, 200, 150, 8, false, false, 8};
+  const TestFrame a = make_frame(defects), b = make_frame(clean);
+  TestFrame c = make_frame(defects);
+  for (int x = 0; x < c.w; ++x) c.px[static_cast<std::size_t>(2 * c.h / 3) * c.w + x] = 0;  // a second dead row
+  for (int y = 150; y < 156; ++y)  // a no-data patch elsewhere
+    for (int x = 200; x < 212; ++x) c.px[static_cast<std::size_t>(y) * c.w + x] = 0;
+  std::vector<std::uint8_t> bad(a.px.size(), 0);
+  for (int x = 40; x < 90; ++x) bad[static_cast<std::size_t>(120) * a.w + x] = 1;
+  const BadPixelMask static_mask(a.w, a.h, bad);
+  for (const BadPixelMask* m : {static_cast<const BadPixelMask*>(nullptr), &static_mask}) {
+    ProcessConfig config;
+    CpuFrameAnalyzer reused(config, m);
+    int k = 0;
+    for (const TestFrame* f : std::vector<const TestFrame*>{&a, &b, &c, &b, &a, &c}) {
+      SCOPED_TRACE("frame " + std::to_string(k++) + (m ? " with a static mask" : ""));
+      const FrameAnalysis got = reused.analyze(f->view(), 0);
+      CpuFrameAnalyzer fresh(config, m);
+      const FrameAnalysis want = fresh.analyze(f->view(), 0);
+      EXPECT_EQ(got.noise_sigma, want.noise_sigma);
+      EXPECT_EQ(got.background_level, want.background_level);
+      EXPECT_EQ(got.masked_lines, want.masked_lines);
+      ASSERT_EQ(got.peaks.size(), want.peaks.size());
+      for (std::size_t p = 0; p < want.peaks.size(); ++p) EXPECT_EQ(describe(got.peaks[p]), describe(want.peaks[p]));
+      ASSERT_EQ(reused.mask() == nullptr, fresh.mask() == nullptr);
+      if (fresh.mask()) EXPECT_EQ(std::memcmp(reused.mask(), fresh.mask(), f->px.size()), 0);
+    }
+  }
+}
+
+// append_flag_runs (words of 8 flags: clear words skipped, long runs' ends found 8 at a time)
+// against a byte-by-byte scan, on rows of random runs of every length, any nonzero flag value,
+// over the whole row and over sub-ranges (the sparse flag pass scans evaluated ranges only).
+TEST(CpuIdentity, FlagRunsAreTheByteScan) {
+  test::Rng rng(99);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int width = 1 + static_cast<int>(rng.next() % 300);
+    std::vector<std::uint8_t> flags(detail::flag_row_bytes(width), 0);
+    for (int x = 0; x < width;) {
+      const int len = 1 + static_cast<int>(rng.next() % (trial % 4 == 0 ? 3 : 40));
+      const bool on = rng.next() % 2;
+      for (int k = 0; k < len && x < width; ++k, ++x)
+        flags[x] = on ? static_cast<std::uint8_t>(1 + rng.next() % 255) : 0;
+    }
+    const int x_begin = trial % 2 ? 0 : static_cast<int>(rng.next() % width);
+    const int x_end = trial % 2 ? width : x_begin + static_cast<int>(rng.next() % (width - x_begin + 1));
+    std::vector<PixelRun> want;
+    for (int x = x_begin; x < x_end;) {
+      if (!flags[x]) {
+        ++x;
+        continue;
+      }
+      const int x0 = x;
+      while (x < x_end && flags[x]) ++x;
+      want.push_back(PixelRun{7, x0, x - 1});
+    }
+    std::vector<PixelRun> got;
+    if (trial % 2) detail::append_flag_runs(flags.data(), width, 7, got);
+    else detail::append_flag_runs(flags.data(), x_begin, x_end, 7, got);
+    ASSERT_EQ(got.size(), want.size()) << "trial " << trial;
+    for (std::size_t k = 0; k < want.size(); ++k)
+      EXPECT_TRUE(got[k].y == 7 && got[k].x0 == want[k].x0 && got[k].x1 == want[k].x1)
+          << "trial " << trial << " run " << k;
   }
 }

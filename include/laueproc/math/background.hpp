@@ -135,8 +135,8 @@ LAUEPROC_HD inline float median9(const float* in) {
 }
 
 // ---- exact quantiles of integer data from histograms (block-percentile background) ---------
-// Shared by host/stages/background.cpp (QuantileSelector, WindowSelector) and the CUDA block
-// pass, so both select with the same arithmetic. Continuous ("mid-distribution") quantile:
+// Used by the CUDA block pass; the CPU (host/stages/background.cpp BlockQuantiles) finds the same
+// values by counting, with the same formula. Continuous ("mid-distribution") quantile:
 // value v holding ranks [below, below + count) spreads uniformly over [v - 0.5, v + 0.5).
 
 /// @brief Rank k clamped to [0, n) as the selectors do (k = n would select past the data).
