@@ -149,9 +149,7 @@ void render_residual(const detail::RowRenderer& renderer, const FrameView& frame
 void render_candidates(const detail::RowRenderer& renderer, const FrameView& frame, const ComponentSet& all,
                        int min_pixels, float* residual) {
   for (int c = 0; c < all.count(); ++c) {
-    int npix = 0;
-    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) npix += all.runs[k].x1 - all.runs[k].x0 + 1;
-    if (npix < min_pixels) continue;
+    if (all.pixels(c) < min_pixels) continue;
     for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) {
       const PixelRun& r = all.runs[k];
       for (int y = std::max(r.y - 1, 0); y <= std::min(r.y + 1, frame.height - 1); ++y)

@@ -168,8 +168,7 @@ void filter_components(const float* residual, const FrameView* frame, int width,
   for (int c = 0; c < all.count(); ++c) {
     // The size first: most components are a few noise pixels, rejected without reading the
     // residual (the CPU analyzer evaluates it only for components of >= min_pixels pixels).
-    int npix = 0;
-    for (int k = all.begin[c]; k < all.begin[c + 1]; ++k) npix += all.runs[k].x1 - all.runs[k].x0 + 1;
+    const int npix = all.pixels(c);
     if (npix < min_pixels) continue;
     float best = -1e30f;
     int bx = 0, by = 0;

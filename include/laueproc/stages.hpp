@@ -135,6 +135,12 @@ struct ComponentSet {
   std::vector<PixelRun> runs;
   std::vector<int> begin;  ///< size count()+1
   int count() const { return begin.empty() ? 0 : static_cast<int>(begin.size()) - 1; }
+  /// @brief Pixels of component c.
+  int pixels(int c) const {
+    int n = 0;
+    for (int k = begin[c]; k < begin[c + 1]; ++k) n += runs[k].x1 - runs[k].x0 + 1;
+    return n;
+  }
 };
 
 /// @brief Labels 8-connected runs (runs given in raster order): run-based two-pass labeling,

@@ -172,11 +172,10 @@ LAUEPROC_HD inline double select_low_value(const unsigned int* lo, int b, double
 }
 
 /// @brief Value at rank k of a window histogram h[bins] of v - base whose end bins hold the
-/// clamped values, scanning from bin `b` with `below` ranks in the bins under it (both left at
-/// the bin found): a second, higher rank resumes where the first stopped. False when the rank
-/// falls in an end bin (then use the two-level selection).
-LAUEPROC_HD inline bool select_window_value_from(const unsigned int* h, int bins, int base, double k, int& b,
-                                                 unsigned int& below, double& out) {
+/// clamped values. False when the rank falls in an end bin (then use the two-level selection).
+LAUEPROC_HD inline bool select_window_value(const unsigned int* h, int bins, int base, double k, double& out) {
+  int b = 0;
+  unsigned int below = 0;
   for (; b < bins - 1; ++b) {
     if (h[b] > 0 && below + h[b] > k) break;
     below += h[b];
@@ -184,13 +183,6 @@ LAUEPROC_HD inline bool select_window_value_from(const unsigned int* h, int bins
   if (b == 0 || b == bins - 1) return false;
   out = base + b - 0.5 + (k - below) / h[b];
   return true;
-}
-
-/// @brief select_window_value_from scanning from the first bin.
-LAUEPROC_HD inline bool select_window_value(const unsigned int* h, int bins, int base, double k, double& out) {
-  int b = 0;
-  unsigned int below = 0;
-  return select_window_value_from(h, bins, base, k, b, below, out);
 }
 
 }  // namespace laueproc::math
