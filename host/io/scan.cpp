@@ -230,7 +230,18 @@ FrameDataset open_frame_dataset(hid_t f, const std::string& file, const std::str
   if (d.frames == 0) throw InputError(file, path + " holds no frames");
 
   h5::Handle dcpl = h5::wrap(H5Dget_create_plist(d.ds), H5Pclose, file, "cannot read the layout of " + path);
-  if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_COMPACT) {
+    // HDF5 1.10.8 copies a compact dataset's shape's worth of bytes out of its stored data,
+    // trusting the size the file records: a damaged (short) one is read past its end.
+    hsize_t expect = H5Tget_size(type);
+    for (const hsize_t n : d.dims) expect *= n;
+    const hsize_t stored = H5Dget_storage_size(d.ds);
+    if (stored != expect)
+      throw InputError(file, path + " is a compact dataset of " + std::to_string(stored) + " stored bytes, but its shape needs " +
+                                 std::to_string(expect) + " (damaged file)");
+  }
+  if (layout == H5D_CHUNKED) {
     d.chunk.resize(r);
     if (H5Pget_chunk(dcpl, static_cast<int>(r), d.chunk.data()) < 0)
       throw InputError(file, "cannot read the chunk shape of " + path + " (" + h5::last_error() + ")");

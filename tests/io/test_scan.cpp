@@ -426,6 +426,51 @@ TEST(Filters, BitshuffleLz4ReadsEqual) {
 
 // ---- damaged frames -------------------------------------------------------------------------------
 
+// A sound compact stack (the layout HDF5 keeps inside the object header) still reads pixel-exact.
+TEST(Stack, CompactDatasetReadsEveryFrame) {
+  TempDir dir;
+  const std::string file = dir / "compact.h5";
+  const int n = 2, ny = 8, nx = 8;
+  const auto data = test::pattern_stack(n, ny, nx);
+  {
+    h5::Handle f = h5::create(file);
+    h5::make_groups(f, "/entry/data", file);
+    const hsize_t dims[3] = {n, ny, nx};
+    h5::Handle space(H5Screate_simple(3, dims, nullptr), H5Sclose);
+    h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    ASSERT_GE(H5Pset_layout(dcpl, H5D_COMPACT), 0);
+    h5::Handle ds(H5Dcreate2(f, "/entry/data/data", H5T_NATIVE_UINT16, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                  H5Dclose);
+    ASSERT_TRUE(ds.valid());
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), 0);
+  }
+  auto src = open_scan(file);
+  Frame f;
+  for (int k = 0; k < n; ++k) {
+    src->read(k, f);
+    expect_frame_equals(f, data, k, ny, nx);
+  }
+}
+
+// The fuzzer's file: a compact 2 x 16 x 16 uint16 dataset that stores 2 bytes. HDF5 1.10.8 read
+// 1024 bytes out of that 2-byte buffer; the scan is refused when opened instead.
+TEST(Corrupt, CompactDatasetStoredShortIsRefusedAtOpen) {
+  const std::string file =
+      std::string(LAUEPROC_SOURCE_DIR) + "/tests/fuzz/corpus/h5_file/regression-compact-dataset-stored-short.h5";
+  for (bool direct : {true, false}) {
+    ScanOptions opt;
+    opt.chunk_direct = direct;
+    try {
+      open_scan(file, opt);
+      ADD_FAILURE() << "opened";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("compact dataset of 2 stored bytes, but its shape needs 1024"), std::string::npos) << what;
+      EXPECT_NE(what.find("regression-compact-dataset-stored-short.h5"), std::string::npos) << what;
+    }
+  }
+}
+
 TEST(Corrupt, DamagedChunkInTheMiddleIsAFrameError) {
   TempDir dir;
   const int n = 5, ny = 64, nx = 64;
